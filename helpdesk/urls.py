@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("helpdesk.api_urls")),
+    path("kb/", include("knowledgebase.urls")),
+    path("dashboard/", include("reports.urls")),
+    path("vendor/", include("tiers.urls")),
+    path("", include("tickets.urls")),
+]
+
+handler400 = "helpdesk.views.error_400"
+handler403 = "helpdesk.views.error_403"
+handler404 = "helpdesk.views.error_404"
+handler500 = "helpdesk.views.error_500"

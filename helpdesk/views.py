@@ -1,0 +1,116 @@
+"""Project-level pages: health check, error pages, role-aware login redirect."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from tiers.selectors import agent_profile_of, user_is_manager
+
+
+def _database_status() -> dict:
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        # A dead connection must not be reused by the next request on this worker.
+        connection.close_if_unusable_or_obsolete()
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _broker_status() -> dict:
+    url = settings.CELERY_BROKER_URL
+    started = time.monotonic()
+    try:
+        if url.startswith("filesystem://"):
+            folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+            import os
+
+            if not os.access(folder, os.W_OK):
+                return {"ok": False, "kind": "filesystem", "error": "folder not writable"}
+            return {"ok": True, "kind": "filesystem"}
+        if url.startswith(("redis://", "rediss://")):
+            import redis
+
+            client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+            try:
+                client.ping()
+            finally:
+                client.close()
+            return {
+                "ok": True,
+                "kind": "redis",
+                "ms": round((time.monotonic() - started) * 1000, 1),
+            }
+        return {"ok": True, "kind": url.split(":", 1)[0], "checked": False}
+    except Exception as exc:
+        return {"ok": False, "kind": url.split(":", 1)[0], "error": exc.__class__.__name__}
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 with database and broker status; 503 when the database is down.
+
+    A broker outage is reported but keeps 200: tickets are still accepted and the
+    sweep catches up when it returns (the database holds the deadlines).
+    """
+    db = _database_status()
+    broker = _broker_status()
+    status = "ok" if db["ok"] and broker["ok"] else ("degraded" if db["ok"] else "down")
+    return JsonResponse(
+        {"status": status, "database": db, "broker": broker}, status=200 if db["ok"] else 503
+    )
+
+
+class LoginView(auth_views.LoginView):
+    """Username or e-mail. After login each role lands where it works."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        user = self.request.user
+        if user_is_manager(user):
+            return "/dashboard/"
+        if agent_profile_of(user) is not None:
+            return "/agent/"
+        return "/"
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "400.html", status=400)
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception and str(exception) else ""
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    # No context processors that touch the database: the database may be why we are here.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render({}), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(
+        request,
+        "403.html",
+        {
+            "message": "Your form expired or was sent from another site. Reload the page and try again."
+        },
+        status=403,
+    )

@@ -1,0 +1,152 @@
+"""Idempotent demo data: run it any number of times, the result is the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from helpdesk import demo_data
+from knowledgebase.markdown_files import parse_article_file
+from knowledgebase.models import Article
+from tickets.models import CannedResponse, Category
+from tiers.models import AgentProfile, BusinessCalendar, EscalationPolicy, SLAPolicy, VendorContact
+
+DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo logins, never for production
+ARTICLE_DIR = Path(__file__).resolve().parents[3] / "knowledgebase" / "demo_articles"
+
+USERS = [
+    # username, first, last, email, tier or None, manager, staff
+    ("agent1", "Alex", "Frontline", "agent1@tierdesk.local", 1, False, False),
+    ("agent2", "Blair", "Technical", "agent2@tierdesk.local", 2, False, False),
+    ("agent3", "Casey", "Engineer", "agent3@tierdesk.local", 3, False, False),
+    ("manager", "Morgan", "Manager", "manager@tierdesk.local", 3, True, True),
+    ("customer", "Chris", "Customer", "customer@example.com", None, False, False),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo users, categories, policies, vendor and KB articles."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        self._calendar()
+        categories = self._categories()
+        self._policies()
+        self._vendor(categories)
+        users = self._users()
+        self._canned()
+        count = self._articles(categories, author=users["agent3"])
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(categories)} categories, {count} KB articles, "
+                f"{EscalationPolicy.objects.count()} escalation policies."
+            )
+        )
+        self.stdout.write(
+            "Logins (password 'demo'): agent1 (Tier 1), agent2 (Tier 2), agent3 (Tier 3), manager, customer"
+        )
+
+    def _calendar(self) -> BusinessCalendar:
+        calendar, _ = BusinessCalendar.objects.get_or_create(
+            name="24×7", defaults={"time_zone": "UTC", "is_24x7": True}
+        )
+        if not BusinessCalendar.objects.filter(is_default=True).exists():
+            calendar.is_default = True
+            calendar.save(update_fields=["is_default"])
+        return calendar
+
+    def _categories(self) -> dict[str, Category]:
+        result = {}
+        for order, (name, slug, tier, priority, description) in enumerate(demo_data.CATEGORIES):
+            category, _ = Category.objects.update_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "entry_tier": tier,
+                    "default_priority": priority,
+                    "description": description,
+                    "sort_order": order,
+                },
+            )
+            result[slug] = category
+        return result
+
+    def _policies(self) -> None:
+        for tier, budgets in demo_data.POLICIES.items():
+            for priority, budget in budgets.items():
+                # get_or_create: an admin's later edit of a budget survives a re-seed.
+                EscalationPolicy.objects.get_or_create(
+                    tier=tier, priority=priority, defaults={"budget": budget}
+                )
+        for priority, (first, resolution) in demo_data.SLA.items():
+            SLAPolicy.objects.get_or_create(
+                priority=priority, defaults={"first_response": first, "resolution": resolution}
+            )
+
+    def _vendor(self, categories: dict[str, Category]) -> None:
+        vendor, _ = VendorContact.objects.get_or_create(
+            email="support@northwind-hw.example",
+            defaults={
+                "name": "Dana Vendor",
+                "company": "Northwind Hardware",
+                "phone": "+1 555 0100",
+                "contract_reference": "NW-SLA-2026-014",
+            },
+        )
+        vendor.categories.add(*[categories[s] for s in demo_data.VENDOR_CATEGORY_SLUGS])
+
+    def _users(self) -> dict:
+        User = get_user_model()
+        users = {}
+        for username, first, last, email, tier, manager, staff in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": email,
+                    "is_staff": staff,
+                },
+            )
+            if created or not user.check_password(DEMO_PASSWORD):
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            if tier is not None:
+                AgentProfile.objects.update_or_create(
+                    user=user, defaults={"tier": tier, "is_manager": manager, "is_active": True}
+                )
+            users[username] = user
+        return users
+
+    def _canned(self) -> None:
+        for title, tier, body in demo_data.CANNED_RESPONSES:
+            CannedResponse.objects.get_or_create(title=title, defaults={"tier": tier, "body": body})
+
+    def _articles(self, categories: dict[str, Category], *, author) -> int:
+        count = 0
+        for path in sorted(ARTICLE_DIR.glob("*.md")):
+            parsed = parse_article_file(path)
+            article, created = Article.objects.get_or_create(
+                slug=parsed.slug,
+                defaults={
+                    "title": parsed.title,
+                    "summary": parsed.summary,
+                    "body": parsed.body,
+                    "audience": parsed.audience,
+                    "min_tier": parsed.min_tier,
+                    "owning_tier": parsed.min_tier,
+                    "category": categories.get(parsed.category),
+                    "tags": parsed.tags,
+                    "status": parsed.status,
+                    "author": author,
+                    "published_at": timezone.now() if parsed.status == "published" else None,
+                },
+            )
+            if created:
+                article.save()  # lets the KB keep derived fields (search vector) current
+            count += 1
+        return count

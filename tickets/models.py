@@ -1,0 +1,375 @@
+"""Tickets, their categories and their timeline.
+
+Status, tier and assignee change only through ``tickets.services`` (and the
+escalation engine in ``tiers.services``), each change written as a ``TicketEvent``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from tiers.models import Priority, TierLevel, TimestampedModel
+
+
+def new_tracking_token() -> str:
+    # 32 random bytes = 256 bits, URL-safe; never derived from the id.
+    return secrets.token_urlsafe(32)
+
+
+class Category(TimestampedModel):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    entry_tier = models.PositiveSmallIntegerField(
+        choices=TierLevel.choices, default=TierLevel.FRONTLINE
+    )
+    default_priority = models.CharField(
+        max_length=10,
+        choices=Priority.choices,
+        blank=True,
+        help_text=_("Empty: the priority follows the customer's urgency and impact."),
+    )
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(TimestampedModel):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        OPEN = "open", _("Open")
+        PENDING_CUSTOMER = "pending_customer", _("Waiting for customer")
+        PENDING_VENDOR = "pending_vendor", _("Waiting for vendor")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+
+    ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER, Status.PENDING_VENDOR)
+    #: Statuses in which the tier budget clock runs.
+    CLOCK_RUNNING_STATUSES = (Status.NEW, Status.OPEN)
+    DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
+
+    # NULL until the insert gives the id it is derived from (unique allows many NULLs).
+    reference = models.CharField(max_length=20, unique=True, null=True, editable=False)  # noqa: DJ001
+    tracking_token = models.CharField(
+        max_length=64, unique=True, default=new_tracking_token, editable=False
+    )
+    submission_key = models.CharField(
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Idempotency key of the submitting form/API call: a resubmit finds this ticket."
+        ),
+    )
+
+    subject = models.CharField(max_length=200)
+    description = models.TextField(max_length=20000)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tickets")
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requested_tickets",
+    )
+    requester_name = models.CharField(max_length=120)
+    requester_email = models.EmailField()
+
+    tier = models.PositiveSmallIntegerField(choices=TierLevel.choices, default=TierLevel.FRONTLINE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_tickets",
+        help_text=_("Accountable staff member while a vendor works the ticket (Tier 4)."),
+    )
+
+    # Tier budget clock. ``escalate_at`` is NULL whenever the clock is not running
+    # (paused, with a vendor, resolved), so the sweep's index holds only live tickets.
+    escalate_at = models.DateTimeField(null=True, blank=True)
+    escalation_warn_at = models.DateTimeField(null=True, blank=True)
+    tier_entered_at = models.DateTimeField(null=True, blank=True)
+    tier_budget = models.DurationField(null=True, blank=True)
+    clock_paused_at = models.DateTimeField(null=True, blank=True)
+    budget_remaining_at_pause = models.DurationField(null=True, blank=True)
+    warn_remaining_at_pause = models.DurationField(null=True, blank=True)
+    paused_business_time = models.DurationField(null=True, blank=True)
+
+    # Customer SLA clock, end to end across tiers.
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+
+    escalation_count = models.PositiveSmallIntegerField(default=0)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    customer_round_trips = models.PositiveSmallIntegerField(default=0)
+    first_contact_resolution = models.BooleanField(default=False)
+
+    resolution = models.TextField(blank=True, max_length=20000)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_tier = models.PositiveSmallIntegerField(
+        choices=TierLevel.choices, null=True, blank=True
+    )
+    resolved_article = models.ForeignKey(
+        "knowledgebase.Article",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resolved_tickets",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tier", "status", "escalate_at"], name="ticket_queue"),
+            models.Index(
+                fields=["escalate_at"],
+                name="ticket_escalate_at_live",
+                condition=Q(escalate_at__isnull=False),
+            ),
+            models.Index(
+                fields=["escalation_warn_at"],
+                name="ticket_warn_at_live",
+                condition=Q(escalation_warn_at__isnull=False),
+            ),
+            models.Index(
+                fields=["sla_warn_at"],
+                name="ticket_sla_warn_live",
+                condition=Q(sla_warn_at__isnull=False),
+            ),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            models.Index(fields=["requester", "-created_at"], name="ticket_requester_created"),
+            models.Index(fields=["requester_email", "-created_at"], name="ticket_email_created"),
+            models.Index(fields=["status", "created_at"], name="ticket_status_created"),
+            models.Index(fields=["created_at"], name="ticket_created"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=4), name="ticket_tier_range"),
+            models.CheckConstraint(
+                condition=Q(status__in=["resolved", "closed"]) | Q(resolved_at__isnull=True),
+                name="ticket_resolved_at_only_when_done",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference or '(new)'}: {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("tickets:agent-ticket", kwargs={"reference": self.reference})
+
+    def get_tracking_url(self) -> str:
+        return reverse("tickets:track", kwargs={"token": self.tracking_token})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @staticmethod
+    def reference_for(pk: int) -> str:
+        return f"TD-{pk:06d}"
+
+
+class TicketEvent(models.Model):
+    """One entry of a ticket's timeline. Never edited after it is written."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        REPLY = "reply", _("Public reply")
+        CUSTOMER_REPLY = "customer_reply", _("Customer reply")
+        NOTE = "note", _("Internal note")
+        STATUS = "status", _("Status changed")
+        PRIORITY = "priority", _("Priority changed")
+        ASSIGNED = "assigned", _("Assigned")
+        ESCALATED = "escalated", _("Escalated")
+        PROMOTED = "promoted", _("Escalated by timer")
+        DEESCALATED = "deescalated", _("De-escalated")
+        BOUNCED = "bounced", _("Hand-off bounced back")
+        AVOIDABLE = "avoidable", _("Marked avoidable")
+        VENDOR_HANDOFF = "vendor_handoff", _("Handed off to vendor")
+        VENDOR_UPDATE = "vendor_update", _("Vendor update")
+        VENDOR_DONE = "vendor_done", _("Vendor marked done")
+        VENDOR_OVERDUE = "vendor_overdue", _("Vendor overdue")
+        TIER_WARNING = "tier_warning", _("Tier budget warning")
+        SLA_WARNING = "sla_warning", _("SLA warning")
+        SLA_BREACH = "sla_breach", _("SLA breached")
+        ESCALATION_REQUESTED = "escalation_requested", _("Customer asked for escalation")
+        RESOLVED = "resolved", _("Resolved")
+        REOPENED = "reopened", _("Reopened")
+        CLOSED = "closed", _("Closed")
+        MERGED = "merged", _("Merged")
+        CSAT = "csat", _("Satisfaction rating")
+        ATTACHMENT = "attachment", _("Attachment added")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(
+        max_length=120, blank=True, help_text=_("Who acted when it is not a user: system, vendor.")
+    )
+    body = models.TextField(blank=True, max_length=20000)
+    is_public = models.BooleanField(default=False)
+    data = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(
+        max_length=120,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Set for events that must happen at most once (timer actions)."),
+    )
+    # Outbox: events that notify someone are sent by a task after commit; an event
+    # whose task was lost (broker down) is picked up by the periodic outbox flush.
+    notify = models.BooleanField(default=False)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="event_ticket_created"),
+            models.Index(fields=["kind", "created_at"], name="event_kind_created"),
+            models.Index(
+                fields=["created_at"],
+                name="event_outbox_pending",
+                condition=Q(notify=True, notified_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+
+def attachment_upload_to(instance: Attachment, filename: str) -> str:
+    # Random stored name: the customer's file name is kept only as data, never as a path.
+    suffix = PurePosixPath(filename).suffix.lower()[:10]
+    return f"attachments/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        TicketEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_upload_to, max_length=200)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_by_name = models.CharField(max_length=120, blank=True)
+    is_public = models.BooleanField(default=True, help_text=_("Visible to the customer."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="attachment_ticket")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class CannedResponse(TimestampedModel):
+    """A reply template for agents. Placeholders: {{ requester_name }}, {{ reference }},
+    {{ agent_name }}, {{ tracking_url }}."""
+
+    title = models.CharField(max_length=120)
+    body = models.TextField(max_length=10000)
+    tier = models.PositiveSmallIntegerField(
+        choices=TierLevel.choices,
+        default=TierLevel.FRONTLINE,
+        help_text=_("Agents of this tier and above see it."),
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["tier", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SatisfactionRating(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ratings")
+    resolution_round = models.PositiveSmallIntegerField(
+        help_text=_("Which resolution this rates (reopen_count at the time).")
+    )
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=4000)
+    resolved_tier = models.PositiveSmallIntegerField(choices=TierLevel.choices, null=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "resolution_round"], name="one_rating_per_resolution"
+            ),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="rating_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="rating_created")]
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5 for ticket {self.ticket_id}"
+
+
+class Notification(models.Model):
+    """In-app notification for a staff member (the bell in the header)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    ticket = models.ForeignKey(Ticket, null=True, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(TicketEvent, null=True, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="notification_inbox")
+        ]
+
+    def __str__(self) -> str:
+        return self.text

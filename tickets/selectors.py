@@ -1,0 +1,94 @@
+"""Reads about tickets that pages, the API and exports share.
+
+Access control lives here: every fetch of a ticket by a person goes through
+``ticket_list_visible_to`` so that "no such ticket" and "not yours" are the same 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
+
+from .models import Attachment, Ticket, TicketEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def ticket_base_qs() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("category", "assignee", "requester", "owner")
+
+
+def ticket_list_visible_to(*, user: AnyUser) -> QuerySet[Ticket]:
+    """Tickets the user may read: managers all; agents their tier and below (Tier 3 also
+    Tier 4); customers their own; anonymous none (they use the tracking token)."""
+    qs = ticket_base_qs()
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    if user_is_manager(user):
+        return qs
+    max_tier = user_max_tier(user)
+    if max_tier:
+        return qs.filter(Q(tier__lte=max_tier) | Q(assignee=user) | Q(owner=user))
+    return qs.filter(requester=user)
+
+
+def ticket_get_visible_to(*, user: AnyUser, reference: str) -> Ticket:
+    # Scope first, so "no such ticket" and "not yours" are the same 404.
+    return get_object_or_404(ticket_list_visible_to(user=user), reference=reference)
+
+
+def ticket_get_by_token(*, token: str) -> Ticket:
+    """The customer's tracking link. The token is looked up by its unique index, then
+    compared in constant time; a malformed token is simply not found."""
+    if not token or len(token) > 64:
+        raise Http404
+    ticket = ticket_base_qs().filter(tracking_token=token).first()
+    if ticket is None or not secrets.compare_digest(ticket.tracking_token, token):
+        raise Http404
+    return ticket
+
+
+def user_can_act_on(*, user: AnyUser, ticket: Ticket) -> bool:
+    """Agents act on tickets of their own tier and below; Tier 3 also on vendor tickets;
+    managers on everything; the assignee or accountable owner on their own ticket."""
+    if user_is_manager(user):
+        return True
+    profile = agent_profile_of(user)
+    if profile is None:
+        return False
+    if ticket.assignee_id == user.pk or ticket.owner_id == user.pk:
+        return True
+    return ticket.tier <= user_max_tier(user)
+
+
+def user_is_requester(*, user: AnyUser, ticket: Ticket) -> bool:
+    return bool(user and user.is_authenticated and ticket.requester_id == user.pk)
+
+
+def ticket_timeline(*, ticket: Ticket, public_only: bool) -> QuerySet[TicketEvent]:
+    qs = ticket.events.select_related("actor").prefetch_related("attachments")
+    if public_only:
+        qs = qs.filter(is_public=True)
+    return qs.order_by("created_at", "id")
+
+
+def ticket_attachments(*, ticket: Ticket, public_only: bool) -> QuerySet[Attachment]:
+    qs = ticket.attachments.all()
+    if public_only:
+        qs = qs.filter(is_public=True)
+    return qs
+
+
+def tickets_of_requester(*, user: AnyUser) -> QuerySet[Ticket]:
+    if user is None or not user.is_authenticated:
+        return Ticket.objects.none()
+    return ticket_base_qs().filter(requester=user).order_by("-created_at")

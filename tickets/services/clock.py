@@ -1,0 +1,145 @@
+"""The tier-budget and customer-SLA clocks of a ticket.
+
+These helpers only set fields on an in-memory ticket; the calling service saves
+and writes the event, inside its transaction. ``escalate_at`` is NULL whenever the
+tier clock is not running, so the sweep index holds live tickets only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tiers.business_time import add_business_time, business_time_between
+from tiers.selectors import budget_rule_for, calendar_default, sla_policy_for
+
+from ..models import Ticket
+
+CLOCK_FIELDS = [
+    "escalate_at",
+    "escalation_warn_at",
+    "tier_entered_at",
+    "tier_budget",
+    "clock_paused_at",
+    "budget_remaining_at_pause",
+    "warn_remaining_at_pause",
+    "paused_business_time",
+]
+SLA_FIELDS = ["first_response_due", "resolution_due", "sla_warn_at"]
+
+
+def clock_start(ticket: Ticket, *, now: datetime) -> None:
+    """Start a fresh budget in the ticket's current tier (entering a tier, reopening)."""
+    rule = budget_rule_for(tier=ticket.tier, priority=ticket.priority)
+    ticket.tier_entered_at = now
+    ticket.clock_paused_at = None
+    ticket.budget_remaining_at_pause = None
+    ticket.warn_remaining_at_pause = None
+    ticket.paused_business_time = timedelta(0)
+    if rule is None:  # Tier 4: the vendor's own targets apply, not a tier budget.
+        ticket.escalate_at = ticket.escalation_warn_at = ticket.tier_budget = None
+        return
+    ticket.tier_budget = rule.budget
+    ticket.escalate_at = add_business_time(rule.calendar, now, rule.budget)
+    ticket.escalation_warn_at = add_business_time(
+        rule.calendar, now, rule.budget * rule.warn_at_percent / 100
+    )
+
+
+def clock_stop(ticket: Ticket) -> None:
+    ticket.escalate_at = None
+    ticket.escalation_warn_at = None
+    ticket.clock_paused_at = None
+    ticket.budget_remaining_at_pause = None
+    ticket.warn_remaining_at_pause = None
+
+
+def clock_pause(ticket: Ticket, *, now: datetime) -> None:
+    """Freeze the remaining budget (pending customer). Idempotent."""
+    if ticket.clock_paused_at is not None or ticket.escalate_at is None:
+        return
+    rule = budget_rule_for(tier=ticket.tier, priority=ticket.priority)
+    calendar = rule.calendar if rule else calendar_default()
+    ticket.budget_remaining_at_pause = business_time_between(calendar, now, ticket.escalate_at)
+    ticket.warn_remaining_at_pause = (
+        business_time_between(calendar, now, ticket.escalation_warn_at)
+        if ticket.escalation_warn_at
+        else None
+    )
+    ticket.clock_paused_at = now
+    ticket.escalate_at = None
+    ticket.escalation_warn_at = None
+
+
+def clock_resume(ticket: Ticket, *, now: datetime) -> timedelta:
+    """Restart a paused clock: the deadline moves by the paused business time.
+    Returns the business time that was paused."""
+    if ticket.clock_paused_at is None:
+        return timedelta(0)
+    rule = budget_rule_for(tier=ticket.tier, priority=ticket.priority)
+    calendar = rule.calendar if rule else calendar_default()
+    paused = business_time_between(calendar, ticket.clock_paused_at, now)
+    remaining = ticket.budget_remaining_at_pause or timedelta(0)
+    ticket.escalate_at = add_business_time(calendar, now, remaining)
+    if ticket.warn_remaining_at_pause is not None:
+        ticket.escalation_warn_at = add_business_time(calendar, now, ticket.warn_remaining_at_pause)
+    ticket.paused_business_time = (ticket.paused_business_time or timedelta(0)) + paused
+    ticket.clock_paused_at = None
+    ticket.budget_remaining_at_pause = None
+    ticket.warn_remaining_at_pause = None
+    return paused
+
+
+def clock_rebudget(ticket: Ticket, *, now: datetime) -> None:
+    """Priority changed: keep the business time already spent in the tier, apply the
+    new budget to the rest."""
+    rule = budget_rule_for(tier=ticket.tier, priority=ticket.priority)
+    if rule is None or ticket.tier_entered_at is None:
+        return
+    paused = ticket.paused_business_time or timedelta(0)
+    end = ticket.clock_paused_at or now
+    spent = business_time_between(rule.calendar, ticket.tier_entered_at, end) - paused
+    remaining = max(rule.budget - spent, timedelta(0))
+    warn_total = rule.budget * rule.warn_at_percent / 100
+    warn_remaining = warn_total - spent
+    ticket.tier_budget = rule.budget
+    if ticket.clock_paused_at is not None:
+        ticket.budget_remaining_at_pause = remaining
+        ticket.warn_remaining_at_pause = warn_remaining if warn_remaining > timedelta(0) else None
+        return
+    ticket.escalate_at = add_business_time(rule.calendar, now, remaining)
+    if ticket.escalation_warn_at is not None or warn_remaining > timedelta(0):
+        ticket.escalation_warn_at = (
+            add_business_time(rule.calendar, now, warn_remaining)
+            if warn_remaining > timedelta(0)
+            else None
+        )
+
+
+def sla_start(ticket: Ticket, *, now: datetime) -> None:
+    """Set the customer's first-response and resolution targets from the SLA policy."""
+    policy, calendar = sla_policy_for(priority=ticket.priority)
+    if policy is None:
+        ticket.first_response_due = ticket.resolution_due = ticket.sla_warn_at = None
+        return
+    if ticket.first_response_at is None:
+        ticket.first_response_due = add_business_time(calendar, now, policy.first_response)
+    ticket.resolution_due = add_business_time(calendar, ticket.created_at or now, policy.resolution)
+    first_due = ticket.first_response_due if ticket.first_response_at is None else None
+    warn_first = (
+        add_business_time(calendar, now, policy.first_response * policy.warn_at_percent / 100)
+        if first_due
+        else None
+    )
+    warn_resolution = add_business_time(
+        calendar, ticket.created_at or now, policy.resolution * policy.warn_at_percent / 100
+    )
+    ticket.sla_warn_at = min(d for d in (warn_first, warn_resolution) if d is not None)
+
+
+def next_update_due(ticket: Ticket) -> datetime | None:
+    """What the customer is told: when they will hear from us next."""
+    if ticket.status in Ticket.DONE_STATUSES or ticket.status == Ticket.Status.PENDING_CUSTOMER:
+        return None
+    if ticket.first_response_at is None and ticket.first_response_due:
+        return ticket.first_response_due
+    return ticket.resolution_due

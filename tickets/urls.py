@@ -1,0 +1,21 @@
+from django.urls import path
+
+from .views import agent, portal
+
+app_name = "tickets"
+
+urlpatterns = [
+    # Customer portal
+    path("", portal.home, name="home"),
+    path("tickets/new/", portal.ticket_new, name="ticket-new"),
+    path("tickets/submitted/<str:token>/", portal.ticket_submitted, name="ticket-submitted"),
+    path("tickets/track/<str:token>/", portal.track, name="track"),
+    path("tickets/mine/", portal.my_tickets, name="my-tickets"),
+    # Agent workspace
+    path("agent/", agent.queue, name="agent-queue"),
+    path("agent/tickets/<str:reference>/", agent.ticket_detail, name="agent-ticket"),
+    path("agent/tickets/<str:reference>/claim/", agent.ticket_claim, name="agent-claim"),
+    path("agent/tickets/<str:reference>/reply/", agent.ticket_reply, name="agent-reply"),
+    path("agent/tickets/<str:reference>/escalate/", agent.ticket_escalate, name="agent-escalate"),
+    path("agent/tickets/<str:reference>/resolve/", agent.ticket_resolve, name="agent-resolve"),
+]

@@ -1,0 +1,71 @@
+from django.contrib import admin
+
+from .models import (
+    AgentProfile,
+    BusinessCalendar,
+    EscalationPolicy,
+    Holiday,
+    SLAPolicy,
+    VendorContact,
+    VendorHandoff,
+    WorkingHours,
+)
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    extra = 0
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 0
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "is_24x7", "is_default"]
+    inlines = [WorkingHoursInline, HolidayInline]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["tier", "priority", "budget", "warn_at_percent", "calendar"]
+    list_filter = ["tier", "priority"]
+    list_editable = ["budget", "warn_at_percent"]
+
+
+@admin.register(SLAPolicy)
+class SLAPolicyAdmin(admin.ModelAdmin):
+    list_display = ["priority", "first_response", "resolution", "calendar"]
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "tier", "is_manager", "is_active"]
+    list_filter = ["tier", "is_manager", "is_active"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(VendorContact)
+class VendorContactAdmin(admin.ModelAdmin):
+    list_display = ["company", "name", "email", "response_target", "is_active"]
+    filter_horizontal = ["categories"]
+
+
+@admin.register(VendorHandoff)
+class VendorHandoffAdmin(admin.ModelAdmin):
+    list_display = [
+        "ticket",
+        "vendor",
+        "owner",
+        "created_at",
+        "first_response_at",
+        "done_at",
+        "revoked_at",
+    ]
+    list_select_related = ["ticket", "vendor", "owner"]
+    raw_id_fields = ["ticket", "owner"]
+    readonly_fields = ["nonce"]
