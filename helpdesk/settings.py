@@ -160,6 +160,7 @@ PASSWORD_HASHERS = env.list(
 )
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+TRUSTED_PROXY_HOPS = env.int("TIERDESK_TRUSTED_PROXY_HOPS", default=0)
 
 # ---------------------------------------------------------------------------
 # I18N / time

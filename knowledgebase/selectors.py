@@ -28,3 +28,19 @@ def article_search(*, user, query: str, limit: int = 20) -> QuerySet[Article]:
                 Q(title__icontains=word) | Q(summary__icontains=word) | Q(body__icontains=word)
             )
     return qs.order_by("title")[:limit]
+
+
+def article_suggest(*, user, text: str, limit: int = 5) -> list[Article]:
+    """The articles most likely to solve what ``text`` describes (subject + description).
+
+    Used on every few keystrokes by the submit form and on the agent ticket page;
+    for agents it includes the internal articles they may read.
+    """
+    words = [w for w in (text or "").split() if len(w) > 3][:6]
+    if not words:
+        return []
+    qs = article_list_visible_to(user=user)
+    condition = Q()
+    for word in words:
+        condition |= Q(title__icontains=word) | Q(summary__icontains=word)
+    return list(qs.filter(condition).order_by("-helpful_yes", "title")[:limit])

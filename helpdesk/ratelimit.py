@@ -1,0 +1,65 @@
+"""Fixed-window rate limits in the Django cache (Redis in production, so every web
+node shares the counters). A cache outage fails open: abuse limits must never take
+ticket submission down."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    allowed: bool
+    retry_after: int
+    count: int
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int, message: str = ""):
+        super().__init__(message or "Too many requests.")
+        self.retry_after = retry_after
+        self.message = message or "Too many requests. Please wait and try again."
+
+
+def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
+    """Count one hit on ``key``; allowed while the window's count is within ``limit``."""
+    now = int(time.time())
+    bucket = now // window
+    cache_key = f"rl:{key}:{bucket}"
+    try:
+        cache.add(cache_key, 0, timeout=window + 5)
+        count = cache.incr(cache_key)
+    except Exception:  # cache down: fail open, but say so in the logs
+        logger.warning("rate limit cache unavailable; allowing %s", key)
+        return RateLimitResult(True, 0, 0)
+    retry_after = (bucket + 1) * window - now
+    return RateLimitResult(count <= limit, max(retry_after, 1), count)
+
+
+def peek(key: str, *, window: int) -> int:
+    bucket = int(time.time()) // window
+    try:
+        return int(cache.get(f"rl:{key}:{bucket}", 0))
+    except Exception:
+        return 0
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client address. Behind a proxy, set TIERDESK_TRUSTED_PROXY_HOPS (see README)
+    so the right X-Forwarded-For entry is used; never trust it blindly."""
+    from django.conf import settings
+
+    hops = getattr(settings, "TRUSTED_PROXY_HOPS", 0)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if hops and forwarded:
+        parts = [p.strip() for p in forwarded.split(",") if p.strip()]
+        if len(parts) >= hops:
+            return parts[-hops]
+    return request.META.get("REMOTE_ADDR", "unknown")
