@@ -373,3 +373,37 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class Deflection(models.Model):
+    """A KB article suggested to a customer while they filled in the ticket form.
+
+    One row per (form session, article). ``session_key`` is the form's
+    ``submission_key``. A session in which the customer opened an article and then
+    submitted no ticket is a *deflected ticket*; when they submitted anyway,
+    ``ticket`` is set and Tier 1 sees which articles did not help.
+    """
+
+    session_key = models.CharField(max_length=64)
+    article = models.ForeignKey(
+        "knowledgebase.Article", on_delete=models.CASCADE, related_name="deflections"
+    )
+    shown_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="deflections"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_key", "article"], name="one_deflection_per_session_article"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["shown_at"], name="deflection_shown"),
+            models.Index(fields=["session_key"], name="deflection_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} shown in {self.session_key}"

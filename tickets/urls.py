@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, portal
+from .views import agent, attachments, portal
 
 app_name = "tickets"
 
@@ -11,6 +11,12 @@ urlpatterns = [
     path("tickets/submitted/<str:token>/", portal.ticket_submitted, name="ticket-submitted"),
     path("tickets/track/<str:token>/", portal.track, name="track"),
     path("tickets/mine/", portal.my_tickets, name="my-tickets"),
+    path(
+        "tickets/track/<str:token>/attachments/<int:pk>/",
+        attachments.track_attachment_download,
+        name="track-attachment",
+    ),
+    path("attachments/<int:pk>/", attachments.attachment_download, name="attachment"),
     # Agent workspace
     path("agent/", agent.queue, name="agent-queue"),
     path("agent/tickets/<str:reference>/", agent.ticket_detail, name="agent-ticket"),
