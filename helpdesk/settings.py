@@ -211,6 +211,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# For EMAIL_URL=filemail:// (tests and demos read the messages from this folder).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tierdesk <support@tierdesk.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
