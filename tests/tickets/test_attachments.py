@@ -26,7 +26,11 @@ def up(name: str, content: bytes) -> SimpleUploadedFile:
         ("shot.PNG", PNG, "image/png"),
         ("scan.pdf", b"%PDF-1.7\n", "application/pdf"),
         ("boot.log", b"kernel: ok\n", "text/plain"),
-        ("report.docx", b"PK\x03\x04rest", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (
+            "report.docx",
+            b"PK\x03\x04rest",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
     ],
 )
 def test_accepted_files(name, content, expected_type):
@@ -82,6 +86,8 @@ def test_stored_under_a_random_name_with_the_display_name_kept(make_ticket, sett
     ticket = make_ticket()
     attachment = attachment_add(ticket=ticket, upload=up("../My Screenshot.png", PNG))
     assert attachment.original_name == "My Screenshot.png"
-    assert attachment.file.name.startswith("attachments/") and "Screenshot" not in attachment.file.name
+    assert (
+        attachment.file.name.startswith("attachments/") and "Screenshot" not in attachment.file.name
+    )
     assert (tmp_path / attachment.file.name).read_bytes() == PNG
     assert attachment.size == len(PNG) and attachment.content_type == "image/png"

@@ -302,9 +302,7 @@ def test_suggest_is_capped_at_five(client):
     assert response.content.decode().count("<li>") == 5
 
 
-def test_opening_a_suggestion_redirects_and_counts_as_deflected_without_ticket(
-    client, vpn_article
-):
+def test_opening_a_suggestion_redirects_and_counts_as_deflected_without_ticket(client, vpn_article):
     session = uuid.uuid4().hex
     client.get("/tickets/new/suggest/", {"subject": "VPN down", "submission_key": session})
     response = client.get(f"/tickets/new/open/{session}/vpn-home/")
@@ -318,9 +316,7 @@ def test_open_redirect_refuses_internal_articles(client):
     assert client.get(f"/tickets/new/open/{uuid.uuid4().hex}/secret/").status_code == 404
 
 
-def test_submitting_after_opening_links_the_session_and_tells_tier1(
-    client, form_data, vpn_article
-):
+def test_submitting_after_opening_links_the_session_and_tells_tier1(client, form_data, vpn_article):
     data = form_data(subject="VPN broken again")
     session = data["submission_key"]
     client.get("/tickets/new/suggest/", {"subject": "VPN broken", "submission_key": session})
