@@ -45,7 +45,7 @@ class MultipleFileField(forms.FileField):
 
 def attachments_field() -> MultipleFileField:
     return MultipleFileField(
-        label=_("Attachments (optional)"),
+        label=_("Attachments"),
         help_text=_(
             "Screenshots, PDFs, logs or office files; up to 5 files of 10 MB each. "
             "If the form is shown again, choose the files again."
@@ -61,29 +61,59 @@ class TicketSubmitForm(forms.Form):
     ]
     IMPACT = [("low", _("Just me")), ("medium", _("My team")), ("high", _("The whole company"))]
 
-    name = forms.CharField(label=_("Your name"), max_length=120)
+    name = forms.CharField(
+        label=_("Your name"),
+        max_length=120,
+        error_messages={"required": _("Tell us your name.")},
+    )
     email = forms.EmailField(
         label=_("Your e-mail"),
         max_length=254,
         help_text=_("We send your reference and private tracking link here."),
+        error_messages={"required": _("Tell us where to write to you.")},
     )
     category = forms.ModelChoiceField(
         label=_("What is it about?"),
         queryset=Category.objects.filter(is_active=True),
         empty_label=_("Choose a category"),
+        error_messages={
+            "required": _("Choose what your request is about."),
+            "invalid_choice": _("Choose one of the listed categories."),
+        },
     )
-    subject = forms.CharField(label=_("Subject"), max_length=200)
+    subject = forms.CharField(
+        label=_("Subject"),
+        max_length=200,
+        error_messages={"required": _("Give your ticket a short subject.")},
+    )
     description = forms.CharField(
         label=_("Describe the problem"),
         max_length=20000,
         widget=forms.Textarea,
         help_text=_("What happened, what you expected, any error message. Markdown works."),
+        error_messages={
+            "required": _("Please describe the problem in a few words (10 characters at least).")
+        },
     )
     urgency = forms.ChoiceField(
-        label=_("How urgent is it?"), choices=URGENCY, initial="medium", widget=forms.RadioSelect
+        label=_("How urgent is it?"),
+        choices=URGENCY,
+        initial="medium",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose how urgent it is."),
+            "invalid_choice": _("Choose one of the three answers."),
+        },
     )
     impact = forms.ChoiceField(
-        label=_("Who is affected?"), choices=IMPACT, initial="low", widget=forms.RadioSelect
+        label=_("Who is affected?"),
+        choices=IMPACT,
+        initial="low",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose who is affected."),
+            "invalid_choice": _("Choose one of the three answers."),
+        },
     )
     attachments = attachments_field()
     # Honeypot: invisible to people, filled by naive bots.
@@ -141,7 +171,12 @@ class TicketSubmitForm(forms.Form):
 
 
 class CustomerReplyForm(forms.Form):
-    body = forms.CharField(label=_("Your reply"), max_length=20000, widget=forms.Textarea)
+    body = forms.CharField(
+        label=_("Your reply"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"required": _("Write a message first.")},
+    )
     attachments = attachments_field()
 
     def clean_body(self) -> str:

@@ -95,13 +95,13 @@ def test_logged_in_form_is_prefilled_and_ticket_belongs_to_account(client, custo
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("name", "   ", "This field is required."),
+        ("name", "   ", "Tell us your name."),
         ("email", "not-an-email", "Enter a valid email address."),
-        ("category", "999999", "Select a valid choice."),
-        ("subject", "", "This field is required."),
+        ("category", "999999", "Choose one of the listed categories."),
+        ("subject", "", "Give your ticket a short subject."),
         ("description", "short", "10 characters at least"),
-        ("urgency", "apocalyptic", "Select a valid choice."),
-        ("impact", "", "This field is required."),
+        ("urgency", "apocalyptic", "Choose one of the three answers."),
+        ("impact", "", "Choose who is affected."),
     ],
 )
 def test_each_error_is_shown_next_to_its_field_and_nothing_is_saved(
