@@ -60,8 +60,22 @@ STATUS_WORDS = {
 }
 #: Events that move a ticket between tiers; only their tier numbers reach the customer.
 TIER_MOVE_KINDS = (Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.VENDOR_HANDOFF)
-#: Never on the customer's page, even if a writer marked them public by mistake.
-NEVER_PUBLIC_KINDS = (Kind.NOTE, Kind.ESCALATED, Kind.PROMOTED, Kind.BOUNCED, Kind.AVOIDABLE)
+#: The only kinds a customer ever sees (and only when public): an allow-list, so a
+#: hand-off, note or warning marked public by mistake still stays off their page.
+CUSTOMER_VISIBLE_KINDS = (
+    Kind.CREATED,
+    Kind.REPLY,
+    Kind.CUSTOMER_REPLY,
+    Kind.STATUS,
+    Kind.VENDOR_UPDATE,
+    Kind.RESOLVED,
+    Kind.REOPENED,
+    Kind.CLOSED,
+    Kind.MERGED,
+    Kind.CSAT,
+    Kind.ESCALATION_REQUESTED,
+    Kind.ATTACHMENT,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -321,6 +335,10 @@ def _event_label(event: TicketEvent, ticket: Ticket) -> str:
         return _("You rated our help %(n)s out of 5") % {"n": data.get("rating", "?")}
     if event.kind == Kind.ESCALATION_REQUESTED:
         return _("You asked for escalation")
+    if event.kind == Kind.VENDOR_UPDATE:
+        return _("Update from the equipment vendor")
+    if event.kind == Kind.MERGED:
+        return _("Merged with another ticket")
     return f"{event.get_kind_display()} · {who}"
 
 
@@ -334,7 +352,7 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
     )
     rating_initial = request.GET.get("rating", "")
     timeline = list(
-        ticket_timeline(ticket=ticket, public_only=True).exclude(kind__in=NEVER_PUBLIC_KINDS)
+        ticket_timeline(ticket=ticket, public_only=True).filter(kind__in=CUSTOMER_VISIBLE_KINDS)
     )
     for event in timeline:
         event.label = _event_label(event, ticket)
