@@ -134,6 +134,24 @@ def test_replies_over_the_limit_get_429(client, make_ticket, settings):
     assert ticket.events.filter(kind=Kind.CUSTOMER_REPLY).count() == 2
 
 
+def test_resolve_reopen_loops_share_the_reply_limit(client, make_ticket, settings):
+    settings.PORTAL_REPLY_LIMIT_PER_IP = 3
+    ticket = make_ticket()
+    client.post(url(ticket, "solved"))
+    client.post(url(ticket, "reopen"))
+    client.post(url(ticket, "solved"))
+    response = client.post(url(ticket, "reopen"))
+    assert response.status_code == 429
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved" and ticket.reopen_count == 1
+
+
+def test_tracking_page_is_never_cached(client, make_ticket):
+    response = client.get(url(ticket := make_ticket()))
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert ticket.reference in response.content.decode()
+
+
 # ---------------------------------------------------------------------------
 # Solved, reopen, rating
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import ratelimit
@@ -260,6 +261,7 @@ def suggestion_open(request: HttpRequest, session: str, slug: str) -> HttpRespon
     return redirect(article.get_absolute_url())
 
 
+@never_cache
 def ticket_submitted(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
     return render(request, "tickets/portal/submitted.html", {"ticket": ticket})
@@ -395,14 +397,21 @@ def _actor(request: HttpRequest):
     return request.user if request.user.is_authenticated else None
 
 
+def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse | None:
+    """Replies and the other buttons share one budget per IP and per ticket owner, so a
+    script cannot flood a ticket (or the customer's inbox) with resolve/reopen loops."""
+    return rate_limit(request, "reply") or rate_limit(
+        request, "reply", email=ticket.requester_email
+    )
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
     if request.method != "POST":
         return _track_render(request, ticket)
-    limited = rate_limit(request, "reply") or rate_limit(
-        request, "reply", email=ticket.requester_email
-    )
+    limited = _limit_ticket_actions(request, ticket)
     if limited:
         return limited
     form = CustomerReplyForm(request.POST, request.FILES)
@@ -427,6 +436,9 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def track_solved(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
     was_resolved = ticket.status == Status.RESOLVED
     try:
         portal_services.ticket_customer_resolve(ticket=ticket, actor=_actor(request))
@@ -445,6 +457,9 @@ def track_solved(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def track_reopen(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
     form = ReopenForm(request.POST)
     if not form.is_valid():
         return _track_render(request, ticket, status=400, reopen_form=form)
@@ -462,6 +477,9 @@ def track_reopen(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def track_rate(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
     form = SatisfactionForm(request.POST)
     if form.is_valid():
         try:
@@ -482,6 +500,9 @@ def track_rate(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def track_escalate(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
     form = EscalationRequestForm(request.POST)
     if form.is_valid():
         try:
