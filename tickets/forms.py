@@ -188,7 +188,7 @@ class CustomerReplyForm(forms.Form):
 
 class ReopenForm(forms.Form):
     reason = forms.CharField(
-        label=_("What is still wrong? (optional)"),
+        label=_("What is still wrong?"),
         max_length=4000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -204,10 +204,17 @@ class SatisfactionForm(forms.Form):
         (1, _("1 · Very poor")),
     ]
     rating = forms.TypedChoiceField(
-        label=_("How did we do?"), choices=RATINGS, coerce=int, widget=forms.RadioSelect
+        label=_("Your rating"),
+        choices=RATINGS,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose a rating from 1 to 5."),
+            "invalid_choice": _("Choose a rating from 1 to 5."),
+        },
     )
     comment = forms.CharField(
-        label=_("Anything you want to tell us? (optional)"),
+        label=_("Anything you want to tell us?"),
         max_length=4000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

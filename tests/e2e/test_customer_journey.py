@@ -96,7 +96,7 @@ def test_customer_journey(live_server, browser_page, policies, category, mailout
     page.get_by_role("button", name="This solved my problem").click()
     expect(page.get_by_role("heading", name="How did we do?")).to_be_visible()
     page.get_by_label("5 · Excellent").check()
-    page.get_by_label("Anything you want to tell us? (optional)").fill("Found it, thanks!")
+    page.get_by_label("Anything you want to tell us?").fill("Found it, thanks!")
     page.get_by_role("button", name="Send rating").click()
     expect(page.get_by_text("Thank you for rating our help.")).to_be_visible()
     expect(page.get_by_text("You rated our help 5 out of 5")).to_be_visible()
