@@ -210,6 +210,39 @@ def test_attachment_failing_inside_the_transaction_leaves_no_ticket(
     assert Ticket.objects.count() == 0 and TicketEvent.objects.count() == 0
 
 
+def test_failure_after_files_were_stored_leaves_no_row_and_no_file(
+    policies, category, settings, tmp_path, monkeypatch
+):
+    settings.MEDIA_ROOT = tmp_path
+    from tickets.services import portal as portal_services
+
+    real_add = portal_services.attachment_add
+    calls = []
+
+    def second_fails(**kwargs):
+        calls.append(kwargs["upload"].name)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real_add(**kwargs)
+
+    monkeypatch.setattr(portal_services, "attachment_add", second_fails)
+    uploads = [
+        SimpleUploadedFile("one.png", PNG, content_type="image/png"),
+        SimpleUploadedFile("two.png", PNG, content_type="image/png"),
+    ]
+    with pytest.raises(OSError):
+        portal_services.ticket_submit(
+            category=category,
+            subject="s",
+            description="a description",
+            requester_name="Pat",
+            requester_email="pat@example.com",
+            uploads=uploads,
+        )
+    assert Ticket.objects.count() == 0 and Attachment.objects.count() == 0
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_double_submit_creates_one_ticket(
     client, form_data, mailoutbox, django_capture_on_commit_callbacks
 ):

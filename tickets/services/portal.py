@@ -9,7 +9,8 @@ each change with its ``TicketEvent``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import DomainError
 
 from ..models import (
+    Attachment,
     Category,
     Deflection,
     EmailVerification,
@@ -66,6 +68,18 @@ def _lock(ticket: Ticket) -> Ticket:
     return (
         Ticket.objects.select_for_update(no_key=True).select_related("category").get(pk=ticket.pk)
     )
+
+
+@contextmanager
+def _delete_files_on_error(stored: list[Attachment]) -> Iterator[None]:
+    """The transaction undoes the rows; this undoes the files already written to
+    storage, so a failed submission leaves no orphan upload behind either."""
+    try:
+        yield
+    except BaseException:
+        for attachment in stored:
+            attachment.file.delete(save=False)
+        raise
 
 
 def _display_name(user: User | None, fallback: str) -> str:
@@ -166,27 +180,31 @@ def ticket_submit(
         },
     )
     created_event = ticket.events.filter(kind=Kind.CREATED).first()
-    for upload, _name, _type in checked:
-        attachment_add(
-            ticket=ticket,
-            upload=upload,
-            event=created_event,
-            uploaded_by=requester,
-            uploaded_by_name=ticket.requester_name,
-        )
-    if shown:
-        Deflection.objects.filter(pk__in=[d.pk for d in shown]).update(ticket=ticket)
-    if opened:
-        lines = "\n".join(f"- [{a.title}]({a.get_absolute_url()})" for a in opened)
-        core.ticket_event_create(
-            ticket=ticket,
-            kind=Kind.NOTE,
-            actor_name="system",
-            body=_("The customer read these suggested articles and still submitted:")
-            + "\n\n"
-            + lines,
-            data={"kb_opened": [a.slug for a in opened]},
-        )
+    stored: list[Attachment] = []
+    with _delete_files_on_error(stored):
+        for upload, _name, _type in checked:
+            stored.append(
+                attachment_add(
+                    ticket=ticket,
+                    upload=upload,
+                    event=created_event,
+                    uploaded_by=requester,
+                    uploaded_by_name=ticket.requester_name,
+                )
+            )
+        if shown:
+            Deflection.objects.filter(pk__in=[d.pk for d in shown]).update(ticket=ticket)
+        if opened:
+            lines = "\n".join(f"- [{a.title}]({a.get_absolute_url()})" for a in opened)
+            core.ticket_event_create(
+                ticket=ticket,
+                kind=Kind.NOTE,
+                actor_name="system",
+                body=_("The customer read these suggested articles and still submitted:")
+                + "\n\n"
+                + lines,
+                data={"kb_opened": [a.slug for a in opened]},
+            )
     return ticket
 
 
@@ -209,14 +227,18 @@ def ticket_customer_reply_with_files(
     event = core.ticket_customer_reply(
         ticket=ticket, body=body, actor=actor, author_name=_display_name(actor, "")
     )
-    for upload, _name, _type in checked:
-        attachment_add(
-            ticket=ticket,
-            upload=upload,
-            event=event,
-            uploaded_by=actor,
-            uploaded_by_name=event.actor_name,
-        )
+    stored: list[Attachment] = []
+    with _delete_files_on_error(stored):
+        for upload, _name, _type in checked:
+            stored.append(
+                attachment_add(
+                    ticket=ticket,
+                    upload=upload,
+                    event=event,
+                    uploaded_by=actor,
+                    uploaded_by_name=event.actor_name,
+                )
+            )
     return event
 
 
