@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -41,7 +42,8 @@ def _signup(client, **overrides):
 
 
 def _verify_link(mail) -> str:
-    return re.search(r"http://[^\s]+/accounts/verify/[^\s/]+/", mail.body).group(0)
+    """The link's path (the host is the configured SITE_URL)."""
+    return urlsplit(re.search(r"https?://\S+/accounts/verify/[^\s/]+/", mail.body).group(0)).path
 
 
 def test_signup_logs_in_and_sends_a_verification_link(
@@ -70,7 +72,7 @@ def test_verification_attaches_earlier_anonymous_tickets_with_that_address(
     mailoutbox_link = _verify_link(mailoutbox[-1])
     # Not verified yet: the anonymous ticket is not theirs.
     assert earlier.reference not in client.get("/tickets/mine/").content.decode()
-    response = client.get(mailoutbox_link.replace("http://127.0.0.1:8000", ""), follow=True)
+    response = client.get(mailoutbox_link, follow=True)
     html = response.content.decode()
     assert "1 earlier ticket(s) now appear here" in html
     assert earlier.reference in html and someone_else.reference not in html
@@ -132,3 +134,27 @@ def test_login_with_email_and_password_reset_pages(client, mailoutbox):
     link = re.search(r"http://\S+/accounts/reset/\S+/", mailoutbox[0].body).group(0)
     confirm = client.get(link.split("testserver", 1)[1], follow=True)
     assert "Choose a new password" in confirm.content.decode()
+
+
+def test_signup_honeypot_creates_nothing(client):
+    response = _signup(client, website="http://spam.example")
+    assert response.status_code == 200
+    assert get_user_model().objects.count() == 0
+
+
+def test_resend_verification_link(client, mailoutbox, django_capture_on_commit_callbacks):
+    user = UserFactory(username="robin", email="robin@example.com")
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/verify/", follow=True)
+    assert "We sent a new link to robin@example.com" in response.content.decode()
+    assert len(mailoutbox) == 1
+    client.get(_verify_link(mailoutbox[0]))
+    response = client.post("/accounts/verify/", follow=True)
+    assert "already confirmed" in response.content.decode()
+    assert "Please confirm your e-mail address" not in response.content.decode()
+
+
+def test_my_tickets_needs_login(client):
+    response = client.get("/tickets/mine/")
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")

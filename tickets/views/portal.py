@@ -105,8 +105,9 @@ def too_many(request: HttpRequest, retry_after: int, message: str = "") -> HttpR
 
 
 def rate_limit(request: HttpRequest, scope: str, *, email: str = "") -> HttpResponse | None:
-    """Count one hit for ``scope`` per IP (and per e-mail when given); a 429 page with
-    Retry-After when over the limit, else ``None``."""
+    """Count one hit for ``scope`` per client IP, or per e-mail address when one is
+    given (the caller checks both where both apply). Over the limit: the 429 page with
+    Retry-After; otherwise ``None``."""
     window = settings.PORTAL_RATE_WINDOW_SECONDS
     limits = {
         "submit": (settings.PORTAL_SUBMIT_LIMIT_PER_IP, settings.PORTAL_SUBMIT_LIMIT_PER_EMAIL),
