@@ -435,3 +435,19 @@ def test_customer_is_emailed_on_reply_status_and_resolution_with_the_link(
         assert ticket.get_tracking_url() in mail.body
         assert ticket.get_tracking_url() in mail.alternatives[0][0]
         assert mail.to == ["pat@example.com"]
+
+
+def test_resolved_with_a_public_article_links_it_but_never_an_internal_one(
+    client, make_ticket, agent1
+):
+    from tests.factories import ArticleFactory
+
+    public = ArticleFactory(title="Unlock your account", slug="unlock")
+    internal = ArticleFactory(title="AD unlock script", slug="ad-unlock", audience="internal")
+    first, second = make_ticket(), make_ticket(subject="Other")
+    for ticket, article in ((first, public), (second, internal)):
+        ticket_claim(ticket=ticket, agent=agent1)
+        ticket_resolve(ticket=ticket, actor=agent1, resolution="Unlocked.", article=article)
+    assert "/kb/unlock/" in client.get(url(first)).content.decode()
+    html = client.get(url(second)).content.decode()
+    assert "ad-unlock" not in html and "AD unlock script" not in html

@@ -372,6 +372,15 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         "next_update_due": due,
         "overdue": portal_services.ticket_is_overdue(ticket, now=now),
         "can_rate": portal_services.csat_pending(ticket),
+        # The KB article an agent resolved with, when the customer may read it.
+        "solution_article": (
+            article_list_visible_to(user=request.user)
+            .filter(pk=ticket.resolved_article_id)
+            .only("title", "slug")
+            .first()
+            if ticket.resolved_article_id and ticket.status in Ticket.DONE_STATUSES
+            else None
+        ),
         "last_escalation_request": last_request,
         "can_request_escalation": can_request,
         "form": forms.get("form") or CustomerReplyForm(),
