@@ -203,6 +203,16 @@ ATTACHMENT_ALLOWED_EXTENSIONS = env.list(
         "docx", "xlsx", "pptx", "odt", "ods", "zip",
     ],
 )  # fmt: skip
+# Customer portal abuse limits (helpdesk.ratelimit, counted in the cache per window).
+# Submissions: every POST per IP (bots included), accepted tickets per e-mail.
+PORTAL_RATE_WINDOW_SECONDS = env.int("PORTAL_RATE_WINDOW_SECONDS", default=3600)
+PORTAL_SUBMIT_LIMIT_PER_IP = env.int("PORTAL_SUBMIT_LIMIT_PER_IP", default=20)
+PORTAL_SUBMIT_LIMIT_PER_EMAIL = env.int("PORTAL_SUBMIT_LIMIT_PER_EMAIL", default=10)
+PORTAL_REPLY_LIMIT_PER_IP = env.int("PORTAL_REPLY_LIMIT_PER_IP", default=60)
+PORTAL_REPLY_LIMIT_PER_EMAIL = env.int("PORTAL_REPLY_LIMIT_PER_EMAIL", default=30)
+PORTAL_SIGNUP_LIMIT_PER_IP = env.int("PORTAL_SIGNUP_LIMIT_PER_IP", default=10)
+# Suggestions fire on typing (debounced): a per-minute ceiling per IP.
+PORTAL_SUGGEST_LIMIT_PER_MINUTE = env.int("PORTAL_SUGGEST_LIMIT_PER_MINUTE", default=120)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
