@@ -407,3 +407,27 @@ class Deflection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} shown in {self.session_key}"
+
+
+class TicketAccessGrant(models.Model):
+    """A manager lets one agent act on one ticket above the agent's tier (a Tier 1
+    agent helping on a Tier 3 outage). Honoured by ``tickets.selectors``."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="access_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ticket_grants"
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="one_grant_per_ticket_user")
+        ]
+        indexes = [models.Index(fields=["user", "ticket"], name="grant_user_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} may act on ticket {self.ticket_id}"
