@@ -49,7 +49,7 @@ POST_KINDS = (Kind.REPLY, Kind.CUSTOMER_REPLY, Kind.NOTE, Kind.VENDOR_UPDATE)
 
 def _lock(ticket: Ticket) -> Ticket:
     return (
-        Ticket.objects.select_for_update(no_key=True)
+        Ticket.objects.select_for_update(no_key=True, of=("self",))
         .select_related("category", "assignee")
         .get(pk=ticket.pk)
     )
@@ -194,7 +194,7 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
     first, second = sorted([source.pk, target.pk])
     locked = {
         t.pk: t
-        for t in Ticket.objects.select_for_update(no_key=True)
+        for t in Ticket.objects.select_for_update(no_key=True, of=("self",))
         .select_related("assignee")
         .filter(pk__in=[first, second])
         .order_by("pk")
