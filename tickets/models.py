@@ -158,6 +158,18 @@ class Ticket(TimestampedModel):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["tier", "status", "escalate_at"], name="ticket_queue"),
+            # The agent queue's keyset scans (tickets.queue): live tickets by deadline,
+            # per tier and across tiers; partial, so closed history does not bloat them.
+            models.Index(
+                fields=["tier", "escalate_at", "id"],
+                name="ticket_queue_live",
+                condition=Q(status__in=["new", "open", "pending_customer", "pending_vendor"]),
+            ),
+            models.Index(
+                fields=["escalate_at", "id"],
+                name="ticket_live_deadline",
+                condition=Q(status__in=["new", "open", "pending_customer", "pending_vendor"]),
+            ),
             models.Index(
                 fields=["escalate_at"],
                 name="ticket_escalate_at_live",

@@ -20,7 +20,12 @@ Kind = TicketEvent.Kind
 @pytest.fixture(autouse=True)
 def _private_cache(settings):
     """Presence lives in the cache: a per-test local cache, not the shared Redis."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agent-tests"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "agent-tests",
+        }
+    }
     from django.core.cache import cache
 
     cache.clear()
@@ -54,7 +59,11 @@ def notified(user) -> list[str]:
     return list(Notification.objects.filter(user=user).values_list("text", flat=True))
 
 
-HANDOFF = {"symptom": "VPN drops every hour", "steps_tried": "Reinstalled client", "findings": "Server resets"}
+HANDOFF = {
+    "symptom": "VPN drops every hour",
+    "steps_tried": "Reinstalled client",
+    "findings": "Server resets",
+}
 
 
 @pytest.fixture
@@ -114,7 +123,12 @@ def test_public_reply_emails_the_customer(act, ticket, agent1):
 
 def test_reply_waiting_for_customer_pauses_the_clock(act, ticket, agent1):
     since = last_id(ticket)
-    act(agent1, "agent-reply", ticket, {"body": "Which model?", "pending_customer": "1", "last_event_id": since})
+    act(
+        agent1,
+        "agent-reply",
+        ticket,
+        {"body": "Which model?", "pending_customer": "1", "last_event_id": since},
+    )
     ticket.refresh_from_db()
     assert ticket.status == "pending_customer" and ticket.escalate_at is None
     # The reply, and the status change the customer is told about.
@@ -124,7 +138,13 @@ def test_reply_waiting_for_customer_pauses_the_clock(act, ticket, agent1):
 def test_internal_note_is_not_emailed(act, ticket, agent1):
     since = last_id(ticket)
     mail.outbox.clear()
-    response = act(agent1, "agent-reply", ticket, {"body": "Caller sounded upset", "internal": "1"}, follow=True)
+    response = act(
+        agent1,
+        "agent-reply",
+        ticket,
+        {"body": "Caller sounded upset", "internal": "1"},
+        follow=True,
+    )
     events = new_events(ticket, since)
     assert [(e.kind, e.is_public) for e in events] == [(Kind.NOTE, False)]
     assert mail.outbox == []
@@ -147,7 +167,9 @@ def test_collision_new_post_holds_the_reply_until_confirmed(act, ticket, agent1)
     assert "Never mind, it works now!" in content
     assert "Try X" in content  # the draft is kept
     assert not ticket.events.filter(kind=Kind.REPLY).exists()
-    response = act(agent1, "agent-reply", ticket, {"body": "Try X", "last_event_id": seen, "confirm": "1"})
+    response = act(
+        agent1, "agent-reply", ticket, {"body": "Try X", "last_event_id": seen, "confirm": "1"}
+    )
     assert response.status_code == 302
     assert ticket.events.filter(kind=Kind.REPLY).count() == 1
 
@@ -156,7 +178,9 @@ def test_collision_other_agent_viewing(client, act, ticket, agent1):
     other = make_agent(1, username="watcher")
     client.force_login(other)
     client.get(reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference}))
-    response = act(agent1, "agent-reply", ticket, {"body": "Hello", "last_event_id": last_id(ticket)})
+    response = act(
+        agent1, "agent-reply", ticket, {"body": "Hello", "last_event_id": last_id(ticket)}
+    )
     assert response.status_code == 409
     assert b"Also viewing this ticket: watcher" in response.content
     # The htmx poll of agent1's page keeps saying so.
@@ -181,7 +205,12 @@ def test_change_status_and_priority(act, ticket, agent1):
 def test_escalate_writes_the_handoff_and_notifies_tier_2(act, ticket, agent1, agent2, agent3):
     art = ArticleFactory(slug="vpn-basics", title="VPN basics")
     since = last_id(ticket)
-    response = act(agent1, "agent-escalate", ticket, {**HANDOFF, "articles": [art.slug, "made-up"], "tier": "1"})
+    response = act(
+        agent1,
+        "agent-escalate",
+        ticket,
+        {**HANDOFF, "articles": [art.slug, "made-up"], "tier": "1"},
+    )
     assert response.status_code == 302 and response["Location"] == reverse("tickets:agent-queue")
     events = new_events(ticket, since)
     assert [e.kind for e in events] == [Kind.ESCALATED]
@@ -193,7 +222,12 @@ def test_escalate_writes_the_handoff_and_notifies_tier_2(act, ticket, agent1, ag
 
 def test_escalate_without_a_summary_is_refused_on_the_page(act, ticket, agent1):
     since = last_id(ticket)
-    response = act(agent1, "agent-escalate", ticket, {"symptom": "It broke", "steps_tried": "", "findings": "", "tier": "1"})
+    response = act(
+        agent1,
+        "agent-escalate",
+        ticket,
+        {"symptom": "It broke", "steps_tried": "", "findings": "", "tier": "1"},
+    )
     assert response.status_code == 400
     content = response.content.decode()
     assert "A hand-off needs the symptom, the steps tried and the findings." in content
@@ -215,7 +249,9 @@ def test_tier_2_page_pins_the_handoff(client, ticket, agent1, agent2):
     core.ticket_escalate(ticket=ticket, actor=agent1, **HANDOFF)
     core.ticket_add_note(ticket=ticket, agent=agent2, body="looking")
     client.force_login(agent2)
-    content = client.get(reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference})).content.decode()
+    content = client.get(
+        reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference})
+    ).content.decode()
     pinned = content.split('data-testid="pinned-handoff"', 1)[1].split("</section>", 1)[0]
     assert "Hand-off from Tier 1 by agent1" in pinned
     assert "VPN drops every hour" in pinned and "Server resets" in pinned
@@ -275,7 +311,10 @@ def test_mark_avoidable_missing_article_and_validation(act, ticket, agent1, agen
     response = act(agent2, "agent-avoidable", ticket, {"tier": "1"})
     assert response.status_code == 400
     assert "Name the article that would have solved it" in response.content.decode()
-    assert act(agent2, "agent-avoidable", ticket, {"tier": "2", "missing_article": "1"}).status_code == 400
+    assert (
+        act(agent2, "agent-avoidable", ticket, {"tier": "2", "missing_article": "1"}).status_code
+        == 400
+    )
     since = last_id(ticket)
     act(agent2, "agent-avoidable", ticket, {"tier": "1", "missing_article": "1"})
     (event,) = new_events(ticket, since)
@@ -302,7 +341,13 @@ def test_resolve_with_article_and_first_contact_shown(act, client, ticket, agent
     assert act(agent1, "agent-resolve", ticket, {"resolution": ""}).status_code == 400
     since = last_id(ticket)
     mail.outbox.clear()
-    response = act(agent1, "agent-resolve", ticket, {"resolution": "Reset it", "article": art.slug}, follow=True)
+    response = act(
+        agent1,
+        "agent-resolve",
+        ticket,
+        {"resolution": "Reset it", "article": art.slug},
+        follow=True,
+    )
     assert [e.kind for e in new_events(ticket, since)] == [Kind.RESOLVED]
     assert len(mail.outbox) == 1
     ticket.refresh_from_db()
@@ -323,7 +368,10 @@ def test_draft_checkbox_follows_the_kb_service(client, ticket, agent1, monkeypat
     calls = []
     monkeypatch.setattr(svc, "draft_article_service", lambda: lambda **kw: calls.append(kw))
     assert b'name="create_draft"' in client.get(url).content
-    client.post(reverse("tickets:agent-resolve", kwargs={"reference": ticket.reference}), {"resolution": "Reset it", "create_draft": "1"})
+    client.post(
+        reverse("tickets:agent-resolve", kwargs={"reference": ticket.reference}),
+        {"resolution": "Reset it", "create_draft": "1"},
+    )
     assert calls and calls[0]["body"] == "Reset it" and calls[0]["source_ticket"].pk == ticket.pk
 
 
@@ -363,12 +411,22 @@ def test_canned_response_placeholders_are_replaced_not_rendered(client, make_tic
     assert "Hi {% debug %}Eve" in content
 
 
-def test_bulk_claim_priority_and_spam(client, make_ticket, agent1, django_capture_on_commit_callbacks):
+def test_bulk_claim_priority_and_spam(
+    client, make_ticket, agent1, django_capture_on_commit_callbacks
+):
     a, b, c = make_ticket(), make_ticket(), make_ticket()
     core.ticket_claim(ticket=c, agent=make_agent(1, username="fast"))
     client.force_login(agent1)
     bulk = reverse("tickets:agent-bulk")
-    response = client.post(bulk, {"action": "claim", "tickets": [a.reference, b.reference, c.reference], "qs": "view=all&priority=normal"}, follow=True)
+    response = client.post(
+        bulk,
+        {
+            "action": "claim",
+            "tickets": [a.reference, b.reference, c.reference],
+            "qs": "view=all&priority=normal",
+        },
+        follow=True,
+    )
     assert response.redirect_chain[-1][0].startswith("/agent/?")
     assert "priority=normal" in response.redirect_chain[-1][0]
     content = response.content.decode()
@@ -392,7 +450,9 @@ def test_bulk_ignores_tickets_out_of_sight(client, make_ticket, agent1, agent2):
     t = make_ticket()
     core.ticket_escalate(ticket=t, actor=agent1, **HANDOFF)
     client.force_login(agent1)
-    response = client.post(reverse("tickets:agent-bulk"), {"action": "claim", "tickets": [t.reference]}, follow=True)
+    response = client.post(
+        reverse("tickets:agent-bulk"), {"action": "claim", "tickets": [t.reference]}, follow=True
+    )
     assert b"Select at least one ticket." in response.content
     t.refresh_from_db()
     assert t.assignee is None
@@ -434,21 +494,29 @@ def test_notifications_bell_and_mark_read(client, act, ticket, agent1, agent2):
     client.post(reverse("tickets:agent-notifications-read"), {"ids": [n.pk]})
     n.refresh_from_db()
     assert n.read_at is not None
-    assert 'data-testid="bell-count">0<' in client.get(reverse("tickets:agent-queue")).content.decode()
+    assert (
+        'data-testid="bell-count">0<' in client.get(reverse("tickets:agent-queue")).content.decode()
+    )
     # Someone else's notification cannot be marked.
     other = Notification.objects.create(user=agent1, text="mine")
     client.post(reverse("tickets:agent-notifications-read"), {"ids": [other.pk]})
     other.refresh_from_db()
     assert other.read_at is None
-    assert client.post(reverse("tickets:agent-notifications-read"), {"ids": ["x"]}).status_code == 400
+    assert (
+        client.post(reverse("tickets:agent-notifications-read"), {"ids": ["x"]}).status_code == 400
+    )
 
 
-def test_vendor_handoff_form_only_when_the_route_exists(client, make_ticket, agent1, agent2, agent3):
+def test_vendor_handoff_form_only_when_the_route_exists(
+    client, make_ticket, agent1, agent2, agent3
+):
     t = make_ticket()
     core.ticket_escalate(ticket=t, actor=agent1, **HANDOFF)
     core.ticket_escalate(ticket=t, actor=agent2, **HANDOFF)
     client.force_login(agent3)
-    content = client.get(reverse("tickets:agent-ticket", kwargs={"reference": t.reference})).content.decode()
+    content = client.get(
+        reverse("tickets:agent-ticket", kwargs={"reference": t.reference})
+    ).content.decode()
     from django.urls import NoReverseMatch
 
     try:
@@ -459,11 +527,18 @@ def test_vendor_handoff_form_only_when_the_route_exists(client, make_ticket, age
         assert f'action="{url}"' in content and 'name="summary"' in content
 
 
-def test_ticket_page_shows_everything_within_12_queries(client, make_ticket, agent1, agent2, django_assert_max_num_queries):
+def test_ticket_page_shows_everything_within_12_queries(
+    client, make_ticket, agent1, agent2, django_assert_max_num_queries
+):
     t = make_ticket()
     for n in range(5):
         make_ticket(subject=f"Earlier {n}")
-    ArticleFactory(title="Cannot log in after password change", slug="login-help", audience=Article.Audience.INTERNAL, min_tier=1)
+    ArticleFactory(
+        title="Cannot log in after password change",
+        slug="login-help",
+        audience=Article.Audience.INTERNAL,
+        min_tier=1,
+    )
     for n in range(60):
         core.ticket_add_note(ticket=t, agent=agent1, body=f"note {n}")
     core.ticket_reply(ticket=t, agent=agent1, body="public answer")

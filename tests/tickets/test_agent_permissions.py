@@ -63,7 +63,9 @@ def _post(client, user, name, ticket, data, target):
 def test_non_staff_never_reach_agent_actions(client, setup, role, name):
     for which in ("low", "high"):
         before = TicketEvent.objects.count()
-        response = _post(client, setup["users"][role], name, setup[which], ACTIONS[name], setup["target"])
+        response = _post(
+            client, setup["users"][role], name, setup[which], ACTIONS[name], setup["target"]
+        )
         if role == "anonymous":
             assert response.status_code == 302 and "/accounts/login/" in response["Location"]
         else:
@@ -74,7 +76,12 @@ def test_non_staff_never_reach_agent_actions(client, setup, role, name):
 @pytest.mark.parametrize("role", ["customer", "vendorish"])
 @pytest.mark.parametrize(
     "url",
-    ["/agent/", "/agent/notifications/", "/agent/tickets/TD-000001/", "/agent/tickets/TD-000001/presence/"],
+    [
+        "/agent/",
+        "/agent/notifications/",
+        "/agent/tickets/TD-000001/",
+        "/agent/tickets/TD-000001/presence/",
+    ],
 )
 def test_non_staff_get_403_pages(client, setup, role, url):
     client.force_login(setup["users"][role])
@@ -84,7 +91,9 @@ def test_non_staff_get_403_pages(client, setup, role, url):
 @pytest.mark.parametrize("name", sorted(ACTIONS))
 def test_tier_1_cannot_touch_tier_3(client, setup, name):
     before = TicketEvent.objects.count()
-    response = _post(client, setup["users"]["agent1"], name, setup["high"], ACTIONS[name], setup["target"])
+    response = _post(
+        client, setup["users"]["agent1"], name, setup["high"], ACTIONS[name], setup["target"]
+    )
     assert response.status_code == 404
     assert TicketEvent.objects.count() == before
 
@@ -102,7 +111,9 @@ def test_tier_3_and_managers_can_act_on_tier_3(client, setup, role, name):
     """Each action is either done (302, one event more) or refused by a domain rule
     (400: e.g. a Tier 3 ticket cannot be escalated by hand) — never 403/404."""
     before = TicketEvent.objects.count()
-    response = _post(client, setup["users"][role], name, setup["high"], ACTIONS[name], setup["target"])
+    response = _post(
+        client, setup["users"][role], name, setup["high"], ACTIONS[name], setup["target"]
+    )
     assert response.status_code in (302, 400), response.status_code
     if name == "agent-escalate":
         assert response.status_code == 400
@@ -114,13 +125,27 @@ def test_tier_3_and_managers_can_act_on_tier_3(client, setup, role, name):
 
 @pytest.mark.parametrize("role", ["agent1", "agent2", "agent3", "manager"])
 def test_every_agent_can_act_on_tier_1(client, setup, role):
-    response = _post(client, setup["users"][role], "agent-reply", setup["low"], ACTIONS["agent-reply"], setup["target"])
+    response = _post(
+        client,
+        setup["users"][role],
+        "agent-reply",
+        setup["low"],
+        ACTIONS["agent-reply"],
+        setup["target"],
+    )
     assert response.status_code == 302
 
 
 @pytest.mark.parametrize("role", ["agent1", "agent2", "agent3"])
 def test_only_managers_grant(client, setup, role):
-    response = _post(client, setup["users"][role], "agent-grant", setup["low"], {"user": setup["users"]["agent1"].pk}, setup["target"])
+    response = _post(
+        client,
+        setup["users"][role],
+        "agent-grant",
+        setup["low"],
+        {"user": setup["users"]["agent1"].pk},
+        setup["target"],
+    )
     assert response.status_code == 403
 
 

@@ -157,7 +157,10 @@ def _bulk_tickets(n: int, *, tier: int = 1) -> list[Ticket]:
         escalate_at = None if i % 10 == 0 else now + timedelta(minutes=(i * 7) % 60)
         tickets.append(
             TicketFactory(
-                category=category, tier=tier, escalate_at=escalate_at, tier_budget=timedelta(hours=8)
+                category=category,
+                tier=tier,
+                escalate_at=escalate_at,
+                tier_budget=timedelta(hours=8),
             )
         )
     return tickets
@@ -224,6 +227,8 @@ def test_queue_query_count_with_200_tickets(client, agent1, django_assert_max_nu
         response = client.get(QUEUE)
     assert len(refs(response)) == q.PAGE_SIZE
     with django_assert_max_num_queries(12):
-        client.get(QUEUE, {"view": "all", "q": "Problem", "cursor": response.context["page"].next_cursor})
+        client.get(
+            QUEUE, {"view": "all", "q": "Problem", "cursor": response.context["page"].next_cursor}
+        )
     with django_assert_max_num_queries(6):
         client.get(QUEUE, {"partial": "rows"})
