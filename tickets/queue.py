@@ -260,6 +260,13 @@ class QueueRow:
     time_low: bool
     clock_note: str
 
+    @property
+    def overdue_by(self) -> timedelta | None:
+        """How late the escalation is (the sweep has not acted yet), else ``None``."""
+        if self.time_left is None or self.time_left > timedelta(0):
+            return None
+        return -self.time_left
+
 
 @dataclass
 class QueuePage:
