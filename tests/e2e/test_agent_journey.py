@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from tickets.models import Ticket, TicketEvent
 from tests.factories import ArticleFactory
+from tickets.models import Ticket, TicketEvent
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian chromium")
 

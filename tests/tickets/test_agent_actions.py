@@ -8,10 +8,10 @@ from django.core import mail
 from django.urls import reverse
 
 from knowledgebase.models import Article
+from tests.factories import ArticleFactory, make_agent
 from tickets.models import CannedResponse, Notification, Ticket, TicketEvent
 from tickets.services import agent as svc
 from tickets.services import core
-from tests.factories import ArticleFactory, make_agent
 
 pytestmark = pytest.mark.django_db
 Kind = TicketEvent.Kind

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.factories import ArticleFactory, UserFactory
 from tickets.models import TicketEvent
 from tickets.services import core
-from tests.factories import ArticleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

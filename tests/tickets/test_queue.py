@@ -10,10 +10,10 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.factories import CategoryFactory, TicketFactory, make_agent
 from tickets import queue as q
 from tickets.models import Ticket
 from tickets.services import core
-from tests.factories import CategoryFactory, TicketFactory, make_agent
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("tickets:agent-queue")

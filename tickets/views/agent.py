@@ -196,7 +196,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         event.explained = event.kind in EXPLAINED_KINDS and bool(event.data)
         if event.kind in MOVE_KINDS:
             last_move = event
-        if event.kind == Kind.ESCALATED:
+        if event.kind == Kind.ESCALATED and event.data.get("to_tier", 0) <= ticket.tier:
             pinned = event
     if ticket.tier <= 1 or ticket.escalation_count == 0:
         pinned = None
