@@ -11,6 +11,7 @@ import pytest
 
 from tests.factories import ArticleFactory
 from tickets.models import Ticket, TicketEvent
+from tickets.services import core
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian chromium")
 
@@ -81,6 +82,15 @@ def test_agent_journey(live_server, browser, make_ticket, agent1, agent2):
     # --- agent2, Tier 2 -------------------------------------------------------
     page = login(browser, live_server, "agent2")
     assert page.locator("h1").inner_text() == "Tier 2 queue"
+    # The queue refreshes itself (htmx poll of the same query): a ticket escalated
+    # meanwhile appears without a reload.
+    late = make_ticket(subject="Shared drive gone")
+    core.ticket_escalate(ticket=late, actor=agent1, symptom="s", steps_tried="t", findings="f")
+    page.wait_for_selector(f'tr[data-reference="{late.reference}"]', timeout=12000)
+    # Keyboard: j moves focus down the ticket links.
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.classList.contains('queue-link')")
     page.locator(f'tr[data-reference="{ref}"] a.queue-link').click()
     page.wait_for_url(f"**/agent/tickets/{ref}/")
     pinned = page.get_by_test_id("pinned-handoff")

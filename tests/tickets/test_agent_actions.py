@@ -555,3 +555,27 @@ def test_ticket_page_shows_everything_within_12_queries(
     assert "Cannot log in after password change" in content  # internal script suggested
     assert content.count("Earlier ") >= 5  # requester's other tickets
     assert "Internal" in content
+
+
+def test_timer_promotion_explains_itself_on_the_page(client, ticket, agent2):
+    core.ticket_event_create(
+        ticket=ticket,
+        kind=Kind.PROMOTED,
+        actor_name="system",
+        body="Tier 1 budget exceeded",
+        data={
+            "budget": "8:00:00",
+            "calendar": "24x7",
+            "spent": "8:00:05",
+            "paused": "0:00:00",
+            "deadline": "2026-01-01T10:00:00+00:00",
+        },
+    )
+    client.force_login(agent2)
+    content = client.get(
+        reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference})
+    ).content.decode()
+    explain = content.split('class="explain small"', 1)[1].split("</dl>", 1)[0]
+    for key in ("budget", "calendar", "spent", "paused", "deadline"):
+        assert f"<dt>{key}</dt>" in explain
+    assert "8:00:05" in explain
