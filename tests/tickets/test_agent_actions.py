@@ -579,3 +579,12 @@ def test_timer_promotion_explains_itself_on_the_page(client, ticket, agent2):
     for key in ("budget", "calendar", "spent", "paused", "deadline"):
         assert f"<dt>{key}</dt>" in explain
     assert "8:00:05" in explain
+
+
+def test_handoff_with_free_text_articles_renders(client, ticket, agent1, agent2):
+    """The API may record consulted articles by title: no link reversal can fail."""
+    core.ticket_escalate(ticket=ticket, actor=agent1, articles=["Reset / 2FA <guide>"], **HANDOFF)
+    client.force_login(agent2)
+    response = client.get(reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference}))
+    assert response.status_code == 200
+    assert "Reset / 2FA &lt;guide&gt;" in response.content.decode()
