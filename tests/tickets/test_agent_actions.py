@@ -588,3 +588,19 @@ def test_handoff_with_free_text_articles_renders(client, ticket, agent1, agent2)
     response = client.get(reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference}))
     assert response.status_code == 200
     assert "Reset / 2FA &lt;guide&gt;" in response.content.decode()
+
+
+def test_resolved_ticket_page_within_12_queries(
+    client, ticket, agent1, manager, django_assert_max_num_queries
+):
+    art = ArticleFactory(slug="reset-password", title="Reset your password")
+    for n in range(30):
+        core.ticket_add_note(ticket=ticket, agent=agent1, body=f"note {n}")
+    core.ticket_resolve(ticket=ticket, actor=agent1, resolution="Reset it", article=art)
+    client.force_login(manager)
+    url = reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference})
+    client.get(url)
+    with django_assert_max_num_queries(12):
+        content = client.get(url).content.decode()
+    assert "Reset your password" in content and 'data-testid="fcr"' in content
+    assert 'name="resolution"' not in content  # no action forms on a resolved ticket

@@ -211,16 +211,30 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         e.kind == Kind.AVOIDABLE and e.data.get("escalation_event_id") == received.pk
         for e in events
     )
-    articles = list(
-        article_list_visible_to(user=user).only("id", "slug", "title").order_by("title")[:300]
+    can_act = user_can_act_on(user=user, ticket=ticket)
+    # The action forms (and the lists they offer) exist only while the agent can act
+    # on a live ticket; a resolved ticket's page skips those queries.
+    workable = can_act and ticket.is_active
+    articles = (
+        list(article_list_visible_to(user=user).only("id", "slug", "title").order_by("title")[:300])
+        if workable
+        else []
     )
-    agents = list(
-        AgentProfile.objects.filter(is_active=True)
-        .select_related("user")
-        .order_by("tier", "user__username")
+    agents = (
+        list(
+            AgentProfile.objects.filter(is_active=True)
+            .select_related("user")
+            .order_by("tier", "user__username")
+        )
+        if workable
+        else []
     )
     min_tier = min(ticket.tier, 3)
-    canned = svc.canned_responses_for(user=user)
+    canned = (
+        svc.canned_responses_for(user=user)
+        if can_act and ticket.status != Ticket.Status.CLOSED
+        else []
+    )
     canned_id = _int(request.GET.get("canned"))
     prefill = ""
     if canned_id:
@@ -242,7 +256,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "pinned": pinned,
         "received": received,
         "avoidable_done": avoidable_done,
-        "can_act": user_can_act_on(user=user, ticket=ticket),
+        "can_act": can_act,
         "is_manager": is_manager,
         "attachments": attachments,
         "others": others,
