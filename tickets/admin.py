@@ -7,6 +7,7 @@ from .models import (
     Notification,
     SatisfactionRating,
     Ticket,
+    TicketAccessGrant,
     TicketEvent,
 )
 
@@ -86,3 +87,17 @@ class SatisfactionRatingAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["user", "text", "created_at", "read_at"]
     raw_id_fields = ["user", "ticket", "event"]
+
+
+@admin.register(TicketAccessGrant)
+class TicketAccessGrantAdmin(admin.ModelAdmin):
+    """Grants are made on the agent ticket page (so the timeline records them); here
+    managers review and revoke them (delete)."""
+
+    list_display = ["ticket", "user", "granted_by", "reason", "created_at"]
+    list_select_related = ["ticket", "user", "granted_by"]
+    raw_id_fields = ["ticket", "user", "granted_by"]
+    readonly_fields = ["ticket", "user", "granted_by", "reason", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
