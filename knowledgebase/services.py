@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
+from .markdown_files import ArticleFile
 from .models import Article, ArticleFeedback, ArticleVersion
 from .selectors import user_is_kb_author, user_is_kb_reviewer
 
@@ -295,3 +296,98 @@ def article_feedback_create(
     counter = "helpful_yes" if helpful else "helpful_no"
     Article.objects.filter(pk=article.pk).update(**{counter: F(counter) + 1})
     return feedback
+
+
+IMPORTED_FIELDS = ("title", "summary", "body", "audience", "min_tier", "owning_tier", "tags")
+
+
+@transaction.atomic
+def article_import(
+    *, parsed: ArticleFile, author=None, categories: dict | None = None, overwrite: bool = True
+) -> tuple[Article, str]:
+    """Create or update the article ``parsed.slug`` from a Markdown file.
+
+    Idempotent by slug: importing the same file twice changes nothing the second time.
+    Returns the article and what happened: "created", "updated" or "unchanged". A
+    published import that changes the text keeps a version, like a reviewer's publish.
+    With ``overwrite=False`` an existing article is left as it is (seed_demo: an admin's
+    edits survive a re-seed).
+    """
+    from tickets.models import Category
+
+    if parsed.audience not in Article.Audience.values:
+        raise DomainError(
+            _("%(slug)s: unknown audience %(a)r") % {"slug": parsed.slug, "a": parsed.audience}
+        )
+    if parsed.status not in Article.Status.values:
+        raise DomainError(
+            _("%(slug)s: unknown status %(s)r") % {"slug": parsed.slug, "s": parsed.status}
+        )
+    if not 1 <= parsed.min_tier <= 3:
+        raise DomainError(_("%(slug)s: min_tier must be 1 to 3") % {"slug": parsed.slug})
+    if parsed.slug != slugify(parsed.slug) or parsed.slug in RESERVED_SLUGS:
+        raise DomainError(_("%(slug)s: not a usable slug") % {"slug": parsed.slug})
+    category = None
+    if parsed.category:
+        if categories is not None:
+            category = categories.get(parsed.category)
+        else:
+            category = Category.objects.filter(slug=parsed.category).first()
+    values = {
+        "title": parsed.title[:200],
+        "summary": parsed.summary[:400],
+        "body": parsed.body,
+        "audience": parsed.audience,
+        "min_tier": parsed.min_tier,
+        "owning_tier": parsed.owning_tier or parsed.min_tier,
+        "tags": parsed.tags,
+    }
+    article = Article.objects.select_for_update().filter(slug=parsed.slug).first()
+    if article is None:
+        article = Article(
+            slug=parsed.slug,
+            author=author,
+            status=parsed.status,
+            category=category,
+            published_at=timezone.now() if parsed.status == Article.Status.PUBLISHED else None,
+            **values,
+        )
+        article.save()
+        if article.status == Article.Status.PUBLISHED:
+            _version_create(article=article, actor=author, note=_("Imported"))
+        return article, "created"
+    if not overwrite:
+        return article, "unchanged"
+    changed = [name for name, value in values.items() if getattr(article, name) != value]
+    if article.category_id != (category.pk if category else None):
+        changed.append("category")
+    if article.status != parsed.status:
+        changed.append("status")
+    if not changed:
+        return article, "unchanged"
+    text_changed = any(name in changed for name in ("title", "summary", "body"))
+    for name, value in values.items():
+        setattr(article, name, value)
+    article.category = category
+    if parsed.status == Article.Status.PUBLISHED and article.status != parsed.status:
+        article.published_at = timezone.now()
+    article.status = parsed.status
+    article.save()
+    if article.status == Article.Status.PUBLISHED and (text_changed or "status" in changed):
+        _version_create(article=article, actor=author, note=_("Imported"))
+    return article, "updated"
+
+
+def article_export(*, article: Article) -> ArticleFile:
+    return ArticleFile(
+        slug=article.slug,
+        title=article.title,
+        body=article.body,
+        summary=article.summary,
+        audience=article.audience,
+        min_tier=article.min_tier,
+        category=article.category.slug if article.category_id else "",
+        tags=[str(t) for t in article.tags or []],
+        status=article.status,
+        owning_tier=article.owning_tier,
+    )
