@@ -153,11 +153,10 @@ def _plain_snippet(raw: str) -> SafeString:
 def _fallback_snippet(article: Article, words: list[str]) -> SafeString:
     source = article.summary or article.body[:240]
     text = html.escape(" ".join(_MD_NOISE_RE.sub(" ", source).split())[:240])
-    for word in words:
-        if len(word) >= 3:
-            text = re.sub(
-                f"({re.escape(html.escape(word))})", r"<mark>\1</mark>", text, flags=re.IGNORECASE
-            )
+    hits = [re.escape(word) for word in words if len(word) >= 3]
+    if hits:
+        # One pass, so a word like "mark" cannot match inside an inserted tag.
+        text = re.sub(f"({'|'.join(hits)})", r"<mark>\1</mark>", text, flags=re.IGNORECASE)
     return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
 
 
@@ -191,26 +190,16 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
             # `title %> q` is word_similarity(q, title) >= 0.6, served by the trigram index.
             match |= Q(title__trigram_word_similar=normalized)
             rank = rank + TrigramWordSimilarity(normalized, "title") * Value(0.5)
-        results = list(
-            qs.filter(match)
-            .annotate(
-                rank=Coalesce(rank, Value(0.0), output_field=FloatField()),
-                headline=SearchHeadline(
-                    "body",
-                    tsquery,
-                    config="english",
-                    start_sel=_HIT_START,
-                    stop_sel=_HIT_STOP,
-                    max_words=28,
-                    min_words=12,
-                    max_fragments=2,
-                    fragment_delimiter=" … ",
-                ),
-            )
-            .order_by("-rank", "-helpful_yes", "pk")[:limit]
-        )
-        for article in results:
-            article.snippet = _plain_snippet(article.headline)
+        results = _pg_ranked(qs, match, rank, tsquery, limit)
+        typo_words = [w for w in words if len(w) >= 4]
+        if not results and len(typo_words) > 1:
+            # Several words mistyped at once: any of them close to a title word will do.
+            # A second query only for searches that found nothing (rare, and cheap).
+            match, rank = Q(), Value(0.0)
+            for word in typo_words:
+                match |= Q(title__trigram_word_similar=word)
+                rank = rank + TrigramWordSimilarity(word, "title")
+            results = _pg_ranked(qs, match, rank, tsquery, limit)
     else:
         condition = Q()
         for word in words:
@@ -228,6 +217,32 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
 
     if not results:
         search_log_miss(query=normalized)
+    return results
+
+
+def _pg_ranked(qs, match: Q, rank, tsquery: SearchQuery, limit: int) -> list[Article]:
+    results = list(
+        qs.filter(match)
+        .annotate(
+            rank=Coalesce(rank, Value(0.0), output_field=FloatField()),
+            # Evaluated for the returned rows only: PostgreSQL postpones costly
+            # expressions in the select list until after ORDER BY … LIMIT.
+            headline=SearchHeadline(
+                "body",
+                tsquery,
+                config="english",
+                start_sel=_HIT_START,
+                stop_sel=_HIT_STOP,
+                max_words=28,
+                min_words=12,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        .order_by("-rank", "-helpful_yes", "pk")[:limit]
+    )
+    for article in results:
+        article.snippet = _plain_snippet(article.headline)
     return results
 
 
