@@ -9,6 +9,7 @@ urlpatterns = [
     path("gaps/", views.gaps, name="gaps"),
     path("manage/", views.manage_list, name="manage"),
     path("manage/new/", views.article_new, name="article-new"),
+    path("manage/preview/", views.article_preview, name="article-preview"),
     path("manage/<slug:slug>/", views.manage_detail, name="manage-detail"),
     path("manage/<slug:slug>/edit/", views.article_edit, name="article-edit"),
     path("manage/<slug:slug>/history/", views.article_history, name="article-history"),

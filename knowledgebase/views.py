@@ -266,6 +266,14 @@ def article_edit(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@require_POST
+@staff_required
+def article_preview(request: HttpRequest) -> HttpResponse:
+    """The body as readers will see it (sanitized), for the editor's live preview."""
+    body = request.POST.get("body", "")[:100000]
+    return render(request, "knowledgebase/manage/_preview.html", {"body": body})
+
+
 @staff_required
 def manage_detail(request: HttpRequest, slug: str) -> HttpResponse:
     obj = _manage_get(request, slug)

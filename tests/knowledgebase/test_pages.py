@@ -102,3 +102,13 @@ def test_gaps_list_missing_article_escalations_and_empty_searches(client, agent3
     assert "“quantum flux”" in html
     assert html.count(f">{ticket.reference}</a>") == 2  # behind both entries
     assert "/kb/manage/new/?title=quantum%20flux" in html
+
+
+def test_editor_preview_is_sanitized_and_staff_only(client, agent1, customer):
+    client.force_login(agent1)
+    html = client.post(
+        "/kb/manage/preview/", {"body": "**bold** <script>x()</script>[a](javascript:y())"}
+    ).content.decode()
+    assert "<strong>bold</strong>" in html and "<script" not in html and "javascript:" not in html
+    client.force_login(customer)
+    assert client.post("/kb/manage/preview/", {"body": "x"}).status_code == 403
