@@ -109,3 +109,11 @@ def test_sqlite_fallback_path(kb, monkeypatch):
     monkeypatch.setattr(selectors, "_uses_postgres", lambda: False)
     assert slugs(article_search(user=ANON, query="printer"))[0] == "printer-offline"
     assert "reset-your-password" in slugs(article_suggest(user=ANON, text="password help"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_miss_logging_in_autocommit_mode():
+    """Outside any transaction the upsert commits on its own (asynchronously)."""
+    article_search(user=ANON, query="Nothing  Here")
+    article_search(user=ANON, query="nothing here")
+    assert SearchLog.objects.get(query="nothing here").count == 2
