@@ -88,7 +88,8 @@ def _audience_filter(user: AnyUser) -> Q | None:
 def article_list_visible_to(*, user: AnyUser) -> QuerySet[Article]:
     """Published articles the user may read: customers and visitors the public ones,
     agents also internal ones from their tier down, managers all."""
-    qs = Article.objects.filter(status=Article.Status.PUBLISHED).select_related("category")
+    # No select_related here: callers narrow it with .only() (the portal does).
+    qs = Article.objects.filter(status=Article.Status.PUBLISHED)
     condition = _audience_filter(user)
     return qs if condition is None else qs.filter(condition)
 
@@ -96,7 +97,9 @@ def article_list_visible_to(*, user: AnyUser) -> QuerySet[Article]:
 def article_get_visible_to(*, user: AnyUser, slug: str) -> Article:
     from django.shortcuts import get_object_or_404
 
-    return get_object_or_404(article_list_visible_to(user=user), slug=slug)
+    return get_object_or_404(
+        article_list_visible_to(user=user).select_related("category"), slug=slug
+    )
 
 
 def user_is_kb_author(user: AnyUser) -> bool:
@@ -298,10 +301,8 @@ def article_suggest(*, user: AnyUser, text: str, limit: int = 5) -> list[Article
     words = [w for w in words if len(w) >= 3]
     if not words:
         return []
-    qs = (
-        article_list_visible_to(user=user)
-        .select_related(None)
-        .only("id", "title", "slug", "summary", "audience", "min_tier", "helpful_yes")
+    qs = article_list_visible_to(user=user).only(
+        "id", "title", "slug", "summary", "audience", "min_tier", "helpful_yes"
     )
     if _uses_postgres():
         # A trailing space means the last word is finished: no prefix then.

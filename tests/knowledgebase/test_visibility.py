@@ -66,3 +66,9 @@ def test_customers_cannot_reach_authoring_or_gaps(kb, customer, agent1, client):
     assert client.get("/kb/gaps/").status_code == 403
     client.logout()
     assert client.get("/kb/manage/").status_code == 302  # to the login page
+
+
+def test_visible_queryset_can_be_narrowed_by_callers(kb, customer):
+    # Other apps call .only() on it (the portal's tracking page): no select_related inside.
+    rows = article_list_visible_to(user=customer).only("title", "slug").order_by("slug")
+    assert [a.slug for a in rows][:1] == ["equipment-overview"]
