@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
+
+
+class WebhookForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "url", "events", "is_active", "secret"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Use an http:// or https:// URL.")
+        return url
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    can_delete = False
+    max_num = 0
+    ordering = ["-created_at", "-id"]
+    fields = ["created_at", "event_type", "attempt", "status_code", "succeeded", "will_retry", "error"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        # The newest attempts only: the full log is under "Webhook deliveries".
+        qs = super().get_queryset(request)
+        ids = list(qs.order_by("-created_at", "-id").values_list("id", flat=True)[:20])
+        return qs.filter(id__in=ids)
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    form = WebhookForm
+    list_display = ["name", "url", "event_list", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "url"]
+    inlines = [DeliveryInline]
+
+    @admin.display(description="Events")
+    def event_list(self, obj: Webhook) -> str:
+        return ", ".join(obj.events or [])
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at", "webhook", "event_type", "attempt", "status_code", "succeeded",
+        "will_retry", "duration_ms",
+    ]  # fmt: skip
+    list_filter = ["succeeded", "event_type", "webhook"]
+    search_fields = ["delivery_id", "payload__ticket__reference"]
+    list_select_related = ["webhook"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Administrators can see and revoke tokens, never read a secret (only hashes exist)."""
+
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "last_used_at"]
+    fields = [*readonly_fields, "expires_at", "revoked_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
