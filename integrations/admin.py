@@ -7,6 +7,7 @@ from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
 
 
 class WebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
     )
