@@ -227,6 +227,7 @@ class TicketListApi(APIView):
         ),
         parameters=[FilterSerializer],
         responses={200: TicketOutputSerializer(many=True), **error_responses(400, 401, 404, 429)},
+        examples=[OpenApiExample("Tickets", response_only=True, value=TICKET_EXAMPLE)],
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
