@@ -29,7 +29,15 @@ class DeliveryInline(admin.TabularInline):
     can_delete = False
     max_num = 0
     ordering = ["-created_at", "-id"]
-    fields = ["created_at", "event_type", "attempt", "status_code", "succeeded", "will_retry", "error"]
+    fields = [
+        "created_at",
+        "event_type",
+        "attempt",
+        "status_code",
+        "succeeded",
+        "will_retry",
+        "error",
+    ]
     readonly_fields = fields
     show_change_link = True
 
@@ -80,7 +88,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Administrators can see and revoke tokens, never read a secret (only hashes exist)."""
 
-    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]

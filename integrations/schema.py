@@ -25,6 +25,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 # Shared error documentation for every API endpoint.
 # ---------------------------------------------------------------------------
 
+
 class ErrorSerializer(serializers.Serializer):
     """``detail`` says what went wrong; invalid fields each get a list of messages."""
 
@@ -48,6 +49,8 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         responses[code] = OpenApiResponse(
             response=ErrorSerializer,
             description=description,
-            examples=[OpenApiExample(f"{code}", value=example, response_only=True, status_codes=[code])],
+            examples=[
+                OpenApiExample(f"{code}", value=example, response_only=True, status_codes=[code])
+            ],
         )
     return responses

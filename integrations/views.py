@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -54,5 +55,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = api_token_revoke(user=request.user, token_id=token_id)
-    messages.success(request, "Token “%s” revoked. Requests using it are now refused." % token.name)
+    messages.success(
+        request,
+        _("Token “%(name)s” revoked. Requests using it are now refused.") % {"name": token.name},
+    )
     return redirect("integrations:tokens")

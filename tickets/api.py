@@ -36,7 +36,12 @@ from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
 from .models import Attachment, Category, Ticket, TicketEvent
-from .selectors import ticket_attachments, ticket_get_visible_to, ticket_list_visible_to, ticket_timeline
+from .selectors import (
+    ticket_attachments,
+    ticket_get_visible_to,
+    ticket_list_visible_to,
+    ticket_timeline,
+)
 from .services import core
 from .services.uploads import ticket_attachments_upload
 
@@ -95,7 +100,9 @@ class TicketOutputSerializer(serializers.Serializer):
     def _staff(self) -> bool:
         return bool(self.context.get("staff"))
 
-    @extend_schema_field(serializers.CharField(allow_null=True, help_text="Assignee's username (staff only)."))
+    @extend_schema_field(
+        serializers.CharField(allow_null=True, help_text="Assignee's username (staff only).")
+    )
     def get_assignee(self, ticket: Ticket) -> str | None:
         if not self._staff() or ticket.assignee is None:
             return None
@@ -154,7 +161,11 @@ class TicketPagination(CursorPagination):
     max_page_size = 100
 
 
-URGENCY_CHOICES = [("low", "It can wait"), ("medium", "It slows me down"), ("high", "I cannot work")]
+URGENCY_CHOICES = [
+    ("low", "It can wait"),
+    ("medium", "It slows me down"),
+    ("high", "I cannot work"),
+]
 IMPACT_CHOICES = [("low", "Just me"), ("medium", "My team"), ("high", "The whole company")]
 
 #: Never accepted on creation: the help desk sets these through its own actions.
@@ -235,7 +246,9 @@ class TicketListApi(APIView):
         qs = self.filter_queryset(ticket_list_visible_to(user=request.user), filters.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        data = TicketOutputSerializer(page, many=True, context={"staff": is_staff(request.user)}).data
+        data = TicketOutputSerializer(
+            page, many=True, context={"staff": is_staff(request.user)}
+        ).data
         return paginator.get_paginated_response(data)
 
     @extend_schema(
@@ -311,7 +324,9 @@ class TicketListApi(APIView):
             # Scoped to the caller, so one user's key can never return another's ticket.
             digest = hashlib.sha256(key.encode()).hexdigest()[:40]
             submission_key = f"api:{user.pk}:{digest}"
-        replay = bool(submission_key) and Ticket.objects.filter(submission_key=submission_key).exists()
+        replay = (
+            bool(submission_key) and Ticket.objects.filter(submission_key=submission_key).exists()
+        )
         category = data["category"]
         if staff and data.get("priority"):
             priority = data["priority"]
@@ -334,7 +349,9 @@ class TicketListApi(APIView):
             via="api",
         )
         ticket = Ticket.objects.select_related("category", "assignee").get(pk=ticket.pk)
-        return ticket_response(request, ticket, status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
+        return ticket_response(
+            request, ticket, status.HTTP_200_OK if replay else status.HTTP_201_CREATED
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -378,7 +395,9 @@ class EventOutputSerializer(serializers.Serializer):
             return event.actor.get_full_name() or event.actor.get_username()
         return event.actor_name or "Tierdesk"
 
-    @extend_schema_field(serializers.BooleanField(help_text="Internal: never shown to the customer."))
+    @extend_schema_field(
+        serializers.BooleanField(help_text="Internal: never shown to the customer.")
+    )
     def get_internal(self, event: TicketEvent) -> bool:
         return not event.is_public
 
@@ -432,9 +451,7 @@ class TicketCommentsApi(APIView):
         request=InputSerializer,
         responses={201: EventOutputSerializer, **error_responses(400, 401, 403, 404, 429)},
         examples=[
-            OpenApiExample(
-                "Reply", request_only=True, value={"body": "Did the reset link work?"}
-            ),
+            OpenApiExample("Reply", request_only=True, value={"body": "Did the reset link work?"}),
             OpenApiExample(
                 "Internal note",
                 request_only=True,
@@ -540,7 +557,9 @@ class TicketEscalateApi(APIView):
         require_staff(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ticket = core.ticket_escalate(ticket=ticket, actor=request.user, **serializer.validated_data)
+        ticket = core.ticket_escalate(
+            ticket=ticket, actor=request.user, **serializer.validated_data
+        )
         return ticket_response(request, reload(request, ticket))
 
 
@@ -561,7 +580,9 @@ class TicketDeescalateApi(APIView):
         require_staff(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ticket = core.ticket_deescalate(ticket=ticket, actor=request.user, **serializer.validated_data)
+        ticket = core.ticket_deescalate(
+            ticket=ticket, actor=request.user, **serializer.validated_data
+        )
         return ticket_response(request, reload(request, ticket))
 
 
@@ -588,7 +609,9 @@ class TicketResolveApi(APIView):
         data = serializer.validated_data
         article = None
         if data.get("article"):
-            article = article_list_visible_to(user=request.user).filter(slug=data["article"]).first()
+            article = (
+                article_list_visible_to(user=request.user).filter(slug=data["article"]).first()
+            )
             if article is None:
                 raise DomainError(_("No published article with this slug."), field="article")
         ticket = core.ticket_resolve(
@@ -606,7 +629,9 @@ class TicketStatusApi(APIView):
                 (Ticket.Status.PENDING_CUSTOMER.value, Ticket.Status.PENDING_CUSTOMER.label),
             ]
         )
-        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+        reason = serializers.CharField(
+            max_length=2000, required=False, allow_blank=True, default=""
+        )
 
     @action_schema(
         "tickets_status",
@@ -621,7 +646,9 @@ class TicketStatusApi(APIView):
         require_staff(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ticket = core.ticket_change_status(ticket=ticket, actor=request.user, **serializer.validated_data)
+        ticket = core.ticket_change_status(
+            ticket=ticket, actor=request.user, **serializer.validated_data
+        )
         return ticket_response(request, reload(request, ticket))
 
 
@@ -691,9 +718,14 @@ class TicketAttachmentsApi(APIView):
         ),
         parameters=[REFERENCE_PARAM],
         request={"multipart/form-data": InputSerializer},
-        responses={201: AttachmentOutputSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            201: AttachmentOutputSerializer(many=True),
+            **error_responses(400, 401, 403, 404, 429),
+        },
         examples=[
-            OpenApiExample("Stored", response_only=True, status_codes=[201], value=[ATTACHMENT_EXAMPLE])
+            OpenApiExample(
+                "Stored", response_only=True, status_codes=[201], value=[ATTACHMENT_EXAMPLE]
+            )
         ],
     )
     def post(self, request: Request, reference: str) -> Response:

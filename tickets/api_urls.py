@@ -24,9 +24,13 @@ urlpatterns = [
         name="api-ticket-deescalate",
     ),
     path(
-        "tickets/<str:reference>/resolve/", api.TicketResolveApi.as_view(), name="api-ticket-resolve"
+        "tickets/<str:reference>/resolve/",
+        api.TicketResolveApi.as_view(),
+        name="api-ticket-resolve",
     ),
-    path("tickets/<str:reference>/status/", api.TicketStatusApi.as_view(), name="api-ticket-status"),
+    path(
+        "tickets/<str:reference>/status/", api.TicketStatusApi.as_view(), name="api-ticket-status"
+    ),
     path(
         "tickets/<str:reference>/attachments/",
         api.TicketAttachmentsApi.as_view(),

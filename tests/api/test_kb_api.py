@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def articles(db):
     return {
-        "public": ArticleFactory(slug="reset-your-password", title="Reset your password", summary="password portal"),
+        "public": ArticleFactory(
+            slug="reset-your-password", title="Reset your password", summary="password portal"
+        ),
         "internal": ArticleFactory(
             slug="ad-lockout-script",
             title="AD lockout script",
@@ -23,7 +25,9 @@ def articles(db):
             audience=Article.Audience.INTERNAL,
             min_tier=2,
         ),
-        "draft": ArticleFactory(slug="draft-password", title="Draft password", status=Article.Status.DRAFT),
+        "draft": ArticleFactory(
+            slug="draft-password", title="Draft password", status=Article.Status.DRAFT
+        ),
     }
 
 

@@ -41,7 +41,11 @@ def test_spectacular_validate_fail_on_warn(tmp_path):
         for method, operation in operations.items():
             success = [c for c in operation["responses"] if c.startswith("2")]
             assert success, (method, path)
-            assert any("examples" in operation["responses"][c].get("content", {}).get("application/json", {}) for c in success), (method, path)
+            assert any(
+                "examples"
+                in operation["responses"][c].get("content", {}).get("application/json", {})
+                for c in success
+            ), (method, path)
             assert "429" in operation["responses"], (method, path)
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
         "type": "http",

@@ -10,8 +10,8 @@ import pytest
 import schemathesis
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -70,7 +70,9 @@ def demo(make_ticket):
             subject=f"Demo problem {i}",
             requester_email="customer@example.com",
         )
-    tokens = {name: api_token_create(user=user, name="schemathesis")[1] for name, user in users.items()}
+    tokens = {
+        name: api_token_create(user=user, name="schemathesis")[1] for name, user in users.items()
+    }
     return tokens
 
 

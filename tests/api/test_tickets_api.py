@@ -43,7 +43,9 @@ TIER2_MATRIX = [
 def _cases(matrix):
     for method, suffix, body, expected in matrix:
         for role, code in zip(ROLES, expected, strict=True):
-            yield pytest.param(method, suffix, body, role, code, id=f"{method}-{suffix or 'detail'}-{role}")
+            yield pytest.param(
+                method, suffix, body, role, code, id=f"{method}-{suffix or 'detail'}-{role}"
+            )
 
 
 def _call(client, method, url, body):
@@ -52,33 +54,54 @@ def _call(client, method, url, body):
     return client.post(url, body or {}, format="json")
 
 
-@pytest.mark.parametrize(("method", "suffix", "body", "role", "expected"), list(_cases(TIER1_MATRIX)))
-def test_tier1_ticket_endpoints_by_role(client_for, tier1_ticket, method, suffix, body, role, expected):
-    response = _call(client_for(role), method, f"/api/v1/tickets/{tier1_ticket.reference}/{suffix}", body)
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "role", "expected"), list(_cases(TIER1_MATRIX))
+)
+def test_tier1_ticket_endpoints_by_role(
+    client_for, tier1_ticket, method, suffix, body, role, expected
+):
+    response = _call(
+        client_for(role), method, f"/api/v1/tickets/{tier1_ticket.reference}/{suffix}", body
+    )
     assert response.status_code == expected, response.content
     assert response["Content-Type"].startswith("application/json")
     if expected >= 400:
         assert "detail" in response.json() or response.json()
 
 
-@pytest.mark.parametrize(("method", "suffix", "body", "role", "expected"), list(_cases(TIER2_MATRIX)))
-def test_tier2_ticket_endpoints_by_role(client_for, tier2_ticket, method, suffix, body, role, expected):
-    response = _call(client_for(role), method, f"/api/v1/tickets/{tier2_ticket.reference}/{suffix}", body)
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "role", "expected"), list(_cases(TIER2_MATRIX))
+)
+def test_tier2_ticket_endpoints_by_role(
+    client_for, tier2_ticket, method, suffix, body, role, expected
+):
+    response = _call(
+        client_for(role), method, f"/api/v1/tickets/{tier2_ticket.reference}/{suffix}", body
+    )
     assert response.status_code == expected, response.content
 
 
-def test_customer_gets_404_for_another_customers_ticket_by_reference(client_for, make_ticket, other_customer):
+def test_customer_gets_404_for_another_customers_ticket_by_reference(
+    client_for, make_ticket, other_customer
+):
     theirs = make_ticket(requester=other_customer, requester_email=other_customer.email)
     response = client_for("customer").get(f"/api/v1/tickets/{theirs.reference}/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
     # The same answer as a reference that does not exist at all.
-    assert client_for("customer").get("/api/v1/tickets/TD-999999/").json() == {"detail": "Not found."}
+    assert client_for("customer").get("/api/v1/tickets/TD-999999/").json() == {
+        "detail": "Not found."
+    }
 
 
 def test_malformed_reference_and_unknown_paths_answer_json_404(client_for):
     client = client_for("manager")
-    for url in ["/api/v1/tickets/%00/", "/api/v1/tickets/a%2Fb/claim/", "/api/v1/nope/", "/api/v1/tickets//"]:
+    for url in [
+        "/api/v1/tickets/%00/",
+        "/api/v1/tickets/a%2Fb/claim/",
+        "/api/v1/nope/",
+        "/api/v1/tickets//",
+    ]:
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.json()["detail"] == "Not found."
@@ -129,7 +152,9 @@ def test_resolve_with_article_and_unknown_article(client_for, tier1_ticket):
     bad = client_for("agent1").post(url, {"resolution": "x", "article": "nope"}, format="json")
     assert bad.status_code == 400
     assert bad.json()["article"] == ["No published article with this slug."]
-    ok = client_for("agent1").post(url, {"resolution": "x", "article": "reset-password"}, format="json")
+    ok = client_for("agent1").post(
+        url, {"resolution": "x", "article": "reset-password"}, format="json"
+    )
     assert ok.status_code == 200
     assert ok.json()["status"] == "resolved"
     tier1_ticket.refresh_from_db()
@@ -151,7 +176,9 @@ def test_status_change_refused_for_an_unreachable_status(client_for, tier1_ticke
 
 def test_customer_does_not_see_internal_notes(client_for, tier1_ticket, agent1):
     ticket_add_note(ticket=tier1_ticket, agent=agent1, body="Secret: AD lockout policy")
-    customer_view = client_for("customer").get(f"/api/v1/tickets/{tier1_ticket.reference}/comments/")
+    customer_view = client_for("customer").get(
+        f"/api/v1/tickets/{tier1_ticket.reference}/comments/"
+    )
     agent_view = client_for("agent1").get(f"/api/v1/tickets/{tier1_ticket.reference}/comments/")
     assert "Secret" not in customer_view.content.decode()
     assert any(e["internal"] and "Secret" in e["body"] for e in agent_view.json())
@@ -180,7 +207,9 @@ def test_customer_reply_reopens_a_resolved_ticket(client_for, tier1_ticket, agen
 
     ticket_resolve(ticket=tier1_ticket, actor=agent1, resolution="done")
     response = client_for("customer").post(
-        f"/api/v1/tickets/{tier1_ticket.reference}/comments/", {"body": "Still broken"}, format="json"
+        f"/api/v1/tickets/{tier1_ticket.reference}/comments/",
+        {"body": "Still broken"},
+        format="json",
     )
     assert response.status_code == 201
     tier1_ticket.refresh_from_db()
@@ -223,7 +252,10 @@ def test_customers_and_agents_create_tickets(client_for, policies, category, use
 
 
 def test_anonymous_cannot_create(client_for, category):
-    assert client_for("anonymous").post("/api/v1/tickets/", NEW_TICKET, format="json").status_code == 401
+    assert (
+        client_for("anonymous").post("/api/v1/tickets/", NEW_TICKET, format="json").status_code
+        == 401
+    )
     assert not Ticket.objects.exists()
 
 
@@ -233,7 +265,9 @@ def test_anonymous_cannot_create(client_for, category):
 )
 def test_customer_cannot_mass_assign(client_for, policies, category, field, value):
     response = client_for("customer").post(
-        "/api/v1/tickets/", {**NEW_TICKET, "urgency": "low", "impact": "low", field: value}, format="json"
+        "/api/v1/tickets/",
+        {**NEW_TICKET, "urgency": "low", "impact": "low", field: value},
+        format="json",
     )
     assert response.status_code == 400
     assert field in response.json()
@@ -251,19 +285,28 @@ def test_customer_priority_comes_only_from_urgency_and_impact(client_for, polici
 def test_agent_may_set_priority_but_never_tier_or_assignee(client_for, policies, category):
     ok = client_for("agent1").post(
         "/api/v1/tickets/",
-        {**NEW_TICKET, "priority": "low", "requester_name": "Sam Caller", "requester_email": "sam@example.com"},
+        {
+            **NEW_TICKET,
+            "priority": "low",
+            "requester_name": "Sam Caller",
+            "requester_email": "sam@example.com",
+        },
         format="json",
     )
     assert ok.status_code == 201
     assert ok.json()["priority"] == "low" and ok.json()["requester_name"] == "Sam Caller"
     assert Ticket.objects.get(reference=ok.json()["reference"]).requester is None
-    refused = client_for("agent1").post("/api/v1/tickets/", {**NEW_TICKET, "tier": 2}, format="json")
+    refused = client_for("agent1").post(
+        "/api/v1/tickets/", {**NEW_TICKET, "tier": 2}, format="json"
+    )
     assert refused.status_code == 400
 
 
 def test_invalid_create_input_gets_a_message_per_field(client_for, category):
     response = client_for("customer").post(
-        "/api/v1/tickets/", {"category": "nope", "subject": "", "description": "short"}, format="json"
+        "/api/v1/tickets/",
+        {"category": "nope", "subject": "", "description": "short"},
+        format="json",
     )
     assert response.status_code == 400
     assert set(response.json()) == {"category", "subject", "description"}
@@ -299,12 +342,20 @@ def _refs(response):
     return {t["reference"] for t in response.json()["results"]}
 
 
-def test_list_visibility_by_role(client_for, tier1_ticket, tier2_ticket, make_ticket, other_customer):
+def test_list_visibility_by_role(
+    client_for, tier1_ticket, tier2_ticket, make_ticket, other_customer
+):
     theirs = make_ticket(requester=other_customer, requester_email=other_customer.email)
     assert client_for("anonymous").get("/api/v1/tickets/").status_code == 401
-    assert _refs(client_for("customer").get("/api/v1/tickets/")) == {tier1_ticket.reference, tier2_ticket.reference}
+    assert _refs(client_for("customer").get("/api/v1/tickets/")) == {
+        tier1_ticket.reference,
+        tier2_ticket.reference,
+    }
     assert _refs(client_for("other_customer").get("/api/v1/tickets/")) == {theirs.reference}
-    assert _refs(client_for("agent1").get("/api/v1/tickets/")) == {tier1_ticket.reference, theirs.reference}
+    assert _refs(client_for("agent1").get("/api/v1/tickets/")) == {
+        tier1_ticket.reference,
+        theirs.reference,
+    }
     everything = {tier1_ticket.reference, tier2_ticket.reference, theirs.reference}
     assert _refs(client_for("agent2").get("/api/v1/tickets/")) == everything
     assert _refs(client_for("manager").get("/api/v1/tickets/")) == everything
@@ -325,7 +376,9 @@ def test_list_filters(client_for, tier1_ticket, tier2_ticket, agent2):
     assert _refs(client.get("/api/v1/tickets/?assignee=agent2")) == {tier2_ticket.reference}
     assert _refs(client.get("/api/v1/tickets/?status=new")) == {tier1_ticket.reference}
     assert _refs(client.get("/api/v1/tickets/?q=VPN")) == {tier2_ticket.reference}
-    assert _refs(client.get(f"/api/v1/tickets/?q={tier1_ticket.reference}")) == {tier1_ticket.reference}
+    assert _refs(client.get(f"/api/v1/tickets/?q={tier1_ticket.reference}")) == {
+        tier1_ticket.reference
+    }
     assert _refs(client.get("/api/v1/tickets/?category=password-reset")) == {
         tier1_ticket.reference,
         tier2_ticket.reference,
@@ -334,7 +387,8 @@ def test_list_filters(client_for, tier1_ticket, tier2_ticket, agent2):
 
 
 @pytest.mark.parametrize(
-    "query", ["tier=9", "status=bogus", "priority=x", "assignee=a%20b", "ordering=-id&tier=x", "q=%00"]
+    "query",
+    ["tier=9", "status=bogus", "priority=x", "assignee=a%20b", "ordering=-id&tier=x", "q=%00"],
 )
 def test_invalid_filters_are_400(client_for, query):
     response = client_for("manager").get(f"/api/v1/tickets/?{query}")
@@ -375,7 +429,9 @@ def test_list_query_count_does_not_grow_with_tickets(
     assert len(response.json()["results"]) == 40
 
 
-def test_timeline_query_count_is_bounded(client_for, tier1_ticket, agent1, django_assert_max_num_queries):
+def test_timeline_query_count_is_bounded(
+    client_for, tier1_ticket, agent1, django_assert_max_num_queries
+):
     for i in range(20):
         ticket_add_note(ticket=tier1_ticket, agent=agent1, body=f"note {i}")
     client = client_for("agent1")
@@ -403,7 +459,9 @@ def test_customer_uploads_and_lists_attachments(client_for, tier1_ticket, settin
     assert response.status_code == 201, response.content
     [item] = response.json()
     assert item["name"] == "error.png" and item["internal"] is False
-    listed = client_for("agent1").get(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/").json()
+    listed = (
+        client_for("agent1").get(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/").json()
+    )
     assert [a["id"] for a in listed] == [item["id"]]
     assert tier1_ticket.events.filter(kind=TicketEvent.Kind.ATTACHMENT).count() == 1
 
@@ -412,8 +470,18 @@ def test_internal_attachments_are_agents_only(client_for, tier1_ticket, settings
     settings.MEDIA_ROOT = tmp_path
     assert _upload(client_for("customer"), tier1_ticket, internal=True).status_code == 403
     assert _upload(client_for("agent1"), tier1_ticket, internal=True).status_code == 201
-    assert client_for("customer").get(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/").json() == []
-    assert len(client_for("agent1").get(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/").json()) == 1
+    assert (
+        client_for("customer").get(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/").json()
+        == []
+    )
+    assert (
+        len(
+            client_for("agent1")
+            .get(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/")
+            .json()
+        )
+        == 1
+    )
 
 
 def test_bad_uploads_are_refused_with_a_message(client_for, tier1_ticket, settings, tmp_path):
@@ -425,12 +493,16 @@ def test_bad_uploads_are_refused_with_a_message(client_for, tier1_ticket, settin
     for response in (html, exe, fake_png):
         assert response.status_code == 400
         assert response.json()["detail"]
-    missing = client.post(f"/api/v1/tickets/{tier1_ticket.reference}/attachments/", {}, format="multipart")
+    missing = client.post(
+        f"/api/v1/tickets/{tier1_ticket.reference}/attachments/", {}, format="multipart"
+    )
     assert missing.status_code == 400 and "file" in missing.json()
     assert not tier1_ticket.attachments.exists()
 
 
-@pytest.mark.parametrize(("role", "expected"), [("anonymous", 401), ("other_customer", 404), ("agent2", 201)])
+@pytest.mark.parametrize(
+    ("role", "expected"), [("anonymous", 401), ("other_customer", 404), ("agent2", 201)]
+)
 def test_upload_by_role(client_for, tier1_ticket, settings, tmp_path, role, expected):
     settings.MEDIA_ROOT = tmp_path
     assert _upload(client_for(role), tier1_ticket).status_code == expected

@@ -50,7 +50,14 @@ def test_token_writes_need_no_csrf(agent1, make_ticket):
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer tdk_wrong", "Bearer nottdk", "Bearer", "Bearer a b", "Token " + "x" * 500, "Bearer tdk_é"],
+    [
+        "Bearer tdk_wrong",
+        "Bearer nottdk",
+        "Bearer",
+        "Bearer a b",
+        "Token " + "x" * 500,
+        "Bearer tdk_é",
+    ],
 )
 def test_bad_tokens_are_401(customer, header):
     client = APIClient()
@@ -70,7 +77,9 @@ def test_revoked_token_is_refused(customer):
 
 
 def test_expired_token_is_refused(customer):
-    _, raw = api_token_create(user=customer, name="cli", expires_at=timezone.now() + timedelta(days=1))
+    _, raw = api_token_create(
+        user=customer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+    )
     assert bearer(raw).get("/api/v1/me/").status_code == 200
     with time_machine.travel(timezone.now() + timedelta(days=1, seconds=1)):
         assert bearer(raw).get("/api/v1/me/").status_code == 401
@@ -107,7 +116,9 @@ def test_token_user_sees_only_their_tickets(customer, other_customer, make_ticke
     _, raw = api_token_create(user=customer, name="cli")
     client = bearer(raw)
     assert client.get(f"/api/v1/tickets/{theirs.reference}/").status_code == 404
-    assert [t["reference"] for t in client.get("/api/v1/tickets/").json()["results"]] == [mine.reference]
+    assert [t["reference"] for t in client.get("/api/v1/tickets/").json()["results"]] == [
+        mine.reference
+    ]
 
 
 # ---------------------------------------------------------------------------

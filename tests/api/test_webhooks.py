@@ -29,9 +29,11 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                receiver.requests.append(
+                    {"headers": dict(self.headers), "body": body, "path": self.path}
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
@@ -129,14 +131,20 @@ def test_escalations_manual_and_timer_and_resolution(
     with django_capture_on_commit_callbacks(execute=True):
         ticket_resolve(ticket=ticket, actor=manager, resolution="ok")
     payloads = [assert_signed(r, hook.secret) for r in receiver.requests]
-    assert [p["type"] for p in payloads] == ["ticket.escalated", "ticket.escalated", "ticket.resolved"]
+    assert [p["type"] for p in payloads] == [
+        "ticket.escalated",
+        "ticket.escalated",
+        "ticket.resolved",
+    ]
     assert payloads[0]["event"] == {
         "id": payloads[0]["event"]["id"], "kind": "escalated", "from_tier": 1, "to_tier": 2, "manual": True,
     }  # fmt: skip
     assert payloads[1]["event"]["manual"] is False and payloads[1]["event"]["to_tier"] == 3
 
 
-def test_only_subscribed_events_and_active_hooks(receiver, make_ticket, agent1, django_capture_on_commit_callbacks):
+def test_only_subscribed_events_and_active_hooks(
+    receiver, make_ticket, agent1, django_capture_on_commit_callbacks
+):
     Webhook.objects.create(name="resolved only", url=receiver.url, events=["ticket.resolved"])
     Webhook.objects.create(name="off", url=receiver.url, events=["ticket.created"], is_active=False)
     with django_capture_on_commit_callbacks(execute=True):
@@ -144,7 +152,9 @@ def test_only_subscribed_events_and_active_hooks(receiver, make_ticket, agent1, 
     assert receiver.requests == []
 
 
-def test_retries_on_500_then_succeeds(hook, receiver, make_ticket, django_capture_on_commit_callbacks):
+def test_retries_on_500_then_succeeds(
+    hook, receiver, make_ticket, django_capture_on_commit_callbacks
+):
     receiver.statuses = [500, 503, 200]
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket()
@@ -161,7 +171,9 @@ def test_retries_on_500_then_succeeds(hook, receiver, make_ticket, django_captur
     assert attempts[0].response_body == "boom"
 
 
-def test_gives_up_after_max_attempts(settings, hook, receiver, make_ticket, django_capture_on_commit_callbacks):
+def test_gives_up_after_max_attempts(
+    settings, hook, receiver, make_ticket, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 3
     receiver.statuses = [500] * 10
     with django_capture_on_commit_callbacks(execute=True):
@@ -171,7 +183,9 @@ def test_gives_up_after_max_attempts(settings, hook, receiver, make_ticket, djan
     assert WebhookDelivery.objects.get(attempt=3).will_retry is False
 
 
-def test_client_errors_are_not_retried(hook, receiver, make_ticket, django_capture_on_commit_callbacks):
+def test_client_errors_are_not_retried(
+    hook, receiver, make_ticket, django_capture_on_commit_callbacks
+):
     receiver.statuses = [410]
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket()
@@ -179,7 +193,9 @@ def test_client_errors_are_not_retried(hook, receiver, make_ticket, django_captu
     assert delivery.status_code == 410 and not delivery.will_retry
 
 
-def test_network_errors_are_retried_and_logged(settings, make_ticket, django_capture_on_commit_callbacks):
+def test_network_errors_are_retried_and_logged(
+    settings, make_ticket, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     # Nothing listens on the last port of the range while this runs.
@@ -187,11 +203,16 @@ def test_network_errors_are_retried_and_logged(settings, make_ticket, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         make_ticket()
     attempts = list(WebhookDelivery.objects.order_by("attempt"))
-    assert [(d.attempt, d.status_code, d.will_retry) for d in attempts] == [(1, None, True), (2, None, False)]
+    assert [(d.attempt, d.status_code, d.will_retry) for d in attempts] == [
+        (1, None, True),
+        (2, None, False),
+    ]
     assert attempts[0].error
 
 
-def test_a_failing_webhook_never_breaks_the_ticket_action(settings, make_ticket, django_capture_on_commit_callbacks):
+def test_a_failing_webhook_never_breaks_the_ticket_action(
+    settings, make_ticket, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     Webhook.objects.create(name="bad scheme", url="file:///etc/passwd", events=["ticket.created"])
     with django_capture_on_commit_callbacks(execute=True):
@@ -208,13 +229,17 @@ def test_signature_rejects_tampering_and_replays():
     body = b'{"type":"ticket.created"}'
     signature = sign_payload(secret="s3cret", timestamp=now, body=body)
     assert verify_signature(secret="s3cret", timestamp=now, body=body, signature=signature)
-    assert not verify_signature(secret="s3cret", timestamp=now, body=body + b" ", signature=signature)
+    assert not verify_signature(
+        secret="s3cret", timestamp=now, body=body + b" ", signature=signature
+    )
     assert not verify_signature(secret="other", timestamp=now, body=body, signature=signature)
     old = str(int(time.time()) - 3600)
     stale = sign_payload(secret="s3cret", timestamp=old, body=body)
     assert not verify_signature(secret="s3cret", timestamp=old, body=body, signature=stale)
     # The timestamp is part of what is signed: a new timestamp on an old signature fails.
-    assert not verify_signature(secret="s3cret", timestamp=str(int(now) + 1), body=body, signature=signature)
+    assert not verify_signature(
+        secret="s3cret", timestamp=str(int(now) + 1), body=body, signature=signature
+    )
 
 
 def test_backoff_is_exponential_and_capped(settings):
@@ -238,6 +263,12 @@ def test_admin_shows_webhooks_and_the_delivery_log(
     assert search.status_code == 200
     add = admin_client.post(
         "/admin/integrations/webhook/add/",
-        {"name": "New", "url": "ftp://example.com/", "events": ["ticket.created"], "is_active": "on", "secret": "x" * 40},
+        {
+            "name": "New",
+            "url": "ftp://example.com/",
+            "events": ["ticket.created"],
+            "is_active": "on",
+            "secret": "x" * 40,
+        },
     )
     assert b"Use an http:// or https:// URL." in add.content
