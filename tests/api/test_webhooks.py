@@ -272,3 +272,28 @@ def test_admin_shows_webhooks_and_the_delivery_log(
         },
     )
     assert b"Use an http:// or https:// URL." in add.content
+
+
+def test_managers_register_webhooks_in_the_admin(client, manager, agent3):
+    manager.is_staff = True
+    manager.save()
+    client.force_login(manager)
+    response = client.post(
+        "/admin/integrations/webhook/add/",
+        {
+            "name": "Ops chat",
+            "url": "https://chat.example.com/hooks/tierdesk",
+            "events": ["ticket.escalated", "ticket.resolved"],
+            "is_active": "on",
+            "secret": "s" * 64,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    hook = Webhook.objects.get(name="Ops chat")
+    assert hook.events == ["ticket.escalated", "ticket.resolved"] and hook.created_by == manager
+    assert client.get("/admin/integrations/webhookdelivery/").status_code == 200
+    # Staff who are not managers get nothing beyond their model permissions.
+    agent3.is_staff = True
+    agent3.save()
+    client.force_login(agent3)
+    assert client.get("/admin/integrations/webhook/").status_code == 403
