@@ -35,6 +35,7 @@ from knowledgebase.selectors import article_list_visible_to
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
+from .forms import TicketSubmitForm
 from .models import Attachment, Category, Ticket, TicketEvent
 from .selectors import (
     ticket_attachments,
@@ -49,7 +50,7 @@ REFERENCE_RE = re.compile(r"TD-\d{1,12}")
 TAG = ["tickets"]
 
 
-def is_staff(user) -> bool:
+def is_helpdesk_staff(user) -> bool:
     """Agents and managers; everyone else is a customer."""
     return agent_profile_of(user) is not None or user_is_manager(user)
 
@@ -62,7 +63,7 @@ def get_ticket(request: Request, reference: str) -> Ticket:
 
 
 def require_staff(request: Request) -> None:
-    if not is_staff(request.user):
+    if not is_helpdesk_staff(request.user):
         raise ForbiddenError(_("Only help-desk agents can do this."))
 
 
@@ -138,7 +139,7 @@ TICKET_EXAMPLE = {
 
 
 def ticket_response(request: Request, ticket: Ticket, code: int = status.HTTP_200_OK) -> Response:
-    data = TicketOutputSerializer(ticket, context={"staff": is_staff(request.user)}).data
+    data = TicketOutputSerializer(ticket, context={"staff": is_helpdesk_staff(request.user)}).data
     return Response(data, status=code)
 
 
@@ -161,12 +162,9 @@ class TicketPagination(CursorPagination):
     max_page_size = 100
 
 
-URGENCY_CHOICES = [
-    ("low", "It can wait"),
-    ("medium", "It slows me down"),
-    ("high", "I cannot work"),
-]
-IMPACT_CHOICES = [("low", "Just me"), ("medium", "My team"), ("high", "The whole company")]
+# The web form's plain-words choices: one mapping to priority (core.priority_from).
+URGENCY_CHOICES = TicketSubmitForm.URGENCY
+IMPACT_CHOICES = TicketSubmitForm.IMPACT
 
 #: Never accepted on creation: the help desk sets these through its own actions.
 SERVER_SET_FIELDS = ("tier", "assignee", "status")
@@ -247,7 +245,7 @@ class TicketListApi(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = TicketOutputSerializer(
-            page, many=True, context={"staff": is_staff(request.user)}
+            page, many=True, context={"staff": is_helpdesk_staff(request.user)}
         ).data
         return paginator.get_paginated_response(data)
 
@@ -294,7 +292,7 @@ class TicketListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         user = request.user
-        staff = is_staff(user)
+        staff = is_helpdesk_staff(user)
         if isinstance(request.data, dict):
             refused = {
                 name: [_("This is set by the help desk, not when a ticket is opened.")]
@@ -435,7 +433,7 @@ class TicketCommentsApi(APIView):
     )
     def get(self, request: Request, reference: str) -> Response:
         ticket = get_ticket(request, reference)
-        events = ticket_timeline(ticket=ticket, public_only=not is_staff(request.user))
+        events = ticket_timeline(ticket=ticket, public_only=not is_helpdesk_staff(request.user))
         return Response(EventOutputSerializer(events, many=True).data)
 
     @extend_schema(
@@ -465,7 +463,7 @@ class TicketCommentsApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if is_staff(request.user):
+        if is_helpdesk_staff(request.user):
             if data["internal"]:
                 event = core.ticket_add_note(ticket=ticket, agent=request.user, body=data["body"])
             else:
@@ -705,7 +703,7 @@ class TicketAttachmentsApi(APIView):
     )
     def get(self, request: Request, reference: str) -> Response:
         ticket = get_ticket(request, reference)
-        attachments = ticket_attachments(ticket=ticket, public_only=not is_staff(request.user))
+        attachments = ticket_attachments(ticket=ticket, public_only=not is_helpdesk_staff(request.user))
         return Response(AttachmentOutputSerializer(attachments, many=True).data)
 
     @extend_schema(
