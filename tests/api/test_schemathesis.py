@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from integrations.services import api_token_create
+from knowledgebase.models import Article
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -76,17 +77,27 @@ def demo(make_ticket):
     return tokens
 
 
-def fuzz(operation, headers: dict[str, str], references: list[str], seen: Counter):
-    @given(case=operation.as_strategy(), reference=st.sampled_from([None, *references]))
+def fuzz(operation, headers: dict[str, str], known: dict[str, list[str]], seen: Counter):
+    """One Hypothesis test for ``operation``; path parameters are often swapped for
+    existing ticket references and article slugs so the calls also reach real objects."""
+    names = [name for name in known if f"{{{name}}}" in operation.path]
+
+    @given(
+        case=operation.as_strategy(),
+        picks=st.fixed_dictionaries(
+            {name: st.sampled_from([None, *known[name]]) for name in names}
+        ),
+    )
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    def run(case, reference):
-        if reference and case.path_parameters and "reference" in case.path_parameters:
-            case.path_parameters["reference"] = reference
+    def run(case, picks):
+        for name, value in picks.items():
+            if value is not None:
+                case.path_parameters[name] = value
         response = case.call_and_validate(headers=headers, checks=CHECKS)
         seen[(operation.label, response.status_code)] += 1
 
@@ -95,7 +106,10 @@ def fuzz(operation, headers: dict[str, str], references: list[str], seen: Counte
 
 def test_api_conforms_to_its_schema(demo, wsgi_app):
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
-    references = list(Ticket.objects.values_list("reference", flat=True))
+    known = {
+        "reference": list(Ticket.objects.values_list("reference", flat=True)),
+        "slug": list(Article.objects.values_list("slug", flat=True)),
+    }
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 14
     failures: list[str] = []
@@ -103,7 +117,7 @@ def test_api_conforms_to_its_schema(demo, wsgi_app):
     for operation in operations:
         for role in ["customer", "agent1", "manager"]:
             try:
-                fuzz(operation, {"Authorization": f"Bearer {demo[role]}"}, references, seen)()
+                fuzz(operation, {"Authorization": f"Bearer {demo[role]}"}, known, seen)()
             except Exception as exc:
                 failures.append(f"{operation.label} as {role}: {exc}")
     assert not failures, "\n\n".join(failures)
@@ -115,6 +129,7 @@ def test_api_conforms_to_its_schema(demo, wsgi_app):
         ("GET /api/v1/tickets/{reference}/", 200),
         ("POST /api/v1/tickets/{reference}/comments/", 201),
         ("GET /api/v1/kb/articles/", 200),
+        ("GET /api/v1/kb/articles/{slug}/", 200),
         ("GET /api/v1/me/", 200),
     ]:
         assert seen[(label, code)], (label, code, seen)
