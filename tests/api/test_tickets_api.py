@@ -501,11 +501,23 @@ def test_bad_uploads_are_refused_with_a_message(client_for, tier1_ticket, settin
 
 
 @pytest.mark.parametrize(
-    ("role", "expected"), [("anonymous", 401), ("other_customer", 404), ("agent2", 201)]
+    ("role", "expected_tier1", "expected_tier2"),
+    [
+        ("anonymous", 401, 401),
+        ("customer", 201, 201),
+        ("other_customer", 404, 404),
+        ("agent1", 201, 404),
+        ("agent2", 201, 201),
+        ("agent3", 201, 201),
+        ("manager", 201, 201),
+    ],
 )
-def test_upload_by_role(client_for, tier1_ticket, settings, tmp_path, role, expected):
+def test_upload_by_role(
+    client_for, tier1_ticket, tier2_ticket, settings, tmp_path, role, expected_tier1, expected_tier2
+):
     settings.MEDIA_ROOT = tmp_path
-    assert _upload(client_for(role), tier1_ticket).status_code == expected
+    assert _upload(client_for(role), tier1_ticket).status_code == expected_tier1
+    assert _upload(client_for(role), tier2_ticket).status_code == expected_tier2
 
 
 # ---------------------------------------------------------------------------
@@ -517,7 +529,9 @@ def test_upload_by_role(client_for, tier1_ticket, settings, tmp_path, role, expe
     ("role", "expected"),
     [
         ("customer", {"role": "customer", "tier": None}),
+        ("other_customer", {"role": "customer", "tier": None}),
         ("agent1", {"role": "agent", "tier": 1}),
+        ("agent2", {"role": "agent", "tier": 2}),
         ("agent3", {"role": "agent", "tier": 3}),
         ("manager", {"role": "manager", "tier": 3}),
     ],
