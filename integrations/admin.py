@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from tiers.selectors import user_is_manager
 
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
+from .services import webhook_redeliver
 
 
 class ManagerAccessMixin:
@@ -104,6 +105,19 @@ class WebhookDeliveryAdmin(ManagerAccessMixin, admin.ModelAdmin):
     search_fields = ["delivery_id", "payload__ticket__reference"]
     list_select_related = ["webhook"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["deliver_again"]
+
+    @admin.action(description="Deliver the selected events again", permissions=["deliver_again"])
+    def deliver_again(self, request, queryset):
+        try:
+            count = webhook_redeliver(deliveries=list(queryset))
+        except Exception as exc:  # the broker is down: say so instead of a 500 page
+            self.message_user(request, f"Could not queue deliveries: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"Queued {count} new deliveries.", messages.SUCCESS)
+
+    def has_deliver_again_permission(self, request) -> bool:
+        return self.has_view_permission(request)
 
     def has_add_permission(self, request) -> bool:
         return False

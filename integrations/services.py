@@ -180,6 +180,26 @@ def webhook_event_hook(event: TicketEvent) -> None:
             logger.warning("could not queue webhook %s for event %s", hook.pk, event.pk)
 
 
+def webhook_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
+    """Queue a fresh delivery (new id, attempts from 1) of each distinct event, for
+    receivers that were down longer than the retries lasted. Returns how many."""
+    from .tasks import webhook_deliver
+
+    seen: set[tuple[int, int]] = set()
+    for delivery in deliveries:
+        key = (delivery.webhook_id, delivery.ticket_event_id)
+        if delivery.ticket_event_id is None or key in seen:
+            continue
+        seen.add(key)
+        webhook_deliver.delay(
+            webhook_id=delivery.webhook_id,
+            event_id=delivery.ticket_event_id,
+            event_type=delivery.event_type,
+            delivery_id=str(uuid.uuid4()),
+        )
+    return len(seen)
+
+
 def webhook_payload(*, event: TicketEvent, event_type: str, delivery_id: str) -> dict[str, Any]:
     ticket = event.ticket
     data = event.data or {}

@@ -703,7 +703,9 @@ class TicketAttachmentsApi(APIView):
     )
     def get(self, request: Request, reference: str) -> Response:
         ticket = get_ticket(request, reference)
-        attachments = ticket_attachments(ticket=ticket, public_only=not is_helpdesk_staff(request.user))
+        attachments = ticket_attachments(
+            ticket=ticket, public_only=not is_helpdesk_staff(request.user)
+        )
         return Response(AttachmentOutputSerializer(attachments, many=True).data)
 
     @extend_schema(

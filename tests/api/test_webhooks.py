@@ -297,3 +297,23 @@ def test_managers_register_webhooks_in_the_admin(client, manager, agent3):
     agent3.save()
     client.force_login(agent3)
     assert client.get("/admin/integrations/webhook/").status_code == 403
+
+
+def test_failed_deliveries_can_be_sent_again_from_the_admin(
+    settings, admin_client, hook, receiver, make_ticket, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    receiver.statuses = [500, 500, 200]
+    with django_capture_on_commit_callbacks(execute=True):
+        make_ticket()
+    failed = list(WebhookDelivery.objects.values_list("pk", flat=True))
+    assert len(failed) == 2
+    response = admin_client.post(
+        "/admin/integrations/webhookdelivery/",
+        {"action": "deliver_again", "_selected_action": failed},
+        follow=True,
+    )
+    assert b"Queued 1 new deliveries." in response.content
+    latest = WebhookDelivery.objects.order_by("-id").first()
+    assert latest.succeeded and latest.attempt == 1
+    assert len(receiver.requests) == 3
