@@ -317,3 +317,36 @@ def test_failed_deliveries_can_be_sent_again_from_the_admin(
     latest = WebhookDelivery.objects.order_by("-id").first()
     assert latest.succeeded and latest.attempt == 1
     assert len(receiver.requests) == 3
+
+
+def test_the_task_schedules_retries_with_exponential_backoff(settings, hook, receiver, make_ticket):
+    from unittest import mock
+
+    from celery.exceptions import Retry
+
+    from integrations.tasks import webhook_deliver
+
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    event = make_ticket().events.get(kind="created")
+    receiver.statuses = [502, 502]
+    kwargs = {
+        "webhook_id": hook.pk,
+        "event_id": event.pk,
+        "event_type": "ticket.created",
+        "delivery_id": "6f1c6a52-8f5e-4a8e-9a57-2d1f1b0f7a10",
+    }
+    for retries, countdown in [(0, 30), (1, 60)]:
+        webhook_deliver.push_request(retries=retries)
+        try:
+            with (
+                mock.patch.object(webhook_deliver, "retry", side_effect=Retry("later")) as retry,
+                pytest.raises(Retry),
+            ):
+                webhook_deliver.run(**kwargs)
+        finally:
+            webhook_deliver.pop_request()
+        retry.assert_called_once_with(countdown=countdown)
+    attempts = list(
+        WebhookDelivery.objects.order_by("attempt").values_list("attempt", "will_retry")
+    )
+    assert attempts == [(1, True), (2, True)]
