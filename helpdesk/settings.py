@@ -306,7 +306,13 @@ SPECTACULAR_SETTINGS = {
         "Tickets, tiers, knowledge base and metrics of a tiered IT help desk.\n\n"
         "Authenticate with a session (browser; unsafe methods need the CSRF token) or a "
         "personal API token from /accounts/tokens/ sent as `Authorization: Bearer <token>`. "
-        "Errors are JSON: `detail` plus one list of messages per invalid field."
+        "Errors are JSON: `detail` plus one list of messages per invalid field. Requests "
+        "are throttled per user and per token (429 with `Retry-After`).\n\n"
+        "**Webhooks** (registered by managers in the admin) POST JSON on `ticket.created`, "
+        "`ticket.escalated` (by an agent or a timer) and `ticket.resolved`. Verify them: "
+        "HMAC-SHA256 with the webhook's secret over `<X-Tierdesk-Timestamp>.<raw body>` "
+        "must equal `X-Tierdesk-Signature` (`sha256=<hex>`); reject old timestamps. "
+        "Failed deliveries (network errors, 5xx) are retried with exponential backoff."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
