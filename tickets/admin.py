@@ -4,6 +4,7 @@ from .models import (
     Attachment,
     CannedResponse,
     Category,
+    EmailVerification,
     Notification,
     SatisfactionRating,
     Ticket,
@@ -101,3 +102,12 @@ class TicketAccessGrantAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(EmailVerification)
+class EmailVerificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "email", "verified_at", "created_at"]
+    list_filter = ["verified_at"]
+    search_fields = ["email", "user__username"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["verified_at", "created_at"]
