@@ -86,7 +86,9 @@ def test_manual_escalation_with_handoff(new_page, demo):
     agent2.reload()
     expect(agent2.locator("ol.timeline")).to_contain_text("Finance/Budgets, since Monday")
     agent2.locator("summary", has_text="Resolve").click()
-    agent2.get_by_label("Resolution").fill("Restored the Budgets ACL entry for the group.")
+    agent2.get_by_label("Resolution", exact=True).fill(
+        "Restored the Budgets ACL entry for the group."
+    )
     agent2.get_by_role("button", name="Resolve", exact=True).click()
     expect(agent2.get_by_text("Resolved.", exact=True)).to_be_visible()
 

@@ -61,7 +61,9 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     agent.get_by_role("button", name="Post reply").click()
     expect(agent.get_by_text("Reply sent.")).to_be_visible()
     agent.locator("summary", has_text="Resolve").click()
-    agent.get_by_label("Resolution").fill("Explained the self-service reset; it worked.")
+    agent.get_by_label("Resolution", exact=True).fill(
+        "Explained the self-service reset; it worked."
+    )
     agent.get_by_label("KB article that solved it (optional)").select_option(
         label="Reset your password"
     )
@@ -89,5 +91,7 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     manager = new_page()
     login(manager, "manager")
     manager.goto("/dashboard/")
-    fcr = manager.locator(".figure", has_text="First-contact resolutions").locator(".value")
-    expect(fcr).to_have_text("1")
+    expect(manager.locator("[data-figure=resolved]")).to_have_text("1")
+    expect(manager.locator("[data-figure=fcr]")).to_have_text("100.0%")
+    expect(manager.locator("[data-figure=tier1]")).to_have_text("100.0%")
+    expect(manager.locator("[data-figure=csat]")).to_have_text("5.0 / 5")
