@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # make test runs against the local PostgreSQL and Redis unless told otherwise.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
 .PHONY: run test lint fmt migrate seed services chromium bench bench-quick soak audit clean
 
@@ -57,9 +58,9 @@ fmt: $(STAMP)
 
 ## make test: the whole suite on PostgreSQL + Redis, browser tests in Debian's chromium.
 test: $(STAMP) chromium services lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
 audit: $(STAMP)
