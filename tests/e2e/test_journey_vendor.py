@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.stack import login, screenshot, submit_ticket
 from tickets.models import Ticket
+from tiers import services as tier_services
 from tiers.models import VendorHandoff
-from tiers.services import vendor_handoff_revoke
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -86,7 +86,7 @@ def test_vendor_handoff_and_revoked_link(new_page, demo, live_server, settings, 
     assert handoff.vendor_reference == "NW-4471" and handoff.done_at is not None
 
     # --- the link is revoked (the admin's "Revoke link" action calls this service) ---
-    vendor_handoff_revoke(handoff=handoff, actor=demo["agent3"])
+    tier_services.vendor_handoff_revoke(handoff=handoff, actor=demo["agent3"])
     response = vendor.goto(link)
     assert response.status == 403
     expect(vendor.get_by_role("heading", name="This vendor link has been revoked.")).to_be_visible()
