@@ -11,12 +11,30 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.stack import login, screenshot
-from tickets.models import SatisfactionRating, Ticket
+from tickets.models import Category, SatisfactionRating, Ticket
+from tickets.services import core
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+# Other customers' tickets already waiting, so the queue looks like a working day.
+BACKGROUND = [
+    ("account-unlock", "Locked out after the holidays", "urgent", "Sam Sales"),
+    ("microsoft-365", "Outlook keeps asking for my password", "high", "Ana Accounts"),
+    ("access-rights", "New starter needs the HR app", "low", "Lee Lead"),
+]
+
+
 def test_tier1_resolves_at_first_contact(new_page, demo):
+    for slug, subject, priority, name in BACKGROUND:
+        core.ticket_create(
+            category=Category.objects.get(slug=slug),
+            subject=subject,
+            description=f"{subject}.",
+            requester_name=name,
+            requester_email=f"{name.split()[0].lower()}@example.com",
+            priority=priority,
+        )
     # --- the customer looks in the KB first ---------------------------------------
     customer = new_page()
     login(customer, "customer")
