@@ -118,6 +118,16 @@ def test_manager_sees_the_week_and_exports_csv(new_page, demo):
     backlog = page.locator("table", has_text="Tier 4").filter(has_text="Open").first
     expect(backlog.locator("tbody td")).to_have_text(["Open", "0", "0", "1", "0"])
 
+    vendor = page.locator("section[aria-labelledby=vendors-title] tbody tr")
+    expect(vendor).to_have_count(1)
+    expect(vendor.locator("td").nth(0)).to_contain_text("Northwind Hardware")
+    expect(vendor.locator("td").nth(1)).to_have_text("1")
+    agents = page.locator("section[aria-labelledby=agents-title] tbody tr")
+    for username in ("agent1", "agent2", "agent3"):  # each resolved one ticket
+        expect(agents.filter(has_text=f"({username})").locator("td").nth(3)).to_have_text("1")
+    article = page.locator("table", has_text="Deflected").locator("tbody tr")
+    expect(article.filter(has_text="Reset your password").locator("td").nth(1)).to_have_text("1")
+
     # Every chart is drawn: Chart.js rendered it, and the canvas is not blank.
     for chart_id in CHARTS:
         page.wait_for_selector(f"#{chart_id}[data-drawn='1']", state="attached")
