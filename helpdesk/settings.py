@@ -211,6 +211,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# django-environ reads filemail:///abs/path as a relative path; allow an absolute one.
+if env.str("EMAIL_FILE_PATH", default=""):
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tierdesk <support@tierdesk.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
@@ -265,6 +268,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=ESCALATION_SWEEP_SECONDS),
         # A sweep older than its interval is stale: the next one will do its work.
         "options": {"expires": max(ESCALATION_SWEEP_SECONDS * 5, 5)},
+    },
+    "vendor-followup": {
+        # Vendor chase reminders, overdue-vendor alerts, resending lost alert e-mails.
+        "task": "tiers.tasks.vendor_followup",
+        "schedule": timedelta(seconds=env.float("VENDOR_FOLLOWUP_SECONDS", default=60.0)),
     },
     "notification-outbox": {
         "task": "tickets.tasks.notification_outbox_flush",

@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+
+from helpdesk.exceptions import DomainError
 
 from .models import (
     AgentProfile,
@@ -68,4 +70,19 @@ class VendorHandoffAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["ticket", "vendor", "owner"]
     raw_id_fields = ["ticket", "owner"]
-    readonly_fields = ["nonce"]
+    readonly_fields = ["nonce", "response_time", "resolution_time"]
+    actions = ["revoke_link"]
+
+    @admin.action(description="Revoke link")
+    def revoke_link(self, request, queryset):
+        from .services import vendor_handoff_revoke  # services import the tickets app
+
+        revoked = 0
+        for handoff in queryset.select_related("ticket", "vendor").filter(revoked_at__isnull=True):
+            try:
+                vendor_handoff_revoke(handoff=handoff, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                revoked += 1
+        self.message_user(request, f"{revoked} vendor link(s) revoked.", messages.SUCCESS)

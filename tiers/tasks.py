@@ -1,0 +1,60 @@
+"""Thin Celery tasks for the escalation engine: they call ``tiers.services``.
+
+Every task is idempotent (the services re-check the database) and runs with
+``acks_late`` + ``reject_on_worker_lost`` (settings), so a task lost with a killed
+worker is redone, never half-done: each sweep batch is its own transaction.
+"""
+
+from __future__ import annotations
+
+from smtplib import SMTPException
+from typing import Any
+
+from celery import shared_task
+
+RETRY = {
+    "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "max_retries": 6,
+}
+
+
+@shared_task(name="tiers.tasks.escalation_sweep")
+def escalation_sweep() -> dict[str, Any]:
+    """Beat runs this every ESCALATION_SWEEP_SECONDS; the database holds the deadlines."""
+    from . import services  # services import this module
+
+    return services.escalation_sweep().summary()
+
+
+@shared_task(name="tiers.tasks.vendor_followup")
+def vendor_followup() -> dict[str, int]:
+    from . import services
+
+    report = services.vendor_followup_sweep()
+    return {
+        "chased": len(report.chased),
+        "overdue": len(report.overdue),
+        "alerts_resent": report.alerts_resent,
+    }
+
+
+@shared_task(name="tiers.tasks.events_notify", **RETRY)
+def events_notify(event_ids: list[int]) -> int:
+    from . import services
+
+    return services.events_notify(event_ids=event_ids)
+
+
+@shared_task(name="tiers.tasks.escalation_alert_send", **RETRY)
+def escalation_alert_send(event_id: int) -> int:
+    from . import services
+
+    return services.escalation_alert_send(event_id=event_id)
+
+
+@shared_task(name="tiers.tasks.vendor_chase_send", **RETRY)
+def vendor_chase_send(handoff_id: int) -> int:
+    from . import services
+
+    return services.vendor_chase_send(handoff_id=handoff_id)
