@@ -807,7 +807,7 @@ def vendor_handoff_revoke(*, handoff: VendorHandoff, actor: User) -> VendorHando
     if not (user_is_manager(actor) or handoff.owner_id == actor.pk):
         _require_tier3_or_manager(user=actor, ticket=ticket)
     with transaction.atomic():
-        handoff = VendorHandoff.objects.select_for_update().select_related("vendor").get(pk=handoff.pk)  # fmt: skip
+        handoff = VendorHandoff.objects.select_for_update(of=("self",)).select_related("vendor").get(pk=handoff.pk)  # fmt: skip
         if handoff.revoked_at is not None:
             return handoff
         now = timezone.now()
@@ -847,7 +847,7 @@ def _vendor_name(handoff: VendorHandoff) -> str:
 
 def _lock_open_handoff(handoff: VendorHandoff) -> tuple[VendorHandoff, Ticket]:
     handoff = (
-        VendorHandoff.objects.select_for_update()
+        VendorHandoff.objects.select_for_update(of=("self",))
         .select_related("vendor", "owner")
         .get(pk=handoff.pk)
     )

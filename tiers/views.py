@@ -81,8 +81,11 @@ def vendor_page(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 messages.error(request, "Choose what to do: post an update or mark your part done.")
         except DomainError as exc:
-            target = done_form if action == "done" else update_form
-            target.add_error(None if exc.field not in target.fields else exc.field, exc.message)
+            if not is_open:  # the forms are not shown any more: say it at the top
+                messages.error(request, exc.message)
+            else:
+                target = done_form if action == "done" else update_form
+                target.add_error(exc.field if exc.field in target.fields else None, exc.message)
     return render(
         request,
         "tiers/vendor.html",
