@@ -15,7 +15,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_database_url() -> str:
+def worker_database_url() -> str:
     """The database pytest created (``test_<name>``): the worker must use the same one."""
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
@@ -43,7 +43,7 @@ def celery_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     (tmp_path / "mail").mkdir(exist_ok=True)
     return {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": worker_database_url(),
         "CELERY_BROKER_URL": broker_url(),
         "ESCALATION_SWEEP_SECONDS": "1",
         "EMAIL_URL": "filemail://",
