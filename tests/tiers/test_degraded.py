@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from tickets.models import Ticket, TicketEvent
 
-from .celery_procs import ROOT, worker_database_url, wait_for
+from .celery_procs import ROOT, wait_for, worker_database_url
 
 PORT = 6383  # a throwaway redis-server of our own, stopped on purpose
 
