@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -332,12 +332,7 @@ def _promote_bulk(
         promoted.append((ticket.reference, from_tier, ticket.tier, ex["lag_ms"]))
     if events:
         update_fields = sorted({*fields, "escalation_count"})
-        for from_tier, group in by_tier.items():
-            matched = Ticket.objects.filter(
-                tier=from_tier, escalate_at__lte=now, status__in=RUNNING
-            ).bulk_update(group, update_fields)
-            if matched != len(group):
-                raise _CompareAndSetMissed
+        _bulk_compare_and_set(by_tier, fields=update_fields, now=now)
         created = TicketEvent.objects.bulk_create(events)
         # One task per batch rather than per event keeps the broker off the hot path.
         _enqueue_after_commit("events_notify", event_ids=[e.pk for e in created])
@@ -345,6 +340,51 @@ def _promote_bulk(
     for ticket_id in vendor_bound:
         _promote_one(ticket_id, now=now, acted_at=acted_at, report=report)
     report.promoted.extend(promoted)
+
+
+def _bulk_compare_and_set(
+    by_tier: dict[int, list[Ticket]], *, fields: Sequence[str], now: datetime
+) -> None:
+    """One compare-and-set UPDATE for many rows: each row is written only while it is
+    still at its expected tier and overdue (``UPDATE … FROM (VALUES …) WHERE id = v.id
+    AND tier = v.from_tier AND escalate_at <= now``). Raises if any row did not match.
+
+    On PostgreSQL this is a single statement (Django's ``bulk_update`` builds a CASE per
+    column and row, which costs ~6 ms of Python per ticket); elsewhere (SQLite, the
+    embedded mode) each row gets its own compare-and-set UPDATE."""
+    rows = [(from_tier, t) for from_tier, group in by_tier.items() for t in group]
+    if connection.vendor != "postgresql":
+        for from_tier, ticket in rows:
+            if not _cas_update(ticket, from_tier=from_tier, now=now, fields=fields):
+                raise _CompareAndSetMissed
+        return
+    meta = Ticket._meta
+    qn = connection.ops.quote_name
+    model_fields = [meta.get_field(name) for name in fields]
+    casts = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in model_fields)
+    values_sql = ", ".join(f"(%s::bigint, %s::smallint, {casts})" for _ in rows)
+    params: list[Any] = []
+    for from_tier, ticket in rows:
+        params += [ticket.pk, from_tier]
+        # psycopg2 adapts these column types (int, text, timestamptz, interval) directly.
+        params += [getattr(ticket, f.attname) for f in model_fields]
+    columns = ", ".join(qn(f.column) for f in model_fields)
+    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in model_fields)
+    status_marks = ", ".join(["%s"] * len(RUNNING))
+    # Identifiers come from the model's metadata and every value is a parameter.
+    sql = (
+        f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+        f"FROM (VALUES {values_sql}) AS v(id, from_tier, {columns}) "
+        # ``t.id = ANY(…)`` lets the planner probe the primary key instead of hashing
+        # the whole table against the VALUES list.
+        f"WHERE t.id = ANY(%s) AND t.id = v.id AND t.tier = v.from_tier AND t.escalate_at <= %s "
+        f"AND t.status IN ({status_marks}) RETURNING t.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, [t.pk for _f, t in rows], now, *RUNNING])
+        matched = len(cursor.fetchall())
+    if matched != len(rows):
+        raise _CompareAndSetMissed
 
 
 def _promote_one(ticket_id: int, *, now: datetime, acted_at: datetime, report: SweepReport) -> None:
