@@ -133,7 +133,9 @@ def drop_queued_notifications(event_ids: set[int]) -> int:
     client = redis.Redis.from_url(url)
     removed = 0
     try:
-        for raw in client.lrange("celery", 0, -1):
+        # kombu keeps one list per priority step: "celery", "celery\x06\x163", …
+        queues = ["celery"] + [f"celery\x06\x16{step}" for step in (3, 6, 9)]
+        for queue, raw in ((q, r) for q in queues for r in client.lrange(q, 0, -1)):
             try:
                 message = json.loads(raw)
                 if message["headers"].get("task") != "tiers.tasks.events_notify":
@@ -143,7 +145,7 @@ def drop_queued_notifications(event_ids: set[int]) -> int:
             except (ValueError, KeyError, TypeError):
                 continue
             if ids and ids <= event_ids:
-                removed += client.lrem("celery", 1, raw)
+                removed += client.lrem(queue, 1, raw)
     finally:
         client.close()
     return removed
@@ -258,7 +260,10 @@ def bench_lag(category: Category, m: int, spread_s: float) -> dict:
             except subprocess.TimeoutExpired:
                 proc.kill()
         cleanup(category)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            say(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -262,12 +262,17 @@ ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
 VENDOR_LINK_MAX_AGE_DAYS = env.int("VENDOR_LINK_MAX_AGE_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
 
+# Redis serves lower numbers first (steps 0/3/6/9); the escalation sweep uses 0.
+CELERY_TASK_DEFAULT_PRIORITY = 5
+
 CELERY_BEAT_SCHEDULE = {
     "escalation-sweep": {
         "task": "tiers.tasks.escalation_sweep",
         "schedule": timedelta(seconds=ESCALATION_SWEEP_SECONDS),
         # A sweep older than its interval is stale: the next one will do its work.
-        "options": {"expires": max(ESCALATION_SWEEP_SECONDS * 5, 5)},
+        # Priority 0 is served first on Redis: a backlog of e-mail tasks never delays
+        # a deadline (every other task has CELERY_TASK_DEFAULT_PRIORITY).
+        "options": {"expires": max(ESCALATION_SWEEP_SECONDS * 5, 5), "priority": 0},
     },
     "vendor-followup": {
         # Vendor chase reminders, overdue-vendor alerts, resending lost alert e-mails.

@@ -1167,6 +1167,20 @@ def vendor_chase_send(*, handoff_id: int) -> int:
     return 1
 
 
-def events_notify(*, event_ids: Sequence[int]) -> int:
-    """Send the notifications of a batch of timer events (one task per sweep batch)."""
-    return sum(ticket_event_send(event_id=pk) for pk in event_ids)
+def events_notify(
+    *, event_ids: Sequence[int], time_budget: float | None = None
+) -> tuple[int, list[int]]:
+    """Send the notifications of a batch of timer events (one task per sweep batch).
+
+    With ``time_budget`` (seconds) it stops when the budget is spent and returns the
+    ids still to send, so the task can queue them again: a worker process is never held
+    for long by e-mail while an escalation sweep waits for it.
+    """
+    started = time.monotonic()
+    sent = 0
+    ids = list(event_ids)
+    for index, pk in enumerate(ids):
+        if time_budget is not None and index and time.monotonic() - started > time_budget:
+            return sent, ids[index:]
+        sent += ticket_event_send(event_id=pk)
+    return sent, []

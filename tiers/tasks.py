@@ -39,11 +39,21 @@ def vendor_followup() -> dict[str, int]:
     }
 
 
+#: Longest a notification task holds a worker process before handing the rest on.
+NOTIFY_SLICE_SECONDS = 0.25
+
+
 @shared_task(name="tiers.tasks.events_notify", **RETRY)
 def events_notify(event_ids: list[int]) -> int:
+    """Notifications for a sweep batch, in short slices: the rest goes back to the queue,
+    behind the next (higher-priority) escalation sweep. If queueing fails, the outbox
+    flush sends the rest later."""
     from . import services
 
-    return services.events_notify(event_ids=event_ids)
+    sent, rest = services.events_notify(event_ids=event_ids, time_budget=NOTIFY_SLICE_SECONDS)
+    if rest:
+        events_notify.delay(event_ids=rest)
+    return sent
 
 
 @shared_task(name="tiers.tasks.escalation_alert_send", **RETRY)
