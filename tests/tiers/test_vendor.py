@@ -261,3 +261,35 @@ class TestFollowup:
         assert (
             vendor_followup_sweep(now=handoff.created_at + timedelta(minutes=2)).alerts_resent == 0
         )
+
+
+class TestPermissions:
+    def test_handoff_needs_tier_3(self, make_ticket, manager, vendor):
+        ticket = make_ticket()
+        with pytest.raises(EscalationError, match="Only Tier 3 tickets"):
+            vendor_handoff(ticket=ticket, actor=manager, summary="please")
+
+    def test_second_handoff_is_a_conflict(self, handoff, agent3):
+        from helpdesk.exceptions import ConflictError
+
+        with pytest.raises(ConflictError, match="already with a vendor"):
+            vendor_handoff(ticket=handoff.ticket, actor=agent3, summary="again")
+
+    def test_revoke_needs_tier_3_or_the_owner(self, client, handoff, agent1):
+        with pytest.raises(ForbiddenError):
+            vendor_handoff_revoke(handoff=handoff, actor=agent1)
+        url = reverse("tiers:handoff-revoke", kwargs={"reference": handoff.ticket.reference})
+        client.force_login(agent1)
+        assert client.post(url).status_code == 404  # Tier 4 is not visible to Tier 1
+        handoff.refresh_from_db()
+        assert handoff.revoked_at is None
+
+
+def test_notification_slices_hand_the_rest_back(handoff):
+    from tiers.services import events_notify
+
+    events = list(TicketEvent.objects.filter(ticket=handoff.ticket).values_list("pk", flat=True))
+    sent, rest = events_notify(event_ids=events, time_budget=0)
+    assert rest == events[1:]  # one event per slice at least, the rest handed back
+    sent, rest = events_notify(event_ids=rest)
+    assert rest == []
