@@ -289,7 +289,7 @@ def test_notification_slices_hand_the_rest_back(handoff):
     from tiers.services import events_notify
 
     events = list(TicketEvent.objects.filter(ticket=handoff.ticket).values_list("pk", flat=True))
-    sent, rest = events_notify(event_ids=events, time_budget=0)
+    _sent, rest = events_notify(event_ids=events, time_budget=0)
     assert rest == events[1:]  # one event per slice at least, the rest handed back
-    sent, rest = events_notify(event_ids=rest)
+    _sent, rest = events_notify(event_ids=rest)
     assert rest == []
