@@ -129,7 +129,7 @@ class SweepReport:
         out = [f"Promoted {ref}: Tier {a} → Tier {b} ({lag} ms after its deadline)" for ref, a, b, lag in self.promoted]  # fmt: skip
         out += [f"Handed off {ref}: Tier 3 → vendor {vendor}" for ref, vendor in self.handed_off]
         out += [f"No vendor covers {ref}: flagged as breached, managers alerted" for ref in self.no_vendor]  # fmt: skip
-        out += [f"Warning {ref}: 75% of the Tier {tier} budget used" for ref, tier in self.warnings]
+        out += [f"Warning {ref}: Tier {tier} budget nearly used" for ref, tier in self.warnings]
         out += [f"SLA warning {ref}: {clock.replace('_', ' ')} target near" for ref, clock in self.sla_warnings]  # fmt: skip
         out += [f"SLA breach {ref}: {clock.replace('_', ' ')} target missed" for ref, clock in self.sla_breaches]  # fmt: skip
         return out
@@ -286,9 +286,11 @@ def _promote_overdue(*, now: datetime, fixed: bool, batch: int, report: SweepRep
             try:
                 with transaction.atomic():
                     _promote_bulk(tickets, now=now, acted_at=acted_at, report=report)
-            except (_CompareAndSetMissed, IntegrityError):
+            except Exception as exc:
+                # Redo the batch ticket by ticket, each in its own savepoint: one bad
+                # ticket must not hold back the others, sweep after sweep.
                 logger.warning(
-                    "bulk promotion fell back to one-by-one for %d tickets", len(tickets)
+                    "bulk promotion of %d tickets fell back to one by one: %r", len(tickets), exc
                 )
                 for ticket in tickets:
                     _promote_one(ticket.pk, now=now, acted_at=acted_at, report=report)

@@ -34,7 +34,9 @@ def purge_broker(url: str) -> None:
 
     client = redis.Redis.from_url(url)
     try:
-        client.delete("celery", "unacked", "unacked_index", "unacked_mutex")
+        # kombu keeps one list per priority step: "celery", "celery\x06\x163", …
+        steps = [f"celery\x06\x16{step}" for step in (3, 6, 9)]
+        client.delete("celery", *steps, "unacked", "unacked_index", "unacked_mutex")
     finally:
         client.close()
 

@@ -239,3 +239,18 @@ def test_escalate_overdue_command_prints_what_it_did(ticket):
     text = out.getvalue()
     assert f"Promoted {ticket.reference}: Tier 1 → Tier 2" in text
     assert "1 promoted" in text
+
+
+def test_one_bad_ticket_does_not_hold_back_its_batch(make_ticket):
+    with time_machine.travel(T0, tick=False):
+        tickets = [make_ticket(subject=f"Issue {i}") for i in range(4)]
+    bad = tickets[1]
+    # An event already claims this deadline (as if written by an earlier, lost run).
+    TicketEvent.objects.create(
+        ticket=bad, kind=Kind.PROMOTED, dedupe_key=promote_dedupe_key(bad.pk, 1, T0 + 8 * H)
+    )
+    report = sweep_at(T0 + 9 * H)
+    assert sorted(p[0] for p in report.promoted) == sorted(
+        t.reference for t in tickets if t.pk != bad.pk
+    )
+    assert bad.events.filter(kind=Kind.PROMOTED).count() == 1  # never a second one
