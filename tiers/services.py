@@ -82,11 +82,27 @@ VENDOR_CHASE_AT = 0.75
 
 # Columns the bulk promotion reads; the rest of the row (description…) stays on disk.
 _SWEEP_COLUMNS = (
-    "id", "reference", "subject", "tier", "status", "priority", "assignee", "owner",
-    "category", "escalate_at", "escalation_warn_at", "tier_entered_at", "tier_budget",
-    "clock_paused_at", "budget_remaining_at_pause", "warn_remaining_at_pause",
-    "paused_business_time", "escalation_count", "updated_at", "created_at",
-)  # fmt: skip
+    "id",
+    "reference",
+    "subject",
+    "tier",
+    "status",
+    "priority",
+    "assignee",
+    "owner",
+    "category",
+    "escalate_at",
+    "escalation_warn_at",
+    "tier_entered_at",
+    "tier_budget",
+    "clock_paused_at",
+    "budget_remaining_at_pause",
+    "warn_remaining_at_pause",
+    "paused_business_time",
+    "escalation_count",
+    "updated_at",
+    "created_at",
+)
 
 
 class EscalationError(DomainError):
@@ -126,12 +142,24 @@ class SweepReport:
         }
 
     def lines(self) -> list[str]:
-        out = [f"Promoted {ref}: Tier {a} → Tier {b} ({lag} ms after its deadline)" for ref, a, b, lag in self.promoted]  # fmt: skip
+        out = [
+            f"Promoted {ref}: Tier {a} → Tier {b} ({lag} ms after its deadline)"
+            for ref, a, b, lag in self.promoted
+        ]
         out += [f"Handed off {ref}: Tier 3 → vendor {vendor}" for ref, vendor in self.handed_off]
-        out += [f"No vendor covers {ref}: flagged as breached, managers alerted" for ref in self.no_vendor]  # fmt: skip
+        out += [
+            f"No vendor covers {ref}: flagged as breached, managers alerted"
+            for ref in self.no_vendor
+        ]
         out += [f"Warning {ref}: Tier {tier} budget nearly used" for ref, tier in self.warnings]
-        out += [f"SLA warning {ref}: {clock.replace('_', ' ')} target near" for ref, clock in self.sla_warnings]  # fmt: skip
-        out += [f"SLA breach {ref}: {clock.replace('_', ' ')} target missed" for ref, clock in self.sla_breaches]  # fmt: skip
+        out += [
+            f"SLA warning {ref}: {clock.replace('_', ' ')} target near"
+            for ref, clock in self.sla_warnings
+        ]
+        out += [
+            f"SLA breach {ref}: {clock.replace('_', ' ')} target missed"
+            for ref, clock in self.sla_breaches
+        ]
         return out
 
 
@@ -404,11 +432,15 @@ def _promote_one(ticket_id: int, *, now: datetime, acted_at: datetime, report: S
                 _timeout_to_vendor(ticket, now=now, acted_at=acted_at, report=report)
                 return
             from_tier, deadline = ticket.tier, ticket.escalate_at
-            ex = _explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)  # fmt: skip
+            ex = _explain(
+                ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at
+            )
             fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
             ticket.escalation_count += 1
             ticket.updated_at = acted_at
-            if not _cas_update(ticket, from_tier=from_tier, now=now, fields=[*fields, "escalation_count"]):  # fmt: skip
+            if not _cas_update(
+                ticket, from_tier=from_tier, now=now, fields=[*fields, "escalation_count"]
+            ):
                 return
             ticket_event_create(
                 ticket=ticket,
@@ -443,9 +475,15 @@ def _timeout_to_vendor(
         "Please read the conversation below and post what you find."
     )
     handoff = _handoff_locked(
-        ticket, actor=None, summary=summary, vendor=None, now=acted_at, dedupe_key=key,
-        explain=ex, cas_now=now,
-    )  # fmt: skip
+        ticket,
+        actor=None,
+        summary=summary,
+        vendor=None,
+        now=acted_at,
+        dedupe_key=key,
+        explain=ex,
+        cas_now=now,
+    )
     if handoff is None:
         report.no_vendor.append(ticket.reference)
     else:
@@ -726,9 +764,13 @@ def _handoff_locked(
     vendor = vendor or vendor_for_category(category_id=ticket.category_id)
     if vendor is None:
         _flag_no_vendor(
-            ticket, actor=actor, now=now, explain=explain, cas_now=cas_now,
+            ticket,
+            actor=actor,
+            now=now,
+            explain=explain,
+            cas_now=cas_now,
             dedupe_key=dedupe_key or f"novendor:{ticket.pk}:{_iso(ticket.tier_entered_at)}",
-        )  # fmt: skip
+        )
         return None
     owner = _accountable_owner(ticket, actor)
     calendar = calendar_default()
@@ -820,9 +862,13 @@ def vendor_handoff(
         if ticket.tier != 3:
             raise EscalationError(_("Only Tier 3 tickets are handed to a vendor."))
         handoff = _handoff_locked(
-            ticket, actor=actor, summary=summary, vendor=vendor, now=timezone.now(),
+            ticket,
+            actor=actor,
+            summary=summary,
+            vendor=vendor,
+            now=timezone.now(),
             dedupe_key=None,
-        )  # fmt: skip
+        )
     if handoff is None:
         raise EscalationError(
             _(
@@ -849,7 +895,11 @@ def vendor_handoff_revoke(*, handoff: VendorHandoff, actor: User) -> VendorHando
     if not (user_is_manager(actor) or handoff.owner_id == actor.pk):
         _require_tier3_or_manager(user=actor, ticket=ticket)
     with transaction.atomic():
-        handoff = VendorHandoff.objects.select_for_update(of=("self",)).select_related("vendor").get(pk=handoff.pk)  # fmt: skip
+        handoff = (
+            VendorHandoff.objects.select_for_update(of=("self",))
+            .select_related("vendor")
+            .get(pk=handoff.pk)
+        )
         if handoff.revoked_at is not None:
             return handoff
         now = timezone.now()

@@ -39,9 +39,11 @@ def _vendor_thread(handoff: VendorHandoff):
 
 def _denied(request: HttpRequest, error: VendorLinkError) -> HttpResponse:
     return render(
-        request, "tiers/vendor_denied.html", {"reason": error.reason, "message": error.message},
+        request,
+        "tiers/vendor_denied.html",
+        {"reason": error.reason, "message": error.message},
         status=403,
-    )  # fmt: skip
+    )
 
 
 @never_cache

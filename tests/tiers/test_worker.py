@@ -77,7 +77,7 @@ def test_ticket_climbs_to_the_vendor_on_its_own(procs, tmp_path, category, clien
     ]
     for event in ticket.events.filter(kind=Kind.PROMOTED):
         assert event.data["budget_seconds"] == 2
-        assert 0 <= event.data["lag_ms"] < 3000  # honoured within about the sweep interval
+        assert 0 <= event.data["lag_ms"] < 4000  # about the sweep interval (slack for CI load)
 
     mail_dir = tmp_path / "mail"
 
