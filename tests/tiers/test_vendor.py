@@ -293,3 +293,24 @@ def test_notification_slices_hand_the_rest_back(handoff):
     assert rest == events[1:]  # one event per slice at least, the rest handed back
     _sent, rest = events_notify(event_ids=rest)
     assert rest == []
+
+
+def test_managers_edit_escalation_policies_in_the_admin(client, policies, manager, agent1):
+    from tiers.models import EscalationPolicy
+
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
+    policy = EscalationPolicy.objects.get(tier=1, priority="urgent")
+    url = reverse("admin:tiers_escalationpolicy_change", args=[policy.pk])
+    client.force_login(manager)
+    assert client.get(reverse("admin:tiers_escalationpolicy_changelist")).status_code == 200
+    response = client.post(
+        url, {"tier": 1, "priority": "urgent", "budget": "00:45:00", "warn_at_percent": 80}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy.refresh_from_db()
+    assert policy.budget == timedelta(minutes=45) and policy.warn_at_percent == 80
+    agent1.is_staff = True
+    agent1.save(update_fields=["is_staff"])
+    client.force_login(agent1)
+    assert client.get(url).status_code == 403
