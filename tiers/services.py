@@ -22,6 +22,7 @@ marks them sent and ``vendor_followup_sweep`` resends any whose task was lost.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -1236,3 +1237,30 @@ def events_notify(
             return sent, ids[index:]
         sent += ticket_event_send(event_id=pk)
     return sent, []
+
+
+_REFERENCE_IN_SUBJECT = re.compile(r"\bTD-\d{6,}\b")
+
+
+def vendor_handoff_for_reply(*, subject: str, sender: str) -> VendorHandoff | None:
+    """The open hand-off a vendor's e-mail reply belongs to, for e-mail ingest.
+
+    Recognised by our ticket reference (``[TD-000123]``, kept in the subjects we send)
+    or by the vendor's own ticket number, and only when the sender is that vendor's
+    contact address: anyone else's mail is not a vendor update.
+    """
+    sender = (sender or "").strip().lower()
+    if not sender:
+        return None
+    handoffs = VendorHandoff.objects.select_related("vendor", "ticket").filter(
+        revoked_at__isnull=True, done_at__isnull=True, vendor__email__iexact=sender
+    )
+    match = _REFERENCE_IN_SUBJECT.search(subject or "")
+    if match:
+        found = handoffs.filter(ticket__reference=match.group(0)).order_by("-created_at").first()
+        if found is not None:
+            return found
+    for handoff in handoffs.exclude(vendor_reference="").order_by("-created_at")[:200]:
+        if re.search(rf"(?<!\w){re.escape(handoff.vendor_reference)}(?!\w)", subject or ""):
+            return handoff
+    return None

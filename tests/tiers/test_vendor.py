@@ -314,3 +314,16 @@ def test_managers_edit_escalation_policies_in_the_admin(client, policies, manage
     agent1.save(update_fields=["is_staff"])
     client.force_login(agent1)
     assert client.get(url).status_code == 403
+
+
+def test_vendor_reply_is_recognised_by_reference_or_vendor_number(handoff, vendor):
+    from tiers.services import vendor_handoff_for_reply
+
+    ref = handoff.ticket.reference
+    assert vendor_handoff_for_reply(subject=f"Re: [{ref}] Hand-off", sender=vendor.email) == handoff
+    assert vendor_handoff_for_reply(subject=f"Re: [{ref}]", sender="someone@else.example") is None
+    handoff.vendor_reference = "ACME-991"
+    handoff.save(update_fields=["vendor_reference"])
+    found = vendor_handoff_for_reply(subject="Case ACME-991 update", sender=vendor.email.upper())
+    assert found == handoff
+    assert vendor_handoff_for_reply(subject="Case ACME-9912", sender=vendor.email) is None
