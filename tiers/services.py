@@ -564,7 +564,9 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
 # ---------------------------------------------------------------------------
 
 
-def sla_checkpoints(ticket: Ticket, *, now: datetime) -> list[tuple[datetime, str, str, datetime]]:
+def sla_checkpoints(
+    ticket: Ticket, *, now: datetime, policies: dict[str, tuple] | None = None
+) -> list[tuple[datetime, str, str, datetime]]:
     """The customer-SLA checkpoints of a ticket as ``(at, kind, clock, due)``.
 
     How ``sla_warn_at`` moves: it always holds the earliest checkpoint still ahead.
@@ -582,7 +584,11 @@ def sla_checkpoints(ticket: Ticket, *, now: datetime) -> list[tuple[datetime, st
     after a reopen; the first breach sets ``sla_breached_at``. Then ``sla_warn_at``
     moves to the next checkpoint in the future, or NULL when none is left.
     """
-    policy, calendar = sla_policy_for(priority=ticket.priority)
+    if policies is None:
+        policies = {}
+    if ticket.priority not in policies:  # a sweep passes one dict: read each policy once
+        policies[ticket.priority] = sla_policy_for(priority=ticket.priority)
+    policy, calendar = policies[ticket.priority]
     pct = (policy.warn_at_percent if policy else 75) / 100
     start = ticket.created_at or now
     points: list[tuple[datetime, str, str, datetime]] = []
@@ -603,6 +609,7 @@ def sla_checkpoints(ticket: Ticket, *, now: datetime) -> list[tuple[datetime, st
 
 def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> None:
     tier_agents: dict[int, list] = {}
+    policies: dict[str, tuple] = {}
     while True:
         with transaction.atomic():
             tickets = list(
@@ -612,15 +619,22 @@ def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> 
                 .order_by("sla_warn_at", "pk")[:batch]
             )
             for ticket in tickets:
-                _sla_checkpoint(ticket, now=now, report=report, tier_agents=tier_agents)
+                _sla_checkpoint(
+                    ticket, now=now, report=report, tier_agents=tier_agents, policies=policies
+                )
         if len(tickets) < batch:
             return
 
 
 def _sla_checkpoint(
-    ticket: Ticket, *, now: datetime, report: SweepReport, tier_agents: dict[int, list]
+    ticket: Ticket,
+    *,
+    now: datetime,
+    report: SweepReport,
+    tier_agents: dict[int, list],
+    policies: dict[str, tuple],
 ) -> None:
-    points = sla_checkpoints(ticket, now=now)
+    points = sla_checkpoints(ticket, now=now, policies=policies)
     passed = [p for p in points if p[0] <= now]
     breached_clocks = {clock for _at, kind, clock, _due in passed if kind == "breach"}
     wanted = {

@@ -3,6 +3,12 @@
 Every task is idempotent (the services re-check the database) and runs with
 ``acks_late`` + ``reject_on_worker_lost`` (settings), so a task lost with a killed
 worker is redone, never half-done: each sweep batch is its own transaction.
+
+Timeliness: beat sends the sweep at priority 0 (Redis serves it before the default
+priority of every other task), and notification tasks give their worker process back
+every ``NOTIFY_SLICE_SECONDS``, so a sweep waits at most for one short slice. A site
+with heavy e-mail traffic can also give the sweep a worker of its own
+(``CELERY_TASK_ROUTES`` to an ``escalation`` queue and ``celery worker -Q escalation``).
 """
 
 from __future__ import annotations
