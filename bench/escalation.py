@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,14 +152,39 @@ def drop_queued_notifications(event_ids: set[int]) -> int:
     return removed
 
 
-def bench_throughput(category: Category, n: int, batch: int | None) -> dict:
+def _sweeps(parallel: int, batch: int | None) -> None:
+    """``parallel`` sweeps at once, each on its own connection, as overlapping beat
+    ticks on a prefork worker would run them; SKIP LOCKED splits the work."""
+    if parallel <= 1:
+        escalation_sweep(batch=batch)
+        return
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            escalation_sweep(batch=batch)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def bench_throughput(category: Category, n: int, batch: int | None, parallel: int = 1) -> dict:
     say(f"throughput: creating {n} overdue tickets")
     now = timezone.now()
     ids = make_tickets(category, [now - timedelta(seconds=1 + i / n) for i in range(n)])
     analyze()
     say("throughput: sweeping")
     started = time.perf_counter()
-    escalation_sweep(batch=batch)
+    _sweeps(parallel, batch)
     seconds = time.perf_counter() - started
     events = TicketEvent.objects.filter(kind=TicketEvent.Kind.PROMOTED, ticket_id__in=ids)
     per_ticket = events.values("ticket_id").distinct().count()
@@ -171,6 +197,7 @@ def bench_throughput(category: Category, n: int, batch: int | None) -> dict:
         "seconds": round(seconds, 3),
         "promotions_per_s": round(promoted_now / seconds, 1),
         "batch": batch or settings.ESCALATION_SWEEP_BATCH,
+        "parallel_sweeps": parallel,
         "exactly_once": exactly_once,
         "notify_tasks_dropped": dropped,
     }
@@ -272,6 +299,7 @@ def main() -> None:
     parser.add_argument("--lag", type=int, default=200, help="tickets for the lag run (0: skip)")
     parser.add_argument("--spread", type=float, default=20.0, help="lag deadlines span (s)")
     parser.add_argument("--batch", type=int, default=None, help="sweep batch size")
+    parser.add_argument("--parallel", type=int, default=1, help="concurrent sweeps (threads)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -279,7 +307,9 @@ def main() -> None:
     category = prepare()
     result: dict = {"database": connection.vendor}
     if args.throughput:
-        result["throughput"] = bench_throughput(category, args.throughput, args.batch)
+        result["throughput"] = bench_throughput(
+            category, args.throughput, args.batch, args.parallel
+        )
     if args.lag:
         result["lag"] = bench_lag(category, args.lag, args.spread)
     text = json.dumps(result, indent=2)
