@@ -254,3 +254,27 @@ def test_one_bad_ticket_does_not_hold_back_its_batch(make_ticket):
         t.reference for t in tickets if t.pk != bad.pk
     )
     assert bad.events.filter(kind=Kind.PROMOTED).count() == 1  # never a second one
+
+
+def test_tasks_are_thin_wrappers_over_the_services(ticket):
+    from tiers import tasks
+
+    with time_machine.travel(T0 + 8 * H, tick=False):
+        result = tasks.escalation_sweep.delay().get()
+        assert result["promoted"] == 1
+        assert tasks.escalation_sweep.delay().get()["promoted"] == 0  # idempotent
+        assert tasks.vendor_followup.delay().get() == {
+            "chased": 0,
+            "overdue": 0,
+            "alerts_resent": 0,
+        }
+
+
+def test_beat_runs_the_sweep_first_and_often(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["escalation-sweep"]
+    assert entry["task"] == "tiers.tasks.escalation_sweep"
+    assert entry["schedule"].total_seconds() == settings.ESCALATION_SWEEP_SECONDS
+    assert entry["options"]["priority"] < settings.CELERY_TASK_DEFAULT_PRIORITY
+    assert "tiers.tasks.vendor_followup" in {
+        e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()
+    }
