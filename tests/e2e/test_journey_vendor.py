@@ -2,7 +2,7 @@
 covered by the demo vendor) reaches agent3, who hands it to the vendor. The vendor
 opens the link from the e-mail it received, posts an update with its own ticket
 number and marks its part done; agent3, still accountable, resolves the ticket. Once
-the link is revoked it answers 403."""
+the manager revokes the link in the admin, it answers 403."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 
 from tests.e2e.stack import login, screenshot, submit_ticket
 from tickets.models import Ticket
-from tiers import services as tier_services
 from tiers.models import VendorHandoff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -85,8 +84,16 @@ def test_vendor_handoff_and_revoked_link(new_page, demo, live_server, settings, 
     handoff = VendorHandoff.objects.get(ticket=ticket)
     assert handoff.vendor_reference == "NW-4471" and handoff.done_at is not None
 
-    # --- the link is revoked (the admin's "Revoke link" action calls this service) ---
-    tier_services.vendor_handoff_revoke(handoff=handoff, actor=demo["agent3"])
+    # --- the manager revokes the link in the admin; the vendor's link then answers 403
+    manager = new_page()
+    login(manager, "manager")
+    manager.goto("/admin/tiers/vendorhandoff/")
+    manager.locator("input[name=_selected_action]").check()
+    manager.locator("select[name=action]").select_option(label="Revoke link")
+    manager.get_by_role("button", name="Go").click()
+    expect(manager.get_by_text("1 vendor link(s) revoked.")).to_be_visible()
+    handoff.refresh_from_db()
+    assert handoff.revoked_at is not None
     response = vendor.goto(link)
     assert response.status == 403
     expect(vendor.get_by_role("heading", name="This vendor link has been revoked.")).to_be_visible()
