@@ -5,7 +5,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tickets.models import Category
 from tiers.selectors import user_is_manager
 
 from . import exports
@@ -41,7 +40,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "charts": charts,
             "query": request.GET.urlencode(),
             "tables": exports.TABLES,
-            "category_names": dict(Category.objects.values_list("id", "name")),
         },
     )
 

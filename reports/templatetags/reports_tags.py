@@ -12,7 +12,7 @@ register = template.Library()
 @register.filter
 def seconds(value: float | None) -> str:
     """Seconds as a short human duration (2h 05m, 3d 4h); an em dash when unknown."""
-    if value is None:
+    if value is None or value == "":  # "" is a missing key in a template
         return "—"
     return duration(timedelta(seconds=float(value)))
 
@@ -20,9 +20,9 @@ def seconds(value: float | None) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     """A 0–1 ratio as a percentage with one decimal; an em dash when undefined."""
-    if value is None:
+    if value is None or value == "":
         return "—"
-    return f"{value * 100:.1f}%"
+    return f"{float(value) * 100:.1f}%"
 
 
 @register.filter
