@@ -25,7 +25,7 @@ from tiers.models import Priority
 
 from .models import RollupDay
 from .rollup import ROLLUPS, build_window, live_table
-from .services import day_start, local_today
+from .services import day_start, history_start, local_today
 
 #: The Tier 1 target band: resolve 70–80% of issues before raising them.
 TIER1_BAND = (0.70, 0.80)
@@ -139,6 +139,8 @@ def dashboard_summary(
     window_first = min(filters.start, filters.end - timedelta(days=13))
     live_from = today
     if use_rollups:
+        # Days before any data are empty: as good as built.
+        first_data = history_start() or today
         built = set(
             RollupDay.objects.filter(day__gte=window_first, day__lt=today).values_list(
                 "day", flat=True
@@ -146,7 +148,7 @@ def dashboard_summary(
         )
         for i in range((today - window_first).days):
             d = window_first + timedelta(days=i)
-            if d not in built:
+            if d >= first_data and d not in built:
                 live_from = d
                 break
     else:

@@ -10,8 +10,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tickets.models import Ticket
-
 from .models import (
     DailyAgentRollup,
     DailyArticleRollup,
@@ -34,6 +32,19 @@ def day_start(day: date) -> datetime:
 
 def local_today(now: datetime | None = None) -> date:
     return timezone.localtime(now or timezone.now(), ZoneInfo(settings.TIME_ZONE)).date()
+
+
+def history_start() -> date | None:
+    """The first day with any data (a ticket or a KB suggestion): earlier days are empty."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT LEAST((SELECT MIN(created_at) FROM tickets_ticket), "
+            "(SELECT MIN(shown_at) FROM tickets_deflection))"
+        )
+        first = cursor.fetchone()[0]
+    if first is None:
+        return None
+    return timezone.localtime(first, ZoneInfo(settings.TIME_ZONE)).date()
 
 
 @transaction.atomic
@@ -69,15 +80,13 @@ def rollup_build_days(*, first: date, last: date, now: datetime | None = None) -
 
 def rollup_refresh(*, now: datetime | None = None, recent_days: int | None = None) -> int:
     """The nightly job: build every finished day that has no rollup yet (from the first
-    ticket on) and rebuild the last ``recent_days`` days, so late facts about them
+    day with data on) and rebuild the last ``recent_days`` days, so late facts about them
     (a deflection session linked to its ticket after midnight) are counted."""
     recent_days = recent_days if recent_days is not None else settings.REPORTS_ROLLUP_RECENT_DAYS
     yesterday = local_today(now) - timedelta(days=1)
-    first_ticket = Ticket.objects.order_by("created_at").values_list("created_at", flat=True)
-    first_at = first_ticket.first()
-    if first_at is None:
+    first_day = history_start()
+    if first_day is None:
         return 0
-    first_day = timezone.localtime(first_at, ZoneInfo(settings.TIME_ZONE)).date()
     built = set(
         RollupDay.objects.filter(day__gte=first_day, day__lte=yesterday).values_list(
             "day", flat=True
