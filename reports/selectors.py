@@ -1,3 +1,4 @@
+# ruff: noqa: S608 -- SQL is assembled from constants of this module; every value is a bound parameter.
 """Dashboard figures, computed in the database (never by loading tickets into Python).
 
 :func:`dashboard_summary` aggregates the daily rollup rows of the chosen range plus,
@@ -154,9 +155,7 @@ def dashboard_summary(
     else:
         live_from = window_first
     with transaction.atomic(), connection.cursor() as cursor:
-        build_window(
-            cursor, t0=day_start(live_from), t1=now, tz=settings.TIME_ZONE, into="live"
-        )
+        build_window(cursor, t0=day_start(live_from), t1=now, tz=settings.TIME_ZONE, into="live")
         src = _Sources(filters, live_from)
         daily = _daily(src, filters, window_first, today)
         backlog_now = _backlog_now(filters, now)
@@ -231,9 +230,7 @@ def _backlog_now(filters: DashboardFilters, now: datetime) -> dict:
         if value is not None:
             where.append(f"{col} = %s")
             params.append(value)
-    cases = " ".join(
-        f"WHEN created_at > %s THEN '{key}'" for key, _l, _lo, hi in AGE_BUCKETS if hi
-    )
+    cases = " ".join(f"WHEN created_at > %s THEN '{key}'" for key, _l, _lo, hi in AGE_BUCKETS if hi)
     case_params = [now - timedelta(days=hi) for _k, _l, _lo, hi in AGE_BUCKETS if hi]
     rows = _fetch(
         f"SELECT tier, CASE {cases} ELSE '{AGE_BUCKETS[-1][0]}' END AS age, COUNT(*), "

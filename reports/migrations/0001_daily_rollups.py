@@ -7,94 +7,162 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('knowledgebase', '0002_initial'),
-        ('tickets', '0002_deflection'),
+        ("knowledgebase", "0002_initial"),
+        ("tickets", "0002_deflection"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailyFunnelRollup',
+            name="DailyFunnelRollup",
             fields=[
-                ('day', models.DateField(primary_key=True, serialize=False)),
-                ('sessions_shown', models.IntegerField(default=0)),
-                ('sessions_opened', models.IntegerField(default=0)),
-                ('sessions_deflected', models.IntegerField(default=0)),
+                ("day", models.DateField(primary_key=True, serialize=False)),
+                ("sessions_shown", models.IntegerField(default=0)),
+                ("sessions_opened", models.IntegerField(default=0)),
+                ("sessions_deflected", models.IntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='RollupDay',
+            name="RollupDay",
             fields=[
-                ('day', models.DateField(primary_key=True, serialize=False)),
-                ('built_at', models.DateTimeField()),
+                ("day", models.DateField(primary_key=True, serialize=False)),
+                ("built_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-day'],
+                "ordering": ["-day"],
             },
         ),
         migrations.CreateModel(
-            name='DailyAgentRollup',
+            name="DailyAgentRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('tier', models.PositiveSmallIntegerField()),
-                ('handled', models.IntegerField(default=0)),
-                ('resolved', models.IntegerField(default=0)),
-                ('escalated', models.IntegerField(default=0)),
-                ('csat_count', models.IntegerField(default=0)),
-                ('csat_sum', models.IntegerField(default=0)),
-                ('stint_seconds', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), blank=True, default=list, size=None)),
-                ('agent', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("tier", models.PositiveSmallIntegerField()),
+                ("handled", models.IntegerField(default=0)),
+                ("resolved", models.IntegerField(default=0)),
+                ("escalated", models.IntegerField(default=0)),
+                ("csat_count", models.IntegerField(default=0)),
+                ("csat_sum", models.IntegerField(default=0)),
+                (
+                    "stint_seconds",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.IntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('day', 'agent', 'tier'), name='agent_rollup_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "agent", "tier"), name="agent_rollup_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DailyArticleRollup',
+            name="DailyArticleRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('resolved', models.IntegerField(default=0)),
-                ('shown', models.IntegerField(default=0)),
-                ('opened', models.IntegerField(default=0)),
-                ('deflected', models.IntegerField(default=0)),
-                ('article', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='knowledgebase.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("resolved", models.IntegerField(default=0)),
+                ("shown", models.IntegerField(default=0)),
+                ("opened", models.IntegerField(default=0)),
+                ("deflected", models.IntegerField(default=0)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="knowledgebase.article",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('day', 'article'), name='article_rollup_key')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("day", "article"), name="article_rollup_key")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DailyTicketRollup',
+            name="DailyTicketRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('priority', models.CharField(max_length=10)),
-                ('tier', models.PositiveSmallIntegerField()),
-                ('created', models.IntegerField(default=0)),
-                ('arrivals', models.IntegerField(default=0)),
-                ('departures', models.IntegerField(default=0)),
-                ('resolved', models.IntegerField(default=0)),
-                ('resolved_first_contact', models.IntegerField(default=0)),
-                ('resolved_breached', models.IntegerField(default=0)),
-                ('reopened', models.IntegerField(default=0)),
-                ('escalated', models.IntegerField(default=0)),
-                ('deescalated', models.IntegerField(default=0)),
-                ('pingpong', models.IntegerField(default=0)),
-                ('csat_count', models.IntegerField(default=0)),
-                ('csat_sum', models.IntegerField(default=0)),
-                ('resolution_seconds', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), blank=True, default=list, size=None)),
-                ('first_response_seconds', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), blank=True, default=list, size=None)),
-                ('stint_seconds', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), blank=True, default=list, size=None)),
-                ('category', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='tickets.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("priority", models.CharField(max_length=10)),
+                ("tier", models.PositiveSmallIntegerField()),
+                ("created", models.IntegerField(default=0)),
+                ("arrivals", models.IntegerField(default=0)),
+                ("departures", models.IntegerField(default=0)),
+                ("resolved", models.IntegerField(default=0)),
+                ("resolved_first_contact", models.IntegerField(default=0)),
+                ("resolved_breached", models.IntegerField(default=0)),
+                ("reopened", models.IntegerField(default=0)),
+                ("escalated", models.IntegerField(default=0)),
+                ("deescalated", models.IntegerField(default=0)),
+                ("pingpong", models.IntegerField(default=0)),
+                ("csat_count", models.IntegerField(default=0)),
+                ("csat_sum", models.IntegerField(default=0)),
+                (
+                    "resolution_seconds",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.IntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "first_response_seconds",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.IntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "stint_seconds",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.IntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="tickets.category",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('day', 'category', 'priority', 'tier'), name='ticket_rollup_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "category", "priority", "tier"), name="ticket_rollup_key"
+                    )
+                ],
             },
         ),
     ]

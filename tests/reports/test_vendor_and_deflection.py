@@ -111,12 +111,13 @@ def test_deflection_funnel_and_articles(db, customer):
         Deflection.objects.create(session_key="s1", article=art2)
         # s2: opens the suggestion, then submits anyway.
         ticket = Ticket.objects.create(
-            subject="x", description="x", category=CategoryFactory(), requester_name="P",
+            subject="x",
+            description="x",
+            category=CategoryFactory(),
+            requester_name="P",
             requester_email="p@example.com",
         )
-        Deflection.objects.create(
-            session_key="s2", article=art1, opened_at=at(9, 2), ticket=ticket
-        )
+        Deflection.objects.create(session_key="s2", article=art1, opened_at=at(9, 2), ticket=ticket)
         # s3: never opens anything.
         Deflection.objects.create(session_key="s3", article=art2)
     s = summary()
@@ -128,6 +129,12 @@ def test_deflection_funnel_and_articles(db, customer):
         "deflection_rate": round(1 / 3, 4),
     }
     assert s["articles"] == [
-        {"slug": "vpn", "title": "VPN setup", "resolved": 0, "shown": 2, "opened": 2,
-         "deflected": 1},
+        {
+            "slug": "vpn",
+            "title": "VPN setup",
+            "resolved": 0,
+            "shown": 2,
+            "opened": 2,
+            "deflected": 1,
+        },
     ]

@@ -15,7 +15,6 @@ Never run it on a production database: it only adds rows, but a lot of them.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
