@@ -17,7 +17,7 @@ from tiers.selectors import user_is_manager
 
 from .exports import csv_text, summary_csv
 from .forms import DashboardForm
-from .selectors import dashboard_summary
+from .selectors import dashboard_summary, dashboard_supported
 from .services import local_today
 
 
@@ -142,4 +142,6 @@ class MetricsSummaryApi(APIView):
             raise ValidationError(
                 {k if k != "__all__" else "detail": v for k, v in form.errors.items()}
             )
+        if not dashboard_supported():
+            return Response({"detail": "Metrics need PostgreSQL: set DATABASE_URL."}, status=503)
         return Response(dashboard_summary(filters=form.filters()))

@@ -9,8 +9,11 @@ from tiers.selectors import user_is_manager
 
 from . import exports
 from .forms import DashboardForm
-from .selectors import dashboard_summary
+from .selectors import dashboard_summary, dashboard_supported
 from .services import local_today
+
+
+UNSUPPORTED = "The dashboard needs PostgreSQL: set DATABASE_URL (see README)."
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -24,6 +27,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or {"range": "30"}, today=local_today())
     if not form.is_valid():
         return render(request, "reports/dashboard.html", {"form": form}, status=400)
+    if not dashboard_supported():
+        return render(request, "reports/dashboard.html", {"form": form, "unsupported": True})
     summary = dashboard_summary(filters=form.filters())
     charts = {
         "series": summary["series"],
@@ -53,6 +58,8 @@ def table_export(request: HttpRequest, table: str) -> HttpResponse:
     if not form.is_valid():
         message = " ".join(e for errors in form.errors.values() for e in errors)
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    if not dashboard_supported():
+        return HttpResponse(UNSUPPORTED, status=503, content_type="text/plain; charset=utf-8")
     filters = form.filters()
     response = HttpResponse(
         exports.table_csv(table, dashboard_summary(filters=filters)),
