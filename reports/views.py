@@ -12,7 +12,6 @@ from .forms import DashboardForm
 from .selectors import dashboard_summary, dashboard_supported
 from .services import local_today
 
-
 UNSUPPORTED = "The dashboard needs PostgreSQL: set DATABASE_URL (see README)."
 
 
