@@ -87,7 +87,7 @@ INSERT INTO tickets_ticket (
     resolution_due, sla_breached_at, escalation_count, reopen_count, customer_round_trips,
     first_contact_resolution, resolution, resolved_at, resolved_by_id, resolved_tier,
     resolved_article_id, closed_at, created_at, updated_at)
-SELECT id, 'TD-' || lpad(id::text, 6, '0'), md5(random()::text || id::text) || md5(id::text),
+SELECT id, 'TD-' || CASE WHEN id < 1000000 THEN lpad(id::text, 6, '0') ELSE id::text END, md5(random()::text || id::text) || md5(id::text),
     'Generated ticket ' || id, 'Generated for the dashboard benchmark.', category_id,
     'Generated Customer', 'customer' || (id %% 5000) || '@example.com', tier,
     CASE WHEN resolved_at IS NULL THEN
