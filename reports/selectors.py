@@ -22,14 +22,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tickets.models import Ticket
-
-ACTIVE_STATUSES = [str(s) for s in Ticket.ACTIVE_STATUSES]
 from tiers.models import Priority
 
 from .models import RollupDay
 from .rollup import ROLLUPS, build_window, live_table
 from .services import day_start, history_start, local_today
 
+ACTIVE_STATUSES = [str(s) for s in Ticket.ACTIVE_STATUSES]
 #: The Tier 1 target band: resolve 70–80% of issues before raising them.
 TIER1_BAND = (0.70, 0.80)
 TIERS = (1, 2, 3, 4)
@@ -575,24 +574,29 @@ def _vendors(filters: DashboardFilters, now: datetime) -> list[dict]:
     extra, extra_params = _ticket_filter_sql(filters, "h.ticket_id")
     epoch = "EXTRACT(EPOCH FROM ({}))"
     rows = _fetch(
-        "SELECT v.id, v.company, v.name, "
-        f"{epoch.format('v.response_target')}, {epoch.format('v.resolution_target')}, "
-        "COUNT(h.id), COUNT(h.first_response_at), "
-        f"AVG({epoch.format('h.first_response_at - h.created_at')}), "
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {epoch.format('h.first_response_at - h.created_at')}), "
-        "COUNT(*) FILTER (WHERE h.first_response_at <= h.respond_by), "
+        # Aggregate the hand-offs first, then name the vendors: the range condition
+        # then drives the scan, not the join.
+        "WITH agg AS (SELECT h.vendor_id, "
+        "COUNT(h.id) AS n, COUNT(h.first_response_at) AS responded, "
+        f"AVG({epoch.format('h.first_response_at - h.created_at')}) AS resp_mean, "
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {epoch.format('h.first_response_at - h.created_at')}) AS resp_median, "
+        "COUNT(*) FILTER (WHERE h.first_response_at <= h.respond_by) AS resp_in, "
         "COUNT(*) FILTER (WHERE h.first_response_at IS NULL AND h.revoked_at IS NULL "
-        "                  AND h.respond_by < %s), "
-        "COUNT(h.done_at), "
-        f"AVG({epoch.format('h.done_at - h.created_at')}), "
-        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {epoch.format('h.done_at - h.created_at')}), "
-        "COUNT(*) FILTER (WHERE h.done_at <= h.resolve_by), "
+        "                  AND h.respond_by < %s) AS resp_overdue, "
+        "COUNT(h.done_at) AS done, "
+        f"AVG({epoch.format('h.done_at - h.created_at')}) AS res_mean, "
+        f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {epoch.format('h.done_at - h.created_at')}) AS res_median, "
+        "COUNT(*) FILTER (WHERE h.done_at <= h.resolve_by) AS res_in, "
         "COUNT(*) FILTER (WHERE h.done_at IS NOT NULL AND EXISTS ("
         "    SELECT 1 FROM tickets_ticketevent e WHERE e.ticket_id = h.ticket_id "
-        "    AND e.kind = 'reopened' AND e.created_at > h.done_at)) "
-        "FROM tiers_vendorhandoff h JOIN tiers_vendorcontact v ON v.id = h.vendor_id "
-        f"WHERE h.created_at >= %s AND h.created_at < %s {extra} "
-        "GROUP BY v.id, v.company, v.name ORDER BY v.company, v.name",
+        "    AND e.created_at > h.done_at AND e.kind = 'reopened')) AS reopened "
+        "FROM tiers_vendorhandoff h "
+        f"WHERE h.created_at >= %s AND h.created_at < %s {extra} GROUP BY h.vendor_id) "
+        "SELECT v.id, v.company, v.name, "
+        f"{epoch.format('v.response_target')}, {epoch.format('v.resolution_target')}, "
+        "agg.n, agg.responded, agg.resp_mean, agg.resp_median, agg.resp_in, agg.resp_overdue, "
+        "agg.done, agg.res_mean, agg.res_median, agg.res_in, agg.reopened "
+        "FROM agg JOIN tiers_vendorcontact v ON v.id = agg.vendor_id ORDER BY v.company, v.name",
         [
             now,
             day_start(filters.start),
