@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -13,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from integrations.schema import error_responses
 from tiers.selectors import user_is_manager
 
 from .exports import csv_text, summary_csv
@@ -38,17 +44,17 @@ class SummaryCSVRenderer(BaseRenderer):
         return text.encode("utf-8")
 
 
+class MetricStatsSerializer(serializers.Serializer):
+    """Durations in seconds; null when the group has no values."""
+
+    count = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    median = serializers.FloatField(allow_null=True)
+    p90 = serializers.FloatField(allow_null=True)
+
+
 def _stats() -> serializers.Serializer:
-    return inline_serializer(
-        "MetricStats",
-        {
-            "count": serializers.IntegerField(),
-            "mean": serializers.FloatField(allow_null=True),
-            "median": serializers.FloatField(allow_null=True),
-            "p90": serializers.FloatField(allow_null=True),
-        },
-        allow_null=True,
-    )
+    return MetricStatsSerializer(allow_null=True)
 
 
 class MetricsSummaryApi(APIView):
@@ -131,8 +137,39 @@ class MetricsSummaryApi(APIView):
             OpenApiParameter("tier", int, enum=[1, 2, 3, 4]),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses={200: OutputSerializer},
-    )
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 429)},
+        examples=[
+            OpenApiExample(
+                "Last 30 days (abridged)",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "filters": {"start": "2026-10-28", "end": "2026-11-26", "category": None,
+                                "priority": None, "tier": None},
+                    "generated_at": "2026-11-26T09:00:00+00:00",
+                    "live_from": "2026-11-26",
+                    "headline": {
+                        "created": 1216, "resolved": 1181, "open": 415, "open_sla_breached": 12,
+                        "reopened": 9,
+                        "tier1_resolution": {"rate": 0.7375, "band": "in",
+                                             "text": "In the 70–80% target band",
+                                             "resolved": 309, "escalated": 110},
+                        "first_contact_rate": 0.2024, "sla_breach_rate": 0.0059,
+                        "sla_breached": 7, "csat_average": 4.2, "csat_responses": 301,
+                        "csat_response_rate": 0.2549, "pingpong": 3, "pingpong_rate": 0.01,
+                    },
+                    "escalation_steps": [{"step": "1→2", "from_tier": 1, "escalated": 110,
+                                          "left_tier": 419, "rate": 0.2625}],
+                    "times": {"resolution": {
+                        "overall": {"count": 1181, "mean": 21480.0, "median": 14400.0,
+                                    "p90": 61200.0},
+                        "by_tier": {"1": {"count": 309, "mean": 9000.0, "median": 7200.0,
+                                          "p90": 18000.0}},
+                        "by_priority": {"urgent": None}}},
+                },
+            )
+        ],
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         if not user_is_manager(request.user):
             raise PermissionDenied("Metrics are for help-desk managers.")
