@@ -176,9 +176,10 @@ class MetricsSummaryApi(APIView):
         params = {k: v for k, v in request.query_params.items() if k != "format"}
         form = DashboardForm(params or {"range": "30"}, today=local_today())
         if not form.is_valid():
-            raise ValidationError(
-                {k if k != "__all__" else "detail": v for k, v in form.errors.items()}
-            )
+            # ``detail`` is one sentence; each invalid field also gets its messages.
+            errors: dict[str, Any] = {k: v for k, v in form.errors.items() if k != "__all__"}
+            errors["detail"] = " ".join(m for msgs in form.errors.values() for m in msgs)
+            raise ValidationError(errors)
         if not dashboard_supported():
             return Response({"detail": "Metrics need PostgreSQL: set DATABASE_URL."}, status=503)
         return Response(dashboard_summary(filters=form.filters()))
