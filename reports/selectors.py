@@ -369,7 +369,8 @@ def _times(src: _Sources, filters: DashboardFilters) -> dict:
     for metric, col, sets in (
         ("resolution", "resolution_seconds", "(tier), (priority), ()"),
         ("first_response", "first_response_seconds", "(tier), (priority), ()"),
-        ("tier_time", "stint_seconds", "(tier), ()"),
+        # Time in tier is only shown per tier: no overall sort of every stint.
+        ("tier_time", "stint_seconds", "(tier)"),
     ):
         hist = buckets if metric == "resolution" else empty
         # Time in tier has no per-priority breakdown: the same codes without it.
