@@ -305,6 +305,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Finished days rebuilt by every rollup run (late facts about them are counted).
 REPORTS_ROLLUP_RECENT_DAYS = env.int("REPORTS_ROLLUP_RECENT_DAYS", default=2)
+# Dashboard figures are shared between requests for this long (0: always live).
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------
 # REST framework / OpenAPI

@@ -23,7 +23,7 @@ from tiers.selectors import user_is_manager
 
 from .exports import csv_text, summary_csv
 from .forms import DashboardForm
-from .selectors import dashboard_summary, dashboard_supported
+from .selectors import dashboard_summary_cached, dashboard_supported
 from .services import local_today
 
 
@@ -182,4 +182,4 @@ class MetricsSummaryApi(APIView):
             raise ValidationError(errors)
         if not dashboard_supported():
             return Response({"detail": "Metrics need PostgreSQL: set DATABASE_URL."}, status=503)
-        return Response(dashboard_summary(filters=form.filters()))
+        return Response(dashboard_summary_cached(filters=form.filters()))

@@ -9,7 +9,7 @@ from tiers.selectors import user_is_manager
 
 from . import exports
 from .forms import DashboardForm
-from .selectors import dashboard_summary, dashboard_supported
+from .selectors import dashboard_summary_cached, dashboard_supported
 from .services import local_today
 
 UNSUPPORTED = "The dashboard needs PostgreSQL: set DATABASE_URL (see README)."
@@ -28,7 +28,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return render(request, "reports/dashboard.html", {"form": form}, status=400)
     if not dashboard_supported():
         return render(request, "reports/dashboard.html", {"form": form, "unsupported": True})
-    summary = dashboard_summary(filters=form.filters())
+    summary = dashboard_summary_cached(filters=form.filters())
     charts = {
         "series": summary["series"],
         "distribution": summary["resolution_distribution"],
@@ -61,7 +61,7 @@ def table_export(request: HttpRequest, table: str) -> HttpResponse:
         return HttpResponse(UNSUPPORTED, status=503, content_type="text/plain; charset=utf-8")
     filters = form.filters()
     response = HttpResponse(
-        exports.table_csv(table, dashboard_summary(filters=filters)),
+        exports.table_csv(table, dashboard_summary_cached(filters=filters)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = (
