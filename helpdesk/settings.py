@@ -295,7 +295,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.notification_outbox_flush",
         "schedule": timedelta(seconds=60),
     },
+    # Dashboard rollups: finished days become exact rows; hourly so a missed night
+    # (worker down at midnight) is caught up soon. A built day costs one small query.
+    "reports-rollup": {
+        "task": "reports.tasks.reports_rollup_refresh",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
 }
+# Finished days rebuilt by every rollup run (late facts about them are counted).
+REPORTS_ROLLUP_RECENT_DAYS = env.int("REPORTS_ROLLUP_RECENT_DAYS", default=2)
+# Dashboard figures are shared between requests for this long (0: always live).
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------
 # REST framework / OpenAPI
