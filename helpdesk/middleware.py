@@ -1,7 +1,70 @@
+"""Project middleware: security headers, and a clean page when the database is away."""
+
+from __future__ import annotations
+
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+#: Exceptions that mean "the database cannot be reached right now", not a bug.
+DATABASE_OUTAGE_ERRORS = (OperationalError, InterfaceError)
+
+#: Seconds a client is told to wait; a restarting PostgreSQL is usually back sooner.
+OUTAGE_RETRY_AFTER = 30
+
+# Plain HTML with no template, context processor or session: nothing here may touch
+# the database, which is exactly what is missing. The stylesheet is optional decoration.
+OUTAGE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Back in a moment · Tierdesk</title></head>
+<body><main><h1>Tierdesk is back in a moment</h1>
+<p>The help desk cannot reach its database right now. Nothing you already submitted is lost.
+Please try again in a minute; if you were sending a form, send it again.</p>
+<p><a href="/">Back to the help desk</a></p></main></body></html>
+"""
+
+
+def database_outage_response() -> HttpResponse:
+    response = HttpResponse(OUTAGE_PAGE, status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(OUTAGE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    return isinstance(exc, DATABASE_OUTAGE_ERRORS)
+
+
+class DatabaseOutageMiddleware:
+    """A view that hits a dead database answers 503 with ``Retry-After``, not a 500
+    with a stack trace. Errors raised outside views (middleware, templates rendered
+    late) reach ``handler500``, which applies the same rule (``helpdesk.views.error_500``).
+
+    Recovery needs nothing here: ``CONN_HEALTH_CHECKS`` makes the next request test
+    its persistent connection and open a fresh one when the database is back.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_outage(exception):
+            return None
+        logger.error(
+            "database unavailable during %s %s: %s",
+            request.method,
+            request.path,
+            exception.__class__.__name__,
+        )
+        return database_outage_response()
 
 
 class SecurityHeadersMiddleware:
