@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,53 @@ class DatabaseOutageMiddleware:
             exception.__class__.__name__,
         )
         return database_outage_response()
+
+
+class RejectNulMiddleware:
+    """Answer 400 to a request whose path, query or form fields hold a NUL character.
+
+    NUL is never valid text: PostgreSQL refuses it in any string ("A string literal
+    cannot contain NUL"), so one in a URL segment (``/tickets/track/a%00b/``) or a
+    form field would otherwise turn into a 500 in whichever view meets it first.
+    Refusing it once, here, covers every page. Uploaded files are not inspected
+    (binary content is fine; their names are cleaned by the attachment service),
+    and JSON bodies are left to DRF, whose fields refuse NUL with a 400 of their own.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._has_nul(request):
+            return render(
+                request,
+                "400.html",
+                {
+                    "message": "The request contained a NUL character, which is never valid text. "
+                    "Remove it and try again."
+                },
+                status=400,
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request: HttpRequest) -> bool:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return True
+        if any("\x00" in v for values in request.GET.lists() for v in values[1]):
+            return True
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            try:
+                form = request.POST  # too big / malformed bodies raise Django's own 400s
+            except OSError:  # the client went away mid-upload, as CsrfViewMiddleware assumes
+                return False
+            return any(
+                "\x00" in name or any("\x00" in v for v in values) for name, values in form.lists()
+            )
+        return False
 
 
 class SecurityHeadersMiddleware:

@@ -179,10 +179,13 @@ def test_login_rotates_the_session_key(client, customer, limits):
 def test_login_by_email_and_overlong_or_binary_names_are_clean_4xx_free(client, customer, limits):
     assert _login(client, "CUSTOMER@example.com", "pw").status_code == 302
     client.logout()
-    for name in ("x" * 5000, "cust\x00omer", "\u202eremotsuc", "😀" * 100):
+    for name in ("x" * 5000, "\u202eremotsuc", "cus\u200btomer", "😀" * 100):
         response = _login(client, name, "pw", ip="192.0.2.90")
         assert response.status_code == 200, name[:20]
         assert "_auth_user_id" not in client.session
+    response = _login(client, "cust\x00omer", "pw", ip="192.0.2.91")
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
 
 
 @pytest.mark.django_db
