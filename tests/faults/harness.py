@@ -286,6 +286,28 @@ class CeleryWorker:
         self.stop()
 
 
+class CeleryBeat:
+    """A separate ``celery beat`` (the production layout: one beat, any number of workers)."""
+
+    def __init__(self, env: dict, *, log: Path | None = None):
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="tierdesk-beat-"))
+
+    def start(self) -> CeleryBeat:
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "beat", "--loglevel=WARNING",
+             "--schedule", str(self._dir / "beat-schedule")],
+            cwd=ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
