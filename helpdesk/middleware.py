@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
@@ -84,15 +84,13 @@ class RejectNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._has_nul(request):
-            return render(
-                request,
-                "400.html",
-                {
-                    "message": "The request contained a NUL character, which is never valid text. "
-                    "Remove it and try again."
-                },
-                status=400,
+            message = (
+                "The request contained a NUL character, which is never valid text. "
+                "Remove it and try again."
             )
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return render(request, "400.html", {"message": message}, status=400)
         return self.get_response(request)
 
     @staticmethod

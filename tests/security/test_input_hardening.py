@@ -129,6 +129,15 @@ def test_nul_bytes_anywhere_are_a_clear_400(make_ticket, agent1, method, path, d
 
 
 @pytest.mark.django_db
+def test_nul_in_a_form_encoded_api_call_is_a_json_400(agent1):
+    client = Client(raise_request_exception=False)
+    client.force_login(agent1)
+    response = client.post("/api/v1/tickets/", {"subject": "a\x00b"})
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["detail"]
+
+
+@pytest.mark.django_db
 def test_agent_actions_with_hostile_text_never_500(make_ticket, agent1):
     ticket = make_ticket()
     client = Client(raise_request_exception=False)
