@@ -268,6 +268,13 @@ def verify(database_url: str, stats: Stats) -> dict:
     }
 
 
+def sweep_available() -> bool:
+    """Whether this tree has the escalation sweep task the beat schedules (read from the
+    source: importing it would need Django set up in this process)."""
+    tasks = ROOT / "tiers" / "tasks.py"
+    return tasks.exists() and "def escalation_sweep" in tasks.read_text()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="load duration (default 10)")
@@ -366,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             "transport_errors": stats.transport_errors[:10],
             "confirmed_customer_replies": sum(stats.customer_replies.values()),
             "confirmed_agent_replies": sum(stats.agent_replies.values()),
+            "escalation_sweep_available": sweep_available(),
             "verification": verify(url, stats),
         }
     args.report.parent.mkdir(parents=True, exist_ok=True)
