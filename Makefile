@@ -28,7 +28,7 @@ seed: migrate
 ## make run: embedded mode (SQLite + filesystem broker in var/), web + worker + beat.
 run: seed
 	@echo ""
-	@echo "  Tierdesk is starting at http://127.0.0.1:$${PORT:-8000}/"
+	@echo "  Tierdesk is starting at http://127.0.0.1:$${TIERDESK_PORT:-8000}/"
 	@echo "  Logins (password 'demo'): agent1 (Tier 1), agent2 (Tier 2), agent3 (Tier 3), manager, customer"
 	@echo "  Ctrl-C stops web, worker and beat."
 	@echo ""

@@ -207,6 +207,16 @@ ATTACHMENT_ALLOWED_EXTENSIONS = env.list(
         "docx", "xlsx", "pptx", "odt", "ods", "zip",
     ],
 )  # fmt: skip
+# Customer portal abuse limits (helpdesk.ratelimit, counted in the cache per window).
+# Submissions: every POST per IP (bots included), accepted tickets per e-mail.
+PORTAL_RATE_WINDOW_SECONDS = env.int("PORTAL_RATE_WINDOW_SECONDS", default=3600)
+PORTAL_SUBMIT_LIMIT_PER_IP = env.int("PORTAL_SUBMIT_LIMIT_PER_IP", default=20)
+PORTAL_SUBMIT_LIMIT_PER_EMAIL = env.int("PORTAL_SUBMIT_LIMIT_PER_EMAIL", default=10)
+PORTAL_REPLY_LIMIT_PER_IP = env.int("PORTAL_REPLY_LIMIT_PER_IP", default=60)
+PORTAL_REPLY_LIMIT_PER_EMAIL = env.int("PORTAL_REPLY_LIMIT_PER_EMAIL", default=30)
+PORTAL_SIGNUP_LIMIT_PER_IP = env.int("PORTAL_SIGNUP_LIMIT_PER_IP", default=10)
+# Suggestions fire on typing (debounced): a per-minute ceiling per IP.
+PORTAL_SUGGEST_LIMIT_PER_MINUTE = env.int("PORTAL_SUGGEST_LIMIT_PER_MINUTE", default=120)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -215,6 +225,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# For EMAIL_URL=filemail:// (tests and demos read the messages from this folder).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tierdesk <support@tierdesk.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])

@@ -407,3 +407,23 @@ class Deflection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} shown in {self.session_key}"
+
+
+class EmailVerification(models.Model):
+    """A customer account's proof that it owns its e-mail address.
+
+    Anonymous tickets submitted with an address attach to the account only once this
+    address is verified (a signed link e-mailed at sign-up), so nobody can read
+    someone else's tickets by signing up with their address.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_verification"
+    )
+    email = models.EmailField(help_text=_("The address that was verified (lower case)."))
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        state = "verified" if self.verified_at else "unverified"
+        return f"{self.email} ({state})"

@@ -8,8 +8,18 @@ urlpatterns = [
     # Customer portal
     path("", portal.home, name="home"),
     path("tickets/new/", portal.ticket_new, name="ticket-new"),
+    path("tickets/new/suggest/", portal.ticket_suggest, name="ticket-suggest"),
+    path(
+        "tickets/new/open/<str:session>/<slug:slug>/",
+        portal.suggestion_open,
+        name="ticket-suggestion-open",
+    ),
     path("tickets/submitted/<str:token>/", portal.ticket_submitted, name="ticket-submitted"),
     path("tickets/track/<str:token>/", portal.track, name="track"),
+    path("tickets/track/<str:token>/solved/", portal.track_solved, name="track-solved"),
+    path("tickets/track/<str:token>/reopen/", portal.track_reopen, name="track-reopen"),
+    path("tickets/track/<str:token>/rate/", portal.track_rate, name="track-rate"),
+    path("tickets/track/<str:token>/escalate/", portal.track_escalate, name="track-escalate"),
     path("tickets/mine/", portal.my_tickets, name="my-tickets"),
     path(
         "tickets/track/<str:token>/attachments/<int:pk>/",
