@@ -46,14 +46,33 @@ def test_every_html_form_refuses_a_post_without_its_csrf_token(
     ticket = make_ticket(requester=customer)
     # Pages that show forms, per role; the forms found are posted without the token.
     pages = {
-        None: ["/", "/tickets/new/", ticket.get_tracking_url(), "/accounts/login/", "/kb/"],
+        None: [
+            "/",
+            "/tickets/new/",
+            ticket.get_tracking_url(),
+            "/accounts/login/",
+            "/accounts/signup/",
+            "/accounts/password_reset/",
+            "/kb/",
+        ],
         customer: ["/", ticket.get_tracking_url()],
         agent1: ["/agent/", f"/agent/tickets/{ticket.reference}/"],
         manager: ["/dashboard/"],
     }
     # Endpoints that must refuse even if no page happens to show their form today.
     known = {
-        None: ["/tickets/new/", ticket.get_tracking_url(), "/accounts/login/"],
+        None: [
+            "/tickets/new/",
+            "/accounts/login/",
+            "/accounts/signup/",
+            "/accounts/verify/",
+            "/accounts/password_reset/",
+            ticket.get_tracking_url(),
+            *(
+                ticket.get_tracking_url() + a + "/"
+                for a in ("solved", "reopen", "rate", "escalate")
+            ),
+        ],
         customer: ["/accounts/logout/", ticket.get_tracking_url()],
         agent1: [
             f"/agent/tickets/{ticket.reference}/{action}/"
@@ -76,7 +95,7 @@ def test_every_html_form_refuses_a_post_without_its_csrf_token(
             assert response.status_code == 403, (user, action, response.status_code)
             assert "Reload the page and try again" in response.content.decode()
             tried.add(action)
-    assert len(tried) >= 8, tried
+    assert len(tried) >= 14, tried
 
 
 @pytest.mark.django_db

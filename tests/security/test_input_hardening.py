@@ -45,19 +45,20 @@ def browser():
         ("name", "n" * 121, "at most 120 characters"),
         ("email", "e" * 250 + "@example.com", "at most 254 characters"),
         ("email", "not-an-address", "Enter a valid email address"),
-        ("category", "1 OR 1=1", "Select a valid choice"),
-        ("category", "999999", "Select a valid choice"),
-        ("urgency", "critical'; --", "Select a valid choice"),
-        ("subject", "   ", "This field is required"),
+        ("category", "1 OR 1=1", "Choose one of the listed categories"),
+        ("category", "999999", "Choose one of the listed categories"),
+        ("urgency", "critical'; --", "Choose one of the three answers"),
+        ("subject", "   ", "Give your ticket a short subject"),
     ],
 )
 def test_ticket_form_refuses_bad_fields_with_a_message(
     browser, policies, category, field, value, message
 ):
     response = _submit(browser, category, **{field: value})
-    assert response.status_code == 200
-    assert 'class="errorlist' in response.content.decode()
-    assert message in response.content.decode()
+    assert response.status_code in (200, 400)  # the form again, with the message
+    page = response.content.decode()
+    assert 'class="errorlist' in page
+    assert message in page
     assert not Ticket.objects.exists()
 
 
@@ -87,10 +88,10 @@ def test_customer_reply_limits_and_unicode(browser, make_ticket):
     ticket = make_ticket()
     url = ticket.get_tracking_url()
     too_long = browser.post(url, {"body": "x" * 20001})
-    assert too_long.status_code == 200
+    assert too_long.status_code in (200, 400)
     assert "at most 20000 characters" in too_long.content.decode()
     blank = browser.post(url, {"body": "  \n "})
-    assert blank.status_code == 200
+    assert blank.status_code in (200, 400)
     ok = browser.post(url, {"body": "Still broken 😢 \u202eok <b onclick=x()>bold</b>"})
     assert ok.status_code == 302
     page = browser.get(url).content.decode()

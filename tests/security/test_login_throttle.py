@@ -197,3 +197,17 @@ def test_password_validators_refuse_weak_passwords(customer):
         with pytest.raises(ValidationError):
             validate_password(weak, user=customer)
     validate_password("correct horse battery staple 42", user=customer)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weak", ["demo", "12345678", "password", "pat@example.com"])
+def test_signup_refuses_weak_passwords(client, weak):
+    from django.contrib.auth import get_user_model
+
+    response = client.post(
+        "/accounts/signup/",
+        {"name": "Pat", "email": "pat@example.com", "password1": weak, "password2": weak},
+    )
+    assert response.status_code in (200, 400)
+    assert 'class="errorlist' in response.content.decode()
+    assert not get_user_model().objects.filter(email="pat@example.com").exists()

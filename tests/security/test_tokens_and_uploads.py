@@ -195,3 +195,68 @@ def test_attachments_are_reachable_only_through_their_own_ticket(
     logged_in.force_login(customer)
     assert logged_in.get(f"/attachments/{secret.pk}/").status_code == 404
     assert logged_in.get(f"/attachments/{internal.pk}/").status_code == 404
+
+
+def _ticket_form(category, **extra) -> dict:
+    return {
+        "name": "Pat",
+        "email": "pat@example.com",
+        "category": category.pk,
+        "subject": "Screenshot of the error",
+        "description": "The error dialog is attached to this ticket.",
+        "urgency": "medium",
+        "impact": "low",
+        **extra,
+    }
+
+
+@pytest.mark.django_db
+def test_uploads_through_the_ticket_form_are_renamed_and_served_as_downloads(
+    policies, category, settings, tmp_path
+):
+    from tickets.models import Attachment, Ticket
+
+    settings.MEDIA_ROOT = tmp_path
+    client = Client(raise_request_exception=False)
+    evil = SimpleUploadedFile("../../etc/passwd.txt", b"root:x:0:0:root:/root:/bin/bash\n")
+    image = SimpleUploadedFile("..\\..\\shot\u202egnp.png", PNG, content_type="image/png")
+    response = client.post("/tickets/new/", _ticket_form(category, attachments=[evil, image]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ticket = Ticket.objects.get()
+    names = sorted(a.original_name for a in Attachment.objects.filter(ticket=ticket))
+    assert names == ["passwd.txt", "shotgnp.png"]
+    for attachment in Attachment.objects.filter(ticket=ticket):
+        stored = Path(attachment.file.path).resolve()
+        assert stored.is_relative_to(tmp_path.resolve())
+        assert "passwd" not in stored.name and "shot" not in stored.name
+        download = client.get(
+            f"/tickets/track/{ticket.tracking_token}/attachments/{attachment.pk}/"
+        )
+        assert download.status_code == 200
+        assert download["Content-Disposition"].startswith("attachment;")
+        assert download["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("payload.html", b"<script>alert(1)</script>"),
+        ("photo.png", b"<svg onload=alert(1)>"),
+        ("notes.txt", b"<!doctype html><script>alert(1)</script>"),
+        ("setup.exe", b"MZ\x90\x00"),
+    ],
+)
+def test_bad_uploads_through_the_ticket_form_are_refused_with_a_message(
+    policies, category, settings, tmp_path, name, content
+):
+    from tickets.models import Ticket
+
+    settings.MEDIA_ROOT = tmp_path
+    client = Client(raise_request_exception=False)
+    upload = SimpleUploadedFile(name, content)
+    response = client.post("/tickets/new/", _ticket_form(category, attachments=[upload]))
+    assert response.status_code == 400
+    assert name in response.content.decode()
+    assert not Ticket.objects.exists()
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))  # nothing left on disk
