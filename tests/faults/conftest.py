@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
-from .harness import ROOT
+from .harness import LOOSE_LIMITS, ROOT
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_namespace_and_loose_limits(settings):
+    """Fault tests post many forms from one address; the abuse limits are not what they
+    test. A fresh cache prefix keeps their counters away from other tests'."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"faulttest-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches
+    for name in LOOSE_LIMITS:
+        setattr(settings, name, int(LOOSE_LIMITS[name]))
 
 
 @pytest.fixture(scope="session")

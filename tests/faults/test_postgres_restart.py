@@ -41,6 +41,7 @@ def _traffic(port: int, stop: threading.Event, log: list, worker: int) -> None:
     while not stop.is_set():
         n += 1
         kind = ("home", "form", "health", "submit")[n % 4]
+        began = time.monotonic()  # classify by when a request was sent, not when it ended
         try:
             if kind == "home":
                 reply = browser.get("/")
@@ -68,9 +69,9 @@ def _traffic(port: int, stop: threading.Event, log: list, worker: int) -> None:
                         },
                     )
         except OSError as exc:  # the web server itself must never drop the connection
-            log.append((time.monotonic(), kind, 0, repr(exc), {}))
+            log.append((began, kind, 0, repr(exc), {}, time.monotonic()))
             continue
-        log.append((time.monotonic(), kind, reply.status, reply.body, reply.headers))
+        log.append((began, kind, reply.status, reply.body, reply.headers, time.monotonic()))
         time.sleep(0.02)
 
 
@@ -111,7 +112,9 @@ def test_requests_fail_cleanly_during_a_postgres_restart_and_recover(static_root
             time.sleep(3)
             down_at = time.monotonic()
             cluster.stop("fast")
+            stopped_at = time.monotonic()
             time.sleep(4)
+            starting_at = time.monotonic()
             cluster.start()
             up_at = time.monotonic()
             time.sleep(6)
@@ -119,8 +122,9 @@ def test_requests_fail_cleanly_during_a_postgres_restart_and_recover(static_root
             for t in threads:
                 t.join(timeout=30)
 
-        before = [e for e in log if e[0] < down_at]
-        during = [e for e in log if down_at + 0.5 < e[0] < up_at]
+        # Requests caught by the stop or the start itself may go either way.
+        before = [e for e in log if e[5] < down_at]
+        during = [e for e in log if stopped_at < e[0] and e[5] < starting_at]
         after = [e for e in log if e[0] > up_at + 2]
         statuses = Counter(e[2] for e in log)
         print(f"\nrequests: {len(log)} total, by status {dict(statuses)}; "
@@ -128,14 +132,20 @@ def test_requests_fail_cleanly_during_a_postgres_restart_and_recover(static_root
 
         assert not [e for e in log if e[2] == 0], "the web server dropped connections"
         assert not [e for e in log if e[2] >= 500 and e[2] != 503], "a 5xx other than 503"
-        assert before and all(e[2] in (200, 302) for e in before)
+        assert before and all(e[2] in (200, 302) for e in before), [
+            (e[1], e[2], e[3][-800:]) for e in before if e[2] not in (200, 302)
+        ][:3]
         assert during, "no request was made during the outage"
-        for _at, kind, status, body, headers in during:
-            assert status == 503, (kind, status, body[:300])
+        for _at, kind, status, body, headers, _ended in during:
             assert "Traceback" not in body and "psycopg2" not in body
-            if kind != "health":
+            if kind in ("health", "submit"):  # these need the database itself
+                assert status == 503, (kind, status, body[:300])
+            else:  # a page built from cached data may still be served
+                assert status in (200, 503), (kind, status, body[:300])
+            if status == 503 and kind != "health":
                 assert "cannot reach its database" in body
                 assert headers.get("retry-after") == "30"
+        assert sum(1 for e in during if e[2] == 503) >= len(during) // 2
         assert after and all(e[2] in (200, 302) for e in after), Counter(e[2] for e in after)
 
         # Nothing half-written: every accepted ticket is whole.
