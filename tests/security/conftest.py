@@ -7,9 +7,6 @@ import uuid
 
 import pytest
 
-# Browser fixtures for the CSP and lockout checks in Chromium (test_csp_browser.py).
-from tests.e2e.stack import chromium, new_page  # noqa: F401
-
 
 @pytest.fixture(autouse=True)
 def _own_cache_namespace(settings):
