@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/signup/", customer_accounts.signup, name="signup"),
     path("accounts/verify/<str:token>/", customer_accounts.verify, name="account-verify"),
     path("accounts/verify/", customer_accounts.verify_resend, name="account-verify-resend"),
+    path("accounts/tokens/", include("integrations.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

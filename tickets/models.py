@@ -158,6 +158,18 @@ class Ticket(TimestampedModel):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["tier", "status", "escalate_at"], name="ticket_queue"),
+            # The agent queue's keyset scans (tickets.queue): live tickets by deadline,
+            # per tier and across tiers; partial, so closed history does not bloat them.
+            models.Index(
+                fields=["tier", "escalate_at", "id"],
+                name="ticket_queue_live",
+                condition=Q(status__in=["new", "open", "pending_customer", "pending_vendor"]),
+            ),
+            models.Index(
+                fields=["escalate_at", "id"],
+                name="ticket_live_deadline",
+                condition=Q(status__in=["new", "open", "pending_customer", "pending_vendor"]),
+            ),
             models.Index(
                 fields=["escalate_at"],
                 name="ticket_escalate_at_live",
@@ -427,3 +439,27 @@ class EmailVerification(models.Model):
     def __str__(self) -> str:
         state = "verified" if self.verified_at else "unverified"
         return f"{self.email} ({state})"
+
+
+class TicketAccessGrant(models.Model):
+    """A manager lets one agent act on one ticket above the agent's tier (a Tier 1
+    agent helping on a Tier 3 outage). Honoured by ``tickets.selectors``."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="access_grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ticket_grants"
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="one_grant_per_ticket_user")
+        ]
+        indexes = [models.Index(fields=["user", "ticket"], name="grant_user_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} may act on ticket {self.ticket_id}"
