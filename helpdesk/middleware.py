@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
@@ -76,20 +76,20 @@ class RejectNulMiddleware:
     form field would otherwise turn into a 500 in whichever view meets it first.
     Refusing it once, here, covers every page. Uploaded files are not inspected
     (binary content is fine; their names are cleaned by the attachment service),
-    and JSON bodies are left to DRF, whose fields refuse NUL with a 400 of their own.
+    and ``/api/`` is left to DRF, whose fields refuse NUL with a 400 of their own.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._has_nul(request):
+        # The API validates its own input (DRF fields refuse NUL; unknown references 404
+        # as JSON), so only the HTML pages are guarded here.
+        if not request.path.startswith("/api/") and self._has_nul(request):
             message = (
                 "The request contained a NUL character, which is never valid text. "
                 "Remove it and try again."
             )
-            if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message}, status=400)
             return render(request, "400.html", {"message": message}, status=400)
         return self.get_response(request)
 
