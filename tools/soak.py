@@ -59,7 +59,8 @@ EscalationPolicy.objects.filter(tier__gte=3).update(budget=timedelta(days=30))
 
 REFERENCE = re.compile(r"TD-\d{6}")
 CATEGORY_OPTION = re.compile(r'<option value="(\d+)"')
-ARTICLE_LINK = re.compile(r'href="(/kb/[a-z0-9-]+/)"')
+ARTICLE_LINK = re.compile(r'href="(/kb/(?!manage/|gaps/)[a-z0-9-]+/)"')
+KB_SEARCHES = ("password", "vpn", "printer", "account locked", "outlook")
 
 
 @dataclass
@@ -146,7 +147,8 @@ def customer_loop(port: int, stop: threading.Event, stats: Stats, n: int, seed: 
                     with stats.lock:
                         stats.customer_replies[token] += 1
         else:
-            index = _call(stats, "GET /kb/", browser.get, "/kb/")
+            query = rnd.choice(KB_SEARCHES).replace(" ", "+")
+            index = _call(stats, "GET /kb/?q=", browser.get, f"/kb/?q={query}")
             links = ARTICLE_LINK.findall(index.body) if index is not None else []
             if links:
                 _call(stats, "GET /kb/<slug>/", browser.get, rnd.choice(links))
