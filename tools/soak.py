@@ -59,7 +59,7 @@ EscalationPolicy.objects.filter(tier__gte=3).update(budget=timedelta(days=30))
 
 REFERENCE = re.compile(r"TD-\d{6}")
 CATEGORY_OPTION = re.compile(r'<option value="(\d+)"')
-ARTICLE_LINK = re.compile(r'href="(/kb/(?!manage/|gaps/)[a-z0-9-]+/)"')
+ARTICLE_LINK = re.compile(r'href="(/kb/(?!manage/|gaps/)[a-z0-9-]+/)(?:\?[^"]*)?"')
 KB_SEARCHES = ("password", "vpn", "printer", "account locked", "outlook")
 
 
