@@ -22,6 +22,7 @@ import argparse
 import json
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -378,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             "escalation_sweep_available": sweep_available(),
             "verification": verify(url, stats),
         }
+    for bulky in ("static", "var", "media"):  # keep only the logs
+        shutil.rmtree(work / bulky, ignore_errors=True)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
