@@ -63,9 +63,18 @@ test: $(STAMP) chromium services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
+## make soak: bounded mixed load on its own stack (SOAK_ARGS="--minutes 3"; default 10 min).
+soak: $(STAMP)
+	$(PY) tools/soak.py $(SOAK_ARGS)
+
+## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
+## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.
+AUDIT_VENV := var/audit-venv
 audit: $(STAMP)
-	$(PY) -m pip install --quiet pip-audit
-	$(VENV)/bin/pip-audit --skip-editable
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1; }
+	@mkdir -p var
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > var/audit-requirements.txt
+	$(AUDIT_VENV)/bin/pip-audit --strict --desc -r var/audit-requirements.txt
 
 clean:
 	rm -rf var/ .pytest_cache

@@ -70,12 +70,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "helpdesk.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "helpdesk.middleware.SecurityHeadersMiddleware",
+    "helpdesk.middleware.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -162,6 +164,8 @@ PASSWORD_HASHERS = env.list(
 )
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+# Per client address: higher than per account, since an office shares one NAT address.
+LOGIN_FAILURE_IP_LIMIT = env.int("LOGIN_FAILURE_IP_LIMIT", default=30)
 TRUSTED_PROXY_HOPS = env.int("TIERDESK_TRUSTED_PROXY_HOPS", default=0)
 
 # ---------------------------------------------------------------------------
