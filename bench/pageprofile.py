@@ -26,7 +26,9 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "bench-profile-" + "x" * 40)
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("TIERDESK_BENCH", "1")
-os.environ.setdefault("TIERDESK_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "bench-profile"))
+os.environ.setdefault(
+    "TIERDESK_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "bench-profile")
+)
 
 import django
 
@@ -46,7 +48,9 @@ from django.test.utils import CaptureQueriesContext
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("path")
     p.add_argument("--user")
     p.add_argument("-n", type=int, default=20)
@@ -73,7 +77,9 @@ def main() -> None:
         sql += sum(float(q["time"]) for q in ctx.captured_queries)
         captured = ctx.captured_queries
     print(f"{args.path} as {args.user or 'anonymous'}: HTTP {status}")
-    print(f"  mean {total / args.n * 1000:.1f} ms per request, SQL {sql / args.n * 1000:.1f} ms in {len(captured)} queries")
+    print(
+        f"  mean {total / args.n * 1000:.1f} ms per request, SQL {sql / args.n * 1000:.1f} ms in {len(captured)} queries"
+    )
     for q in sorted(captured, key=lambda q: -float(q["time"])):
         print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:400]}")
     if args.explain and captured:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -137,8 +138,16 @@ def build_targets(fx: dict) -> list[Target]:
             form=form,
             ok=(302, 303),
         ),
-        Target("api_tickets", "API ticket list (agent1)", "/api/v1/tickets/", ["agent1"], Goal(max_queries=12)),
-        Target("kb_search", "KB search page", "/kb/?q=password", [None, "agent1"], Goal(max_p95_ms=20)),
+        Target(
+            "api_tickets",
+            "API ticket list (agent1)",
+            "/api/v1/tickets/",
+            ["agent1"],
+            Goal(max_queries=12),
+        ),
+        Target(
+            "kb_search", "KB search page", "/kb/?q=password", [None, "agent1"], Goal(max_p95_ms=20)
+        ),
         Target(
             "kb_suggest",
             "KB suggestion API",
@@ -146,8 +155,20 @@ def build_targets(fx: dict) -> list[Target]:
             [None, "agent1"],
             Goal(max_p95_ms=20),
         ),
-        Target("dashboard", "Manager dashboard (30 days)", "/dashboard/?range=30", ["manager"], Goal(max_p99_ms=300)),
-        Target("metrics_api", "Metrics API", "/api/v1/metrics/summary/", ["manager"], Goal(max_p99_ms=300)),
+        Target(
+            "dashboard",
+            "Manager dashboard (30 days)",
+            "/dashboard/?range=30",
+            ["manager"],
+            Goal(max_p99_ms=300),
+        ),
+        Target(
+            "metrics_api",
+            "Metrics API",
+            "/api/v1/metrics/summary/",
+            ["manager"],
+            Goal(max_p99_ms=300),
+        ),
         Target("ceiling", "Ceiling (bare Django page)", "/bench/ceiling/", [None], Goal()),
     ]
 
@@ -198,7 +219,9 @@ class Session:
 # -- processes ----------------------------------------------------------------------------
 def start(cmd: list[str], env: dict, logfile: Path) -> subprocess.Popen:
     out = logfile.open("ab")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
@@ -250,6 +273,25 @@ def wait_http(port: int, path: str, timeout: float = 90) -> None:
     raise RuntimeError(f"gunicorn did not answer {path} on port {port} within {timeout:.0f}s")
 
 
+def drain(port: int, timeout: float = 180) -> float:
+    """Wait until the workers are idle again; return how long that took.
+
+    wrk stops after its duration but requests it already sent stay queued in the
+    listen backlog; without this, a slow target's leftovers would be billed to the
+    next target of the interleaved round."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        t0 = time.monotonic()
+        try:
+            Session(port).request("GET", "/healthz")
+        except OSError:
+            time.sleep(0.5)
+            continue
+        if time.monotonic() - t0 < 0.5:
+            break
+    return time.monotonic() - started
+
+
 # -- fixtures and probes ---------------------------------------------------------------------
 def fixtures(db_url: str) -> dict:
     conn = connect(db_url)
@@ -293,7 +335,11 @@ def probe(target: Target, sessions: dict[str | None, Session], csrf: dict) -> No
         s = sessions[user]
         body = None
         if target.method == "POST":
-            form = dict(target.form, csrfmiddlewaretoken=csrf[user], submission_key=f"probe-{time.time_ns()}")
+            form = dict(
+                target.form,
+                csrfmiddlewaretoken=csrf[user],
+                submission_key=f"probe-{time.time_ns()}",
+            )
             body = urlencode(form)
         status, _ = s.request(target.method, target.path, body)
         target.probe_status, target.user = status, user
@@ -307,7 +353,9 @@ def probe(target: Target, sessions: dict[str | None, Session], csrf: dict) -> No
         target.missing = f"refused ({target.probe_status})"
 
 
-def wrk_round(target: Target, port: int, seconds: int, connections: int, cookies: str, csrf: str, run_id: str) -> dict:
+def wrk_round(
+    target: Target, port: int, seconds: int, connections: int, cookies: str, csrf: str, run_id: str
+) -> dict:
     cmd = [
         "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
         "-s", str(ROOT / "bench" / "wrk.lua"), "-H", "Host: 127.0.0.1",
@@ -343,7 +391,10 @@ def wrk_round(target: Target, port: int, seconds: int, connections: int, cookies
 
 
 def summarize(target: Target) -> dict:
-    med = {k: statistics.median(r[k] for r in target.rounds) for k in ("rps", "p50_ms", "p95_ms", "p99_ms")}
+    med = {
+        k: statistics.median(r[k] for r in target.rounds)
+        for k in ("rps", "p50_ms", "p95_ms", "p99_ms")
+    }
     return {
         "rps": round(med["rps"], 1),
         "p50_ms": round(med["p50_ms"], 1),
@@ -362,7 +413,12 @@ def rate_limit_overrides() -> dict[str, str]:
     """Raise every submission/portal rate limit the settings read from the environment,
     so the submission target measures the code, not the limiter's 429s."""
     text = (ROOT / "helpdesk" / "settings.py").read_text()
-    names = set(re.findall(r'env\.int\(\s*"([A-Z0-9_]*(?:SUBMI|TICKET|PORTAL|FORM)[A-Z0-9_]*(?:LIMIT|RATE)[A-Z0-9_]*)"', text))
+    names = set(
+        re.findall(
+            r'env\.int\(\s*"([A-Z0-9_]*(?:SUBMI|TICKET|PORTAL|FORM)[A-Z0-9_]*(?:LIMIT|RATE)[A-Z0-9_]*)"',
+            text,
+        )
+    )
     return {name: "100000000" for name in names if "WINDOW" not in name}
 
 
@@ -373,27 +429,34 @@ def run_script(name: str, args: list[str], env: dict, out_json: Path, timeout: i
     log(f"bench/{name} {' '.join(args)}")
     started = time.monotonic()
     try:
-        proc = subprocess.run([PYTHON, str(script), *args, "--json", str(out_json)], cwd=ROOT, env=env, timeout=timeout, check=False)
+        proc = subprocess.run(
+            [PYTHON, str(script), *args, "--json", str(out_json)],
+            cwd=ROOT,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"status": "timeout", "detail": f"no result within {timeout}s"}
     if proc.returncode != 0 or not out_json.exists():
         return {"status": "failed", "detail": f"exit code {proc.returncode}"}
-    return {"status": "ok", "seconds": round(time.monotonic() - started, 1), "result": json.loads(out_json.read_text())}
+    return {
+        "status": "ok",
+        "seconds": round(time.monotonic() - started, 1),
+        "result": json.loads(out_json.read_text()),
+    }
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
+    cpu, mem_gb = "unknown", 0.0
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(
-            ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
-    mem_gb = 0.0
-    try:
+    with contextlib.suppress(OSError, ValueError):
         mem_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    except (OSError, ValueError):
-        pass
     load = os.getloadavg()
     return {
         "cpu": cpu,
@@ -405,11 +468,17 @@ def machine() -> dict:
     }
 
 
-def main() -> int:  # noqa: C901 - one linear script, easier to follow in one place
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--db-url", required=True)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
-    p.add_argument("--aux-redis-url", default="redis://127.0.0.1:6379/14", help="for bench/escalation.py and bench/kb.py")
+    p.add_argument(
+        "--aux-redis-url",
+        default="redis://127.0.0.1:6379/14",
+        help="for bench/escalation.py and bench/kb.py",
+    )
     p.add_argument("--tickets", type=int, default=1_000_000)
     p.add_argument("--articles", type=int, default=10_000)
     p.add_argument("--force-seed", action="store_true")
@@ -419,7 +488,11 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
     p.add_argument("--port", type=int, default=8200)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--label", default="full")
-    p.add_argument("--escalation", default="10000,100000", help="sweep sizes for bench/escalation.py; empty: skip")
+    p.add_argument(
+        "--escalation",
+        default="10000,100000",
+        help="sweep sizes for bench/escalation.py; empty: skip",
+    )
     p.add_argument("--lag", type=int, default=1000)
     p.add_argument("--no-aux", action="store_true", help="skip bench/kb.py and bench/escalation.py")
     p.add_argument("--md", type=Path, required=True)
@@ -431,13 +504,24 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
     var_dir = ROOT / "var" / f"bench-{args.label}"
     var_dir.mkdir(parents=True, exist_ok=True)
     mach = machine()
-    seed(args.db_url, args.tickets, force=args.force_seed, articles=args.articles)
+    seed(
+        args.db_url,
+        args.tickets,
+        force=args.force_seed,
+        articles=args.articles,
+        redis_url=args.aux_redis_url,
+    )
     fx = fixtures(args.db_url)
     limits = rate_limit_overrides()
     env = django_env(args.db_url, args.redis_url, var_dir, **limits)
 
     log("collectstatic")
-    subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
 
     gunicorn = worker = None
     report: dict = {}
@@ -465,7 +549,10 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
         targets = build_targets(fx)
         for t in targets:
             probe(t, sessions, csrf)
-            log(f"probe {t.name:<13} {t.method} {t.path} as {t.user or 'anonymous'}: HTTP {t.probe_status}" + (f" -> {t.missing}" if t.missing else ""))
+            log(
+                f"probe {t.name:<13} {t.method} {t.path} as {t.user or 'anonymous'}: HTTP {t.probe_status}"
+                + (f" -> {t.missing}" if t.missing else "")
+            )
         live = [t for t in targets if not t.missing]
 
         log("SQL queries per request (Django test client, one request at a time)")
@@ -485,8 +572,17 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
         for rnd in range(args.rounds):
             for t in live:
                 cookies = sessions[t.user].cookie_header()
+                drain(args.port)
                 t.rounds.append(
-                    wrk_round(t, args.port, args.round_seconds, args.connections, cookies, csrf[t.user], f"{run_id}r{rnd}")
+                    wrk_round(
+                        t,
+                        args.port,
+                        args.round_seconds,
+                        args.connections,
+                        cookies,
+                        csrf[t.user],
+                        f"{run_id}r{rnd}",
+                    )
                 )
                 bar.advance()
         bar.close()
@@ -494,10 +590,16 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
         gunicorn_workers = [memory_mb(pid) for pid in children(gunicorn.pid)]
         celery_procs = [memory_mb(worker.pid)] + [memory_mb(pid) for pid in children(worker.pid)]
         rss = {
-            "gunicorn_worker_peak_mb": max((m.get("peak_rss_mb", 0) for m in gunicorn_workers), default=None),
-            "gunicorn_worker_rss_mb": max((m.get("rss_mb", 0) for m in gunicorn_workers), default=None),
+            "gunicorn_worker_peak_mb": max(
+                (m.get("peak_rss_mb", 0) for m in gunicorn_workers), default=None
+            ),
+            "gunicorn_worker_rss_mb": max(
+                (m.get("rss_mb", 0) for m in gunicorn_workers), default=None
+            ),
             "gunicorn_workers": gunicorn_workers,
-            "celery_worker_peak_mb": max((m.get("peak_rss_mb", 0) for m in celery_procs), default=None),
+            "celery_worker_peak_mb": max(
+                (m.get("peak_rss_mb", 0) for m in celery_procs), default=None
+            ),
             "celery_worker_rss_mb": max((m.get("rss_mb", 0) for m in celery_procs), default=None),
         }
     finally:
@@ -507,11 +609,25 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
     results: dict[str, dict] = {}
     for t in targets:
         if t.missing:
-            results[t.name] = {"title": t.title, "path": t.path, "status": t.missing, "goal": t.goal.describe()}
+            results[t.name] = {
+                "title": t.title,
+                "path": t.path,
+                "status": t.missing,
+                "goal": t.goal.describe(),
+            }
             continue
         r = summarize(t)
-        r.update(title=t.title, path=t.path, method=t.method, user=t.user or "anonymous", goal=t.goal.describe())
-        r.update(queries=queries.get(t.name, {}).get("queries"), slowest_sql=queries.get(t.name, {}).get("slowest"))
+        r.update(
+            title=t.title,
+            path=t.path,
+            method=t.method,
+            user=t.user or "anonymous",
+            goal=t.goal.describe(),
+        )
+        r.update(
+            queries=queries.get(t.name, {}).get("queries"),
+            slowest_sql=queries.get(t.name, {}).get("slowest"),
+        )
         results[t.name] = r
     ceiling = results.get("ceiling", {}).get("rps")
     for t in targets:
@@ -532,12 +648,9 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
         for i, size in enumerate(s for s in args.escalation.split(",") if s):
             # The lag test (real worker + beat) runs once, with the first sweep size.
             lag = args.lag if i == 0 else 0
-            runs.append(
-                run_script(
-                    "escalation.py", ["--throughput", size, "--lag", str(lag)], aux_env,
-                    var_dir / f"escalation-{size}.json", timeout=1200,
-                )  # fmt: skip
-            )
+            script_args = ["--throughput", size, "--lag", str(lag)]
+            out = var_dir / f"escalation-{size}.json"
+            runs.append(run_script("escalation.py", script_args, aux_env, out, timeout=1200))
         aux["escalation"] = runs[0] if len(runs) == 1 else {"status": "see runs", "runs": runs}
         if runs and all(r["status"] == "not available" for r in runs):
             aux["escalation"] = runs[0]
@@ -554,7 +667,9 @@ def main() -> int:  # noqa: C901 - one linear script, easier to follow in one pl
             "connections": args.connections,
             "rounds": args.rounds,
             "round_seconds": args.round_seconds,
-            "load_tool": subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split("\n")[0].strip(),
+            "load_tool": subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+            .stdout.split("\n")[0]
+            .strip(),
             "settings": "DEBUG off, TIERDESK_BENCH on, SSL redirect off (loopback), Redis cache + broker",
             "rate_limit_overrides": sorted(limits),
         },
@@ -579,9 +694,12 @@ def _find_numbers(obj, want: tuple[str, ...], path: str = "") -> list[tuple[str,
     if isinstance(obj, dict):
         for k, v in obj.items():
             found += _find_numbers(v, want, f"{path}.{k}" if path else k)
-    elif isinstance(obj, int | float) and not isinstance(obj, bool):
-        if any(w in path.lower() for w in want):
-            found.append((path, obj))
+    elif (
+        isinstance(obj, int | float)
+        and not isinstance(obj, bool)
+        and any(w in path.lower() for w in want)
+    ):
+        found.append((path, obj))
     return found
 
 
@@ -594,9 +712,15 @@ def render_table(report: dict) -> str:
     ]
     for r in report["targets"].values():
         if "rps" not in r:
-            lines.append(f"| {r['title']} | {r['goal']} | – | – | – | – | – | – | – | {r['status']} | {date} | {mach} |")
+            lines.append(
+                f"| {r['title']} | {r['goal']} | – | – | – | – | – | – | – | {r['status']} | {date} | {mach} |"
+            )
             continue
-        non2xx = f"{r['non_2xx']}" + (" (302 = success)" if r.get("method") == "POST" and r["non_2xx"] and not r["non_ok"] else "")
+        non2xx = f"{r['non_2xx']}" + (
+            " (302 = success)"
+            if r.get("method") == "POST" and r["non_2xx"] and not r["non_ok"]
+            else ""
+        )
         lines.append(
             f"| {r['title']} | {r['goal']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p95_ms']:.1f} "
             f"| {r['queries'] if r['queries'] is not None else '–'} | {non2xx} | {r['ratio'] if r['ratio'] is not None else '–'} "
@@ -605,12 +729,21 @@ def render_table(report: dict) -> str:
     mem = report["memory"]
     peak = mem.get("gunicorn_worker_peak_mb")
     verdict = "met" if peak is not None and peak <= 150 else "MISSED"
-    lines.append(f"| Gunicorn worker peak RSS | ≤ 150 MB | {peak} MB | | | | | | | {verdict} | {date} | {mach} |")
-    lines.append(f"| Celery worker peak RSS | (reported) | {mem.get('celery_worker_peak_mb')} MB | | | | | | | – | {date} | {mach} |")
-    for key, title in (("kb", "KB benchmark (bench/kb.py)"), ("escalation", "Escalation (bench/escalation.py)")):
+    lines.append(
+        f"| Gunicorn worker peak RSS | ≤ 150 MB | {peak} MB | | | | | | | {verdict} | {date} | {mach} |"
+    )
+    lines.append(
+        f"| Celery worker peak RSS | (reported) | {mem.get('celery_worker_peak_mb')} MB | | | | | | | – | {date} | {mach} |"
+    )
+    for key, title in (
+        ("kb", "KB benchmark (bench/kb.py)"),
+        ("escalation", "Escalation (bench/escalation.py)"),
+    ):
         aux = report[key]
         if aux.get("status") in ("not available", "skipped", "failed", "timeout"):
-            lines.append(f"| {title} | {'p95 ≤ 20 ms' if key == 'kb' else 'sweep ≥ 2,000/s, lag p99 ≤ 2 s'} | {aux['status']} | | | | | | | – | {date} | {mach} |")
+            lines.append(
+                f"| {title} | {'p95 ≤ 20 ms' if key == 'kb' else 'sweep ≥ 2,000/s, lag p99 ≤ 2 s'} | {aux['status']} | | | | | | | – | {date} | {mach} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -637,7 +770,10 @@ def render_markdown(report: dict) -> str:
         "",
         render_table(report),
     ]
-    for key, title in (("kb", "Knowledge base (bench/kb.py)"), ("escalation", "Escalation (bench/escalation.py)")):
+    for key, title in (
+        ("kb", "Knowledge base (bench/kb.py)"),
+        ("escalation", "Escalation (bench/escalation.py)"),
+    ):
         aux = report[key]
         out += [f"## {title}", ""]
         runs = aux.get("runs") or [aux]
@@ -645,8 +781,13 @@ def render_markdown(report: dict) -> str:
             if run.get("status") != "ok":
                 out.append(f"- {run.get('status')}: {run.get('detail', '')}")
                 continue
-            figures = _find_numbers(run["result"], ("per_s", "throughput", "p50", "p95", "p99", "lag", "ms", "rate"))
-            out.append(f"- run took {run['seconds']} s: " + (", ".join(f"{k} = {v:g}" for k, v in figures) or "see BENCHMARKS.json"))
+            figures = _find_numbers(
+                run["result"], ("per_s", "throughput", "p50", "p95", "p99", "lag", "ms", "rate")
+            )
+            out.append(
+                f"- run took {run['seconds']} s: "
+                + (", ".join(f"{k} = {v:g}" for k, v in figures) or "see BENCHMARKS.json")
+            )
         out.append("")
     mem = report["memory"]
     out += [

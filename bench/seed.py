@@ -156,7 +156,7 @@ def seeded_size(db_url: str) -> int | None:
             cur.execute("SELECT to_regclass(%s)", [MARKER])
             if cur.fetchone()[0] is None:
                 return None
-            cur.execute(f"SELECT tickets FROM {MARKER} ORDER BY seeded_at DESC LIMIT 1")  # noqa: S608
+            cur.execute(f"SELECT tickets FROM {MARKER} ORDER BY seeded_at DESC LIMIT 1")
             row = cur.fetchone()
             return row[0] if row else None
     finally:
@@ -247,18 +247,37 @@ class Seeder:
             for t, p, b in budgets
         )
         budget_case += " ELSE interval '8 hours' END"
-        sla = {p: (f, r) for p, f, r in self.q("SELECT priority, first_response, resolution FROM tiers_slapolicy")}
-        fr_case = "CASE " + " ".join(
-            f"WHEN priority = '{p}' THEN interval '{f.total_seconds()} seconds'" for p, (f, _) in sla.items()
-        ) + " ELSE interval '4 hours' END"
-        res_case = "CASE " + " ".join(
-            f"WHEN priority = '{p}' THEN interval '{r.total_seconds()} seconds'" for p, (_, r) in sla.items()
-        ) + " ELSE interval '3 days' END"
+        sla = {
+            p: (f, r)
+            for p, f, r in self.q(
+                "SELECT priority, first_response, resolution FROM tiers_slapolicy"
+            )
+        }
+        fr_case = (
+            "CASE "
+            + " ".join(
+                f"WHEN priority = '{p}' THEN interval '{f.total_seconds()} seconds'"
+                for p, (f, _) in sla.items()
+            )
+            + " ELSE interval '4 hours' END"
+        )
+        res_case = (
+            "CASE "
+            + " ".join(
+                f"WHEN priority = '{p}' THEN interval '{r.total_seconds()} seconds'"
+                for p, (_, r) in sla.items()
+            )
+            + " ELSE interval '3 days' END"
+        )
         cats = [r[0] for r in self.q("SELECT id FROM tickets_category ORDER BY id")]
         tiers = {
-            t: [r[0] for r in self.q(
-                "SELECT user_id FROM tiers_agentprofile WHERE tier = %s AND NOT is_manager ORDER BY user_id", [t]
-            )]
+            t: [
+                r[0]
+                for r in self.q(
+                    "SELECT user_id FROM tiers_agentprofile WHERE tier = %s AND NOT is_manager ORDER BY user_id",
+                    [t],
+                )
+            ]
             for t in (1, 2, 3)
         }
         customer = self.one("SELECT id FROM auth_user WHERE username = 'customer'")
@@ -454,7 +473,9 @@ class Seeder:
         )
 
     def load_articles(self) -> None:
-        authors = [r[0] for r in self.q("SELECT user_id FROM tiers_agentprofile ORDER BY user_id LIMIT 50")]
+        authors = [
+            r[0] for r in self.q("SELECT user_id FROM tiers_agentprofile ORDER BY user_id LIMIT 50")
+        ]
         cats = [r[0] for r in self.q("SELECT id FROM tickets_category ORDER BY id")]
         topics = [t for t, _ in KB_TOPICS]
         tags = [g for _, g in KB_TOPICS]
@@ -525,17 +546,31 @@ class Seeder:
         bar.close()
 
 
-def seed(db_url: str, tickets: int, *, force: bool = False, articles: int = ARTICLES) -> bool:
+def seed(
+    db_url: str,
+    tickets: int,
+    *,
+    force: bool = False,
+    articles: int = ARTICLES,
+    redis_url: str = "redis://127.0.0.1:6379/14",
+) -> bool:
     """Seed ``db_url`` unless it already holds a bench data set of this size.
 
     Returns True when it seeded, False when it reused the existing data."""
     if not force and seeded_size(db_url) == tickets:
-        log(f"{db_name(db_url)}: already seeded with {tickets:,} tickets, reusing it (--force redoes)")
+        log(
+            f"{db_name(db_url)}: already seeded with {tickets:,} tickets, reusing it (--force redoes)"
+        )
+        # Code merged since the seeding may bring migrations (indexes, columns): apply them.
+        env = django_env(db_url, redis_url, ROOT / "var" / "bench")
+        env["DJANGO_DEBUG"] = "1"
+        run_manage(["migrate", "--noinput", "-v", "0"], env)
+        reindex_article_search(db_url, env)
         return False
     started = time.monotonic()
     log(f"{db_name(db_url)}: creating the database")
     recreate_database(db_url)
-    env = django_env(db_url, "redis://127.0.0.1:6379/14", ROOT / "var" / "bench")
+    env = django_env(db_url, redis_url, ROOT / "var" / "bench")
     env["DJANGO_DEBUG"] = "1"  # seed_demo and migrate need no production key checks
     log("migrate")
     run_manage(["migrate", "--noinput", "-v", "0"], env)
@@ -558,7 +593,12 @@ def seed(db_url: str, tickets: int, *, force: bool = False, articles: int = ARTI
     s.categories()
     s.vendors()
     conn.commit()
-    tables = ["tickets_ticket", "tickets_ticketevent", "tickets_satisfactionrating", "tiers_vendorhandoff"]
+    tables = [
+        "tickets_ticket",
+        "tickets_ticketevent",
+        "tickets_satisfactionrating",
+        "tiers_vendorhandoff",
+    ]
     index_defs = s.drop_secondary_indexes(tables)
     s.load_tickets()
     log("vendor hand-offs and CSAT ratings")
@@ -570,23 +610,39 @@ def seed(db_url: str, tickets: int, *, force: bool = False, articles: int = ARTI
     s.q("SET session_replication_role = origin")
     s.q(f"CREATE TABLE IF NOT EXISTS {MARKER} (tickets int, events bigint, seeded_at timestamptz)")
     events = s.one("SELECT count(*) FROM tickets_ticketevent")
-    s.q(f"INSERT INTO {MARKER} VALUES (%s, %s, now())", [tickets, events])  # noqa: S608
+    s.q(f"INSERT INTO {MARKER} VALUES (%s, %s, now())", [tickets, events])
     conn.commit()
     reindex_article_search(db_url, env)
     conn.autocommit = True
-    tables_to_analyze = tables + ["knowledgebase_article", "auth_user", "tiers_agentprofile", "tickets_category"]
+    tables_to_analyze = [
+        *tables,
+        "knowledgebase_article",
+        "auth_user",
+        "tiers_agentprofile",
+        "tickets_category",
+    ]
     bar = Progress("VACUUM ANALYZE", len(tables_to_analyze))
     for t in tables_to_analyze:
         s.q(f"VACUUM ANALYZE {t}")
         bar.advance()
     bar.close()
     counts = {
-        t: s.one(f"SELECT count(*) FROM {t}")  # noqa: S608
-        for t in ("tickets_ticket", "tickets_ticketevent", "tickets_satisfactionrating",
-                  "tiers_vendorhandoff", "knowledgebase_article", "tiers_agentprofile", "tickets_category")
+        t: s.one(f"SELECT count(*) FROM {t}")
+        for t in (
+            "tickets_ticket",
+            "tickets_ticketevent",
+            "tickets_satisfactionrating",
+            "tiers_vendorhandoff",
+            "knowledgebase_article",
+            "tiers_agentprofile",
+            "tickets_category",
+        )
     }
     conn.close()
-    log(f"seeded in {time.monotonic() - started:.0f}s: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
+    log(
+        f"seeded in {time.monotonic() - started:.0f}s: "
+        + ", ".join(f"{k}={v:,}" for k, v in counts.items())
+    )
     return True
 
 
@@ -610,13 +666,22 @@ def reindex_article_search(db_url: str, env: dict[str, str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db-url", required=True)
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--articles", type=int, default=ARTICLES)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--force", action="store_true", help="drop and reseed even when present")
     args = parser.parse_args()
-    seed(args.db_url, args.tickets, force=args.force, articles=args.articles)
+    seed(
+        args.db_url,
+        args.tickets,
+        force=args.force,
+        articles=args.articles,
+        redis_url=args.redis_url,
+    )
 
 
 if __name__ == "__main__":

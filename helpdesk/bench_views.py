@@ -15,7 +15,5 @@ from tickets.models import Category
 
 
 def ceiling(request: HttpRequest) -> HttpResponse:
-    rows = Category.objects.order_by("sort_order", "name").values("name", "slug", "entry_tier")[
-        :25
-    ]
+    rows = Category.objects.order_by("sort_order", "name").values("name", "slug", "entry_tier")[:25]
     return render(request, "bench/ceiling.html", {"rows": rows})
