@@ -56,29 +56,33 @@ def main() -> None:
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--explain", action="store_true")
     p.add_argument("--cprofile", action="store_true")
+    p.add_argument("--sort", default="tottime", help="cProfile order: tottime or cumulative")
+    p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
 
     client = Client(HTTP_HOST="127.0.0.1")
     if args.user:
         client.force_login(get_user_model().objects.get(username=args.user))
     status = client.get(args.path).status_code
-    total = sql = 0.0
+    total = sql = cpu = 0.0
     captured: list[dict] = []
     profiler = cProfile.Profile() if args.cprofile else None
     for _ in range(args.n):
         with CaptureQueriesContext(connection) as ctx:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
             client.get(args.path)
             if profiler:
                 profiler.disable()
             total += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
         sql += sum(float(q["time"]) for q in ctx.captured_queries)
         captured = ctx.captured_queries
     print(f"{args.path} as {args.user or 'anonymous'}: HTTP {status}")
     print(
-        f"  mean {total / args.n * 1000:.1f} ms per request, SQL {sql / args.n * 1000:.1f} ms in {len(captured)} queries"
+        f"  mean {total / args.n * 1000:.1f} ms per request ({cpu / args.n * 1000:.1f} ms CPU in Python), "
+        f"SQL {sql / args.n * 1000:.1f} ms in {len(captured)} queries"
     )
     for q in sorted(captured, key=lambda q: -float(q["time"])):
         print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:400]}")
@@ -91,7 +95,7 @@ def main() -> None:
                 print("  " + line)
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
 
 

@@ -797,6 +797,10 @@ def render_markdown(report: dict) -> str:
         f"- Celery worker: peak {mem.get('celery_worker_peak_mb')} MB, now {mem.get('celery_worker_rss_mb')} MB.",
         "",
     ]
+    findings = ROOT / "bench" / "FINDINGS.md"
+    if findings.exists():
+        # The analysis of missed goals is written by people; keep it beside the figures.
+        out += [findings.read_text()]
     return "\n".join(out)
 
 
