@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('knowledgebase', '0002_initial'),
-        ('tickets', '0002_deflection'),
+        ("knowledgebase", "0002_initial"),
+        ("tickets", "0002_deflection"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('status__in', ['new', 'open', 'pending_customer', 'pending_vendor'])), fields=['tier', 'escalate_at', 'created_at'], name='ticket_queue_live'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(
+                    ("status__in", ["new", "open", "pending_customer", "pending_vendor"])
+                ),
+                fields=["tier", "escalate_at", "created_at"],
+                name="ticket_queue_live",
+            ),
         ),
     ]
