@@ -28,7 +28,7 @@ seed: migrate
 ## make run: embedded mode (SQLite + filesystem broker in var/), web + worker + beat.
 run: seed
 	@echo ""
-	@echo "  Tierdesk is starting at http://127.0.0.1:$${PORT:-8000}/"
+	@echo "  Tierdesk is starting at http://127.0.0.1:$${TIERDESK_PORT:-8000}/"
 	@echo "  Logins (password 'demo'): agent1 (Tier 1), agent2 (Tier 2), agent3 (Tier 3), manager, customer"
 	@echo "  Ctrl-C stops web, worker and beat."
 	@echo ""
@@ -48,6 +48,7 @@ wrk:
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -n | tail -1) main start
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; pg_isready -h 127.0.0.1 -p 5432
+	@psql "$(TEST_DATABASE_URL)" -c 'select 1' >/dev/null 2>&1 || createdb -h 127.0.0.1 -U postgres "$$(basename $(TEST_DATABASE_URL))"
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@for i in $$(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; redis-cli -h 127.0.0.1 -p 6379 ping
 

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "tickets",
     "knowledgebase",
     "reports",
+    "integrations",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +205,16 @@ ATTACHMENT_ALLOWED_EXTENSIONS = env.list(
         "docx", "xlsx", "pptx", "odt", "ods", "zip",
     ],
 )  # fmt: skip
+# Customer portal abuse limits (helpdesk.ratelimit, counted in the cache per window).
+# Submissions: every POST per IP (bots included), accepted tickets per e-mail.
+PORTAL_RATE_WINDOW_SECONDS = env.int("PORTAL_RATE_WINDOW_SECONDS", default=3600)
+PORTAL_SUBMIT_LIMIT_PER_IP = env.int("PORTAL_SUBMIT_LIMIT_PER_IP", default=20)
+PORTAL_SUBMIT_LIMIT_PER_EMAIL = env.int("PORTAL_SUBMIT_LIMIT_PER_EMAIL", default=10)
+PORTAL_REPLY_LIMIT_PER_IP = env.int("PORTAL_REPLY_LIMIT_PER_IP", default=60)
+PORTAL_REPLY_LIMIT_PER_EMAIL = env.int("PORTAL_REPLY_LIMIT_PER_EMAIL", default=30)
+PORTAL_SIGNUP_LIMIT_PER_IP = env.int("PORTAL_SIGNUP_LIMIT_PER_IP", default=10)
+# Suggestions fire on typing (debounced): a per-minute ceiling per IP.
+PORTAL_SUGGEST_LIMIT_PER_MINUTE = env.int("PORTAL_SUGGEST_LIMIT_PER_MINUTE", default=120)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -211,6 +223,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# For EMAIL_URL=filemail:// (tests and demos read the messages from this folder).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tierdesk <support@tierdesk.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
@@ -276,20 +290,60 @@ CELERY_BEAT_SCHEDULE = {
 # REST framework / OpenAPI
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its challenge makes anonymous API calls answer 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: the browsable renderer needs inline scripts that the CSP forbids;
+    # /api/docs/ (Swagger UI, vendored) is the API's page for people.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "helpdesk.exceptions.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Counted in the Django cache (Redis when configured): per user, per token, per
+    # anonymous address. 429 answers carry Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "integrations.throttling.AnonThrottle",
+        "integrations.throttling.UserThrottle",
+        "integrations.throttling.TokenThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        "token": env.str("API_THROTTLE_TOKEN", default="300/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tierdesk API",
-    "DESCRIPTION": "Tickets, tiers, knowledge base and metrics of a tiered IT help desk.",
+    "DESCRIPTION": (
+        "Tickets, tiers, knowledge base and metrics of a tiered IT help desk.\n\n"
+        "Authenticate with a session (browser; unsafe methods need the CSRF token) or a "
+        "personal API token from /accounts/tokens/ sent as `Authorization: Bearer <token>`. "
+        "Errors are JSON: `detail` plus one list of messages per invalid field. Requests "
+        "are throttled per user and per token (429 with `Retry-After`).\n\n"
+        "**Webhooks** (registered by managers in the admin) POST JSON on `ticket.created`, "
+        "`ticket.escalated` (by an agent or a timer) and `ticket.resolved`. Verify them: "
+        "HMAC-SHA256 with the webhook's secret over `<X-Tierdesk-Timestamp>.<raw body>` "
+        "must equal `X-Tierdesk-Signature` (`sha256=<hex>`); reject old timestamps. "
+        "Failed deliveries (network errors, 5xx) are retried with exponential backoff."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package: no CDN at run time.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Outgoing webhooks (integrations app): short timeouts, exponential backoff on
+# network errors and 5xx, at most this many attempts per delivery.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 
 # ---------------------------------------------------------------------------
 # Security. Production (DEBUG off) passes `manage.py check --deploy` cleanly.

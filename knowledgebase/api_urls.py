@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("kb/articles/", api.ArticleListApi.as_view(), name="api-kb-articles"),
+    path("kb/articles/<str:slug>/", api.ArticleDetailApi.as_view(), name="api-kb-article"),
+    path("kb/suggest/", api.ArticleSuggestApi.as_view(), name="api-kb-suggest"),
+]

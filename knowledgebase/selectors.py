@@ -1,46 +1,512 @@
-"""KB reads. Customers only ever see published public articles."""
+"""KB reads. Customers only ever see published public articles.
+
+Search runs on PostgreSQL full-text search (weighted vectors kept by a trigger, see
+migration 0004) plus trigram similarity on titles for typos; on SQLite (embedded
+mode) it falls back to ``icontains``. Every read starts from
+``article_list_visible_to``, so visibility is decided in one place.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import difflib
+import html
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from tiers.selectors import user_is_manager, user_max_tier
+import nh3
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    TrigramWordSimilarity,
+)
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Left
+from django.utils.safestring import SafeString, mark_safe
 
-from .models import Article
+from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
+
+from .models import Article, ArticleVersion, SearchLog
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser | None
+
+MAX_QUERY_CHARS = 200
+MAX_SEARCH_WORDS = 8
+MAX_SUGGEST_WORDS = 10
+SEARCH_CANDIDATES = 60
+TYPO_FALLBACK_BELOW = 3
+SNIPPET_SOURCE_CHARS = 1200
+# Markers ts_headline puts around hits; HTML-escaping leaves them intact, so they can
+# be swapped for <mark> after the text is escaped.
+_HIT_START, _HIT_STOP = "⟦hit⟧", "⟦/hit⟧"
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_MD_LINK_RE = re.compile(r"\]\([^)]*\)")
+_MD_NOISE_RE = re.compile(r"[*_`#>|]+|-{3,}|!\[|\[")
 
 
-def article_list_visible_to(*, user) -> QuerySet[Article]:
-    qs = Article.objects.filter(status=Article.Status.PUBLISHED)
+def normalize_query(query: str) -> str:
+    """Lowercase, whitespace collapsed, capped: how searches are counted."""
+    return " ".join((query or "").lower().split())[:MAX_QUERY_CHARS]
+
+
+def query_words(text: str, *, limit: int) -> list[str]:
+    """Letters and digits only: nothing from the user reaches tsquery syntax."""
+    words: list[str] = []
+    for word in _WORD_RE.findall((text or "").lower()):
+        word = word[:40]
+        if word not in words:
+            words.append(word)
+        if len(words) >= limit:
+            break
+    return words
+
+
+def _uses_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# ---------------------------------------------------------------------------
+# Visibility
+# ---------------------------------------------------------------------------
+
+
+def _audience_filter(user: AnyUser) -> Q | None:
+    """``None`` means every audience (managers); otherwise what this reader may see."""
     if user_is_manager(user):
-        return qs
+        return None
     max_tier = user_max_tier(user)
     if max_tier:
-        return qs.filter(Q(audience=Article.Audience.PUBLIC) | Q(min_tier__lte=max_tier))
-    return qs.filter(audience=Article.Audience.PUBLIC)
+        return Q(audience=Article.Audience.PUBLIC) | Q(min_tier__lte=max_tier)
+    return Q(audience=Article.Audience.PUBLIC)
 
 
-def article_search(*, user, query: str, limit: int = 20) -> QuerySet[Article]:
+def article_list_visible_to(*, user: AnyUser) -> QuerySet[Article]:
+    """Published articles the user may read: customers and visitors the public ones,
+    agents also internal ones from their tier down, managers all."""
+    # No select_related here: callers narrow it with .only() (the portal does).
+    qs = Article.objects.filter(status=Article.Status.PUBLISHED)
+    condition = _audience_filter(user)
+    return qs if condition is None else qs.filter(condition)
+
+
+def article_get_visible_to(*, user: AnyUser, slug: str) -> Article:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(
+        article_list_visible_to(user=user).select_related("category"), slug=slug
+    )
+
+
+def user_is_kb_author(user: AnyUser) -> bool:
+    """Any agent (every tier) and any manager may write drafts."""
+    return agent_profile_of(user) is not None or user_is_manager(user)
+
+
+def user_is_kb_reviewer(user: AnyUser) -> bool:
+    """Tier 2 and 3 agents and managers review and publish."""
+    if user_is_manager(user):
+        return True
+    profile = agent_profile_of(user)
+    return bool(profile and profile.tier >= 2)
+
+
+def user_sees_kb_gaps(user: AnyUser) -> bool:
+    if user_is_manager(user):
+        return True
+    profile = agent_profile_of(user)
+    return bool(profile and profile.tier >= 3)
+
+
+def article_manage_list_visible_to(*, user: AnyUser) -> QuerySet[Article]:
+    """Every status, for staff: the audience rule still applies, so a Tier 2 agent
+    never reads a Tier 3 runbook, even as a draft. Non-staff get nothing."""
+    if not user_is_kb_author(user):
+        return Article.objects.none()
+    qs = Article.objects.select_related("category", "author", "reviewer")
+    condition = _audience_filter(user)
+    return qs if condition is None else qs.filter(condition)
+
+
+# ---------------------------------------------------------------------------
+# Search
+# ---------------------------------------------------------------------------
+
+
+def _tsquery(words: list[str], *, joiner: str, prefix_min: int) -> str:
+    """A raw tsquery from sanitized words; the last one matches as a prefix (the user
+    is still typing it) when it is long enough to be selective."""
+    terms = list(words)
+    if terms and len(terms[-1]) >= prefix_min:
+        terms[-1] += ":*"
+    return f" {joiner} ".join(terms)
+
+
+def _plain_snippet(raw: str) -> SafeString:
+    """ts_headline output (Markdown source with hit markers) → safe HTML with <mark>."""
+    text = _MD_LINK_RE.sub("]", raw)
+    text = _MD_NOISE_RE.sub(" ", text)
+    text = " ".join(text.split())
+    text = html.escape(text).replace(_HIT_START, "<mark>").replace(_HIT_STOP, "</mark>")
+    # nh3 closes any <mark> left open by a marker that came from the article itself.
+    return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
+
+
+def _fallback_snippet(article: Article, words: list[str]) -> SafeString:
+    source = article.summary or article.body[:240]
+    text = html.escape(" ".join(_MD_NOISE_RE.sub(" ", source).split())[:240])
+    hits = [re.escape(word) for word in words if len(word) >= 3]
+    if hits:
+        # One pass, so a word like "mark" cannot match inside an inserted tag.
+        text = re.sub(f"({'|'.join(hits)})", r"<mark>\1</mark>", text, flags=re.IGNORECASE)
+    return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
+
+
+def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Article]:
+    """Published articles the user may read that match ``query``, best first.
+
+    PostgreSQL: all words must match (the last one as a prefix, for search-as-you-type),
+    ranked title > summary/tags > body; when that finds fewer than three articles, titles
+    within trigram distance of the query follow, so typos still find the article. Each result carries ``.rank`` and ``.snippet``
+    (escaped text with ``<mark>`` around hits). A query that finds nothing is counted in
+    ``SearchLog`` for the KB-gap list. An empty query lists the most helpful articles.
+    """
+    limit = max(1, min(int(limit), 100))
+    normalized = normalize_query(query)
+    words = query_words(normalized, limit=MAX_SEARCH_WORDS)
     qs = article_list_visible_to(user=user)
-    query = (query or "").strip()[:200]
-    if query:
-        for word in query.split()[:8]:
-            qs = qs.filter(
+    if not words:
+        results = list(qs.order_by("-helpful_yes", "-view_count", "title")[:limit])
+        for article in results:
+            article.rank = 0.0
+            article.snippet = _fallback_snippet(article, [])
+        return results
+
+    if _uses_postgres():
+        tsquery = SearchQuery(
+            _tsquery(words, joiner="&", prefix_min=2), search_type="raw", config="english"
+        )
+        results = _pg_ranked(qs, Q(search_vector=tsquery), Value(0.0), tsquery, limit)
+        if len(results) < min(limit, TYPO_FALLBACK_BELOW) and len(normalized) >= 4:
+            # Few or no full-text hits: probably a typo. Titles within trigram distance of
+            # the whole query (word_similarity >= 0.6) follow. Only then, and only for the
+            # whole query: trigram candidates are rechecked row by row, and a single short
+            # word shares trigrams with most titles (measured 30-120 ms per word at 10,000
+            # articles, against 1-8 ms for the whole query).
+            similarity = TrigramWordSimilarity(normalized, "title") * Value(0.5)
+            found = {a.pk for a in results}
+            more = _pg_ranked(
+                qs.exclude(pk__in=found),
+                Q(title__trigram_word_similar=normalized),
+                similarity,
+                tsquery,
+                limit,
+            )
+            results += more[: limit - len(results)]
+    else:
+        condition = Q()
+        for word in words:
+            condition &= (
                 Q(title__icontains=word) | Q(summary__icontains=word) | Q(body__icontains=word)
             )
-    return qs.order_by("title")[:limit]
+        results = list(qs.filter(condition).order_by("-helpful_yes", "title")[: limit * 3])
+        # Title hits first, like the weighted ranking on PostgreSQL.
+        for article in results:
+            title = article.title.lower()
+            article.rank = sum(1.0 for w in words if w in title) + 0.1
+            article.snippet = _fallback_snippet(article, words)
+        results.sort(key=lambda a: -a.rank)
+        results = results[:limit]
+
+    if not results:
+        search_log_miss(query=normalized)
+    return results
 
 
-def article_suggest(*, user, text: str, limit: int = 5) -> list[Article]:
+def _pg_ranked(qs, match: Q, similarity: Any, tsquery: SearchQuery, limit: int) -> list[Article]:
+    """One statement, ranked in two stages so its cost does not grow with the number of
+    matches: all matches are ordered on the small title/summary/tags vector (cheap, never
+    TOASTed); only the best ``SEARCH_CANDIDATES`` are ranked on the full vector (title
+    A, summary/tags B, body C), and only the returned rows get a headline."""
+    candidates = (
+        qs.filter(match)
+        .annotate(cheap=SearchRank(F("suggest_vector"), tsquery) + similarity)
+        .order_by("-cheap", "-helpful_yes", "pk")
+        .values("pk")[: max(SEARCH_CANDIDATES, limit * 2)]
+    )
+    rank = SearchRank(F("search_vector"), tsquery) + similarity
+    results = list(
+        qs.filter(pk__in=Subquery(candidates))
+        .annotate(
+            rank=Coalesce(rank, Value(0.0), output_field=FloatField()),
+            # Evaluated for the returned rows only (PostgreSQL postpones costly select-list
+            # expressions past ORDER BY … LIMIT). ts_headline's cost grows with the text,
+            # so snippets come from the start of the body; ranking uses all of it.
+            headline=SearchHeadline(
+                Left("body", SNIPPET_SOURCE_CHARS),
+                tsquery,
+                config="english",
+                start_sel=_HIT_START,
+                stop_sel=_HIT_STOP,
+                max_words=28,
+                min_words=12,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        .order_by("-rank", "-helpful_yes", "pk")[:limit]
+    )
+    for article in results:
+        article.snippet = _plain_snippet(article.headline)
+    return results
+
+
+def search_log_miss(*, query: str) -> None:
+    """Count a search that found nothing: one upsert, no read, no lock held."""
+    normalized = normalize_query(query)
+    if len(normalized) < 3:
+        return
+    outer_atomic = connection.in_atomic_block
+    from django.utils import timezone
+
+    now = timezone.now()
+    table = SearchLog._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and not outer_atomic:
+            # A lost counter after a crash is harmless: do not make the reader wait for
+            # the WAL flush. Only in our own transaction, never in a caller's.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            f"INSERT INTO {table} (query, count, first_seen, last_seen) "  # noqa: S608
+            "VALUES (%s, 1, %s, %s) ON CONFLICT (query) DO UPDATE "
+            f"SET count = {table}.count + 1, last_seen = excluded.last_seen",
+            [normalized, now, now],
+        )
+
+
+def article_suggest(*, user: AnyUser, text: str, limit: int = 5) -> list[Article]:
     """The articles most likely to solve what ``text`` describes (subject + description).
 
     Used on every few keystrokes by the submit form and on the agent ticket page;
-    for agents it includes the internal articles they may read.
+    for agents it includes the internal articles they may read. One query: any word
+    may match (the last as a prefix while it is being typed), ranked on the small
+    title/summary/tags vector so no article body is read.
     """
-    words = [w for w in (text or "").split() if len(w) > 3][:6]
+    limit = max(1, min(int(limit), 20))
+    words = query_words((text or "")[:2000], limit=MAX_SUGGEST_WORDS)
+    words = [w for w in words if len(w) >= 3]
     if not words:
         return []
-    qs = article_list_visible_to(user=user)
+    qs = article_list_visible_to(user=user).only(
+        "id", "title", "slug", "summary", "audience", "min_tier", "helpful_yes"
+    )
+    if _uses_postgres():
+        # A trailing space means the last word is finished: no prefix then.
+        typing = bool(text) and not text[-1].isspace()
+        tsquery = SearchQuery(
+            _tsquery(words, joiner="|", prefix_min=3 if typing else 999),
+            search_type="raw",
+            config="english",
+        )
+        return list(
+            qs.filter(suggest_vector=tsquery)
+            .annotate(rank=SearchRank(F("suggest_vector"), tsquery))
+            .order_by("-rank", "-helpful_yes", "pk")[:limit]
+        )
     condition = Q()
-    for word in words:
+    for word in words[:6]:
         condition |= Q(title__icontains=word) | Q(summary__icontains=word)
     return list(qs.filter(condition).order_by("-helpful_yes", "title")[:limit])
+
+
+def article_related(*, user: AnyUser, article: Article, limit: int = 4) -> list[Article]:
+    """Other articles a reader of ``article`` may want: same topic or shared tags first,
+    then whatever the title suggests."""
+    qs = article_list_visible_to(user=user).exclude(pk=article.pk)
+    condition = Q(pk__in=[])
+    if article.category_id:
+        condition |= Q(category_id=article.category_id)
+    for tag in (article.tags or [])[:5]:
+        if isinstance(tag, str):
+            condition |= Q(tags__contains=[tag]) if _uses_postgres() else Q(tags__icontains=tag)
+    related = list(qs.filter(condition).order_by("-helpful_yes", "title")[:limit])
+    if len(related) < limit:
+        seen = {a.pk for a in related} | {article.pk}
+        for extra in article_suggest(user=user, text=article.title + " ", limit=limit + 1):
+            if extra.pk not in seen and len(related) < limit:
+                related.append(extra)
+                seen.add(extra.pk)
+    return related
+
+
+# ---------------------------------------------------------------------------
+# Listing pages, impact, history
+# ---------------------------------------------------------------------------
+
+
+def article_topics(*, user: AnyUser) -> list:
+    """Categories that hold at least one article this user may read, with counts."""
+    rows = (
+        article_list_visible_to(user=user)
+        .filter(category__isnull=False)
+        .values("category__slug", "category__name")
+        .annotate(n=Count("id"))
+        .order_by("category__name")
+    )
+    return [
+        {"slug": r["category__slug"], "name": r["category__name"], "count": r["n"]} for r in rows
+    ]
+
+
+def article_most_helpful(*, user: AnyUser, limit: int = 6) -> list[Article]:
+    return list(
+        article_list_visible_to(user=user)
+        .filter(helpful_yes__gt=0)
+        .order_by(F("helpful_no") - F("helpful_yes"), "-view_count", "title")[:limit]
+    )
+
+
+def with_impact(qs: QuerySet[Article]) -> QuerySet[Article]:
+    """Annotate ``resolved_count`` (tickets resolved with the article) and
+    ``deflected_count`` (form sessions in which the article was opened and no ticket was
+    submitted: a Deflection with ``opened_at`` set, ``ticket`` NULL, and no ticket from
+    any other row of the same session)."""
+    from tickets.models import Deflection, Ticket
+
+    resolved = (
+        Ticket.objects.filter(resolved_article=OuterRef("pk"))
+        .order_by()
+        .values("resolved_article")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    session_ticketed = Deflection.objects.filter(
+        session_key=OuterRef("session_key"), ticket__isnull=False
+    )
+    deflected = (
+        Deflection.objects.filter(article=OuterRef("pk"), opened_at__isnull=False)
+        .filter(ticket__isnull=True)
+        .exclude(Exists(session_ticketed))
+        .order_by()
+        .values("article")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return qs.annotate(
+        resolved_count=Coalesce(Subquery(resolved), 0),
+        deflected_count=Coalesce(Subquery(deflected), 0),
+    )
+
+
+@dataclass
+class DiffLine:
+    kind: str  # "add", "del", "hunk", "same"
+    text: str
+
+
+@dataclass
+class VersionDiff:
+    version: ArticleVersion
+    previous_number: int | None
+    lines: list[DiffLine] = field(default_factory=list)
+
+
+def article_version_diffs(*, article: Article) -> list[VersionDiff]:
+    """Each published version with a unified diff against the one before it. Lines are
+    plain text: the template escapes them."""
+    versions = list(
+        ArticleVersion.objects.filter(article=article).select_related("published_by", "author")
+    )
+    result = []
+    ordered = sorted(versions, key=lambda v: v.number)
+    previous: ArticleVersion | None = None
+    for version in ordered:
+        before = _version_text(previous) if previous else []
+        after = _version_text(version)
+        lines = []
+        for line in difflib.unified_diff(before, after, lineterm="", n=2):
+            if line.startswith(("---", "+++")):
+                continue
+            kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+            lines.append(DiffLine(kind, line))
+        result.append(VersionDiff(version, previous.number if previous else None, lines))
+        previous = version
+    return list(reversed(result))
+
+
+def _version_text(version: ArticleVersion) -> list[str]:
+    return [f"# {version.title}", "", version.summary, "", *version.body.splitlines()]
+
+
+# ---------------------------------------------------------------------------
+# KB gaps
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class GapEntry:
+    kind: str  # "search" or "escalation"
+    label: str
+    count: int
+    last_seen: object
+    tickets: list = field(default_factory=list)
+    category_id: int | None = None
+    query: str = ""
+
+
+def kb_gaps(*, user: AnyUser, limit: int = 40) -> list[GapEntry]:
+    """What the KB is missing: escalations marked "missing article" (grouped by
+    category) and searches that found nothing (by normalised query), each with the
+    tickets behind it that the user may read. A fixed number of queries."""
+    from tickets.models import Category, TicketEvent
+    from tickets.selectors import ticket_list_visible_to
+
+    visible = ticket_list_visible_to(user=user)
+    entries: list[GapEntry] = []
+
+    events = list(
+        TicketEvent.objects.filter(
+            kind=TicketEvent.Kind.AVOIDABLE,
+            data__missing_article=True,
+            ticket__in=visible.values("pk"),
+        )
+        .select_related("ticket")
+        .order_by("-created_at")[:500]
+    )
+    by_category: dict[int | None, GapEntry] = {}
+    for event in events:
+        data = event.data if isinstance(event.data, dict) else {}
+        raw_category = data.get("category_id") or event.ticket.category_id
+        category_id = raw_category if isinstance(raw_category, int) else None
+        entry = by_category.get(category_id)
+        if entry is None:
+            entry = by_category[category_id] = GapEntry(
+                "escalation", "", 0, event.created_at, category_id=category_id
+            )
+        entry.count += 1
+        if event.ticket not in entry.tickets:
+            entry.tickets.append(event.ticket)
+    names = dict(
+        Category.objects.filter(pk__in=[k for k in by_category if k]).values_list("pk", "name")
+    )
+    for category_id, entry in by_category.items():
+        entry.label = names.get(category_id, "Uncategorised")
+        entries.append(entry)
+
+    logs = list(SearchLog.objects.order_by("-count", "-last_seen")[:limit])
+    if logs:
+        condition = Q()
+        for log in logs:
+            condition |= Q(subject__icontains=log.query)
+        tickets = list(visible.filter(condition).order_by("-created_at")[:500])
+        for log in logs:
+            matching = [t for t in tickets if log.query in t.subject.lower()][:10]
+            entries.append(
+                GapEntry("search", log.query, log.count, log.last_seen, matching, query=log.query)
+            )
+    entries.sort(key=lambda e: (-e.count, e.label))
+    return entries[:limit]

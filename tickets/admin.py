@@ -4,9 +4,11 @@ from .models import (
     Attachment,
     CannedResponse,
     Category,
+    EmailVerification,
     Notification,
     SatisfactionRating,
     Ticket,
+    TicketAccessGrant,
     TicketEvent,
 )
 
@@ -86,3 +88,26 @@ class SatisfactionRatingAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["user", "text", "created_at", "read_at"]
     raw_id_fields = ["user", "ticket", "event"]
+
+
+@admin.register(TicketAccessGrant)
+class TicketAccessGrantAdmin(admin.ModelAdmin):
+    """Grants are made on the agent ticket page (so the timeline records them); here
+    managers review and revoke them (delete)."""
+
+    list_display = ["ticket", "user", "granted_by", "reason", "created_at"]
+    list_select_related = ["ticket", "user", "granted_by"]
+    raw_id_fields = ["ticket", "user", "granted_by"]
+    readonly_fields = ["ticket", "user", "granted_by", "reason", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(EmailVerification)
+class EmailVerificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "email", "verified_at", "created_at"]
+    list_filter = ["verified_at"]
+    search_fields = ["email", "user__username"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["verified_at", "created_at"]

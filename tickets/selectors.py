@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
-from .models import Attachment, Ticket, TicketEvent
+from .models import Attachment, Ticket, TicketAccessGrant, TicketEvent
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -37,7 +37,11 @@ def ticket_list_visible_to(*, user: AnyUser) -> QuerySet[Ticket]:
         return qs
     max_tier = user_max_tier(user)
     if max_tier:
-        return qs.filter(Q(tier__lte=max_tier) | Q(assignee=user) | Q(owner=user))
+        # A manager's access grant lets an agent see (and act on) one ticket above its tier.
+        granted = TicketAccessGrant.objects.filter(user=user).values("ticket_id")
+        return qs.filter(
+            Q(tier__lte=max_tier) | Q(assignee=user) | Q(owner=user) | Q(pk__in=granted)
+        )
     return qs.filter(requester=user)
 
 
@@ -59,7 +63,8 @@ def ticket_get_by_token(*, token: str) -> Ticket:
 
 def user_can_act_on(*, user: AnyUser, ticket: Ticket) -> bool:
     """Agents act on tickets of their own tier and below; Tier 3 also on vendor tickets;
-    managers on everything; the assignee or accountable owner on their own ticket."""
+    managers on everything; the assignee or accountable owner on their own ticket; an
+    agent holding a manager's ``TicketAccessGrant`` on that ticket."""
     if user_is_manager(user):
         return True
     profile = agent_profile_of(user)
@@ -67,7 +72,9 @@ def user_can_act_on(*, user: AnyUser, ticket: Ticket) -> bool:
         return False
     if ticket.assignee_id == user.pk or ticket.owner_id == user.pk:
         return True
-    return ticket.tier <= user_max_tier(user)
+    if ticket.tier <= user_max_tier(user):
+        return True
+    return TicketAccessGrant.objects.filter(ticket_id=ticket.pk, user=user).exists()
 
 
 def user_is_requester(*, user: AnyUser, ticket: Ticket) -> bool:

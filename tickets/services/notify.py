@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tiers.models import CUSTOMER_TIER_NAMES
-from tiers.selectors import agents_of_tier
+from tiers.selectors import agents_of_tier, managers
 
 from ..models import Notification, TicketEvent
 
@@ -42,7 +42,13 @@ def _staff_recipients(event: TicketEvent) -> list:
     ticket = event.ticket
     if event.kind in TIER_KINDS:
         return [p.user for p in agents_of_tier(tier=ticket.tier) if p.user_id != event.actor_id]
-    if event.kind in (Kind.CUSTOMER_REPLY, Kind.ASSIGNED, Kind.ESCALATION_REQUESTED):
+    if event.kind == Kind.ESCALATION_REQUESTED:
+        # The customer asks for attention: the tier holding the ticket and the managers.
+        users = {p.user_id: p.user for p in [*agents_of_tier(tier=ticket.tier), *managers()]}
+        extra = {ticket.assignee_id, ticket.owner_id} - {None, *users}
+        users.update({u.pk: u for u in get_user_model().objects.filter(pk__in=extra)})
+        return [u for pk, u in users.items() if pk != event.actor_id]
+    if event.kind in (Kind.CUSTOMER_REPLY, Kind.ASSIGNED):
         user_ids = {ticket.assignee_id, ticket.owner_id} - {None, event.actor_id}
         return list(get_user_model().objects.filter(pk__in=user_ids))
     return []

@@ -1,23 +1,56 @@
-"""The agent workspace: tier queue and ticket page."""
+"""The agent workspace: tier queue, ticket page, actions and notifications.
+
+Views are thin: they parse and validate input, fetch the ticket through the access
+selectors, and call one service. A refused action re-renders the ticket page with
+the message and what the agent typed (status 400/409); a forbidden one is a 403.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk.exceptions import DomainError
+from helpdesk.exceptions import DomainError, ForbiddenError
+from knowledgebase.selectors import article_list_visible_to, article_suggest
+from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
-from ..models import Ticket
-from ..selectors import ticket_get_visible_to, ticket_list_visible_to, ticket_timeline
+from .. import queue as q
+from ..models import Category, Notification, Ticket, TicketEvent
+from ..selectors import (
+    ticket_attachments,
+    ticket_get_visible_to,
+    ticket_list_visible_to,
+    ticket_timeline,
+    user_can_act_on,
+)
+from ..services import agent as svc
 from ..services import core
+
+Kind = TicketEvent.Kind
+MAX_TEXT = 20000
+#: Event kinds whose ``data`` explains a timer decision; shown as a small table.
+EXPLAINED_KINDS = {
+    Kind.PROMOTED,
+    Kind.TIER_WARNING,
+    Kind.SLA_WARNING,
+    Kind.SLA_BREACH,
+    Kind.VENDOR_HANDOFF,
+    Kind.VENDOR_OVERDUE,
+}
+MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 
 
 def agent_required(view: Callable) -> Callable:
@@ -33,39 +66,298 @@ def agent_required(view: Callable) -> Callable:
     return wrapper
 
 
+def _unread_count(user: Any) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def _text(request: HttpRequest, name: str, limit: int = MAX_TEXT) -> str:
+    return (request.POST.get(name) or "")[:limit]
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+# ---------------------------------------------------------------------------
+# Queue
+# ---------------------------------------------------------------------------
+
+
+@require_GET
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
+    params = q.params_from(request.GET)
+    status = 200
+    try:
+        page = q.queue_page(user=request.user, params=params)
+    except q.QueueError as exc:
+        # A stale or hand-edited cursor: say so, and show the first page.
+        params.errors.append(exc.message)
+        params.cursor = ""
+        page = q.queue_page(user=request.user, params=params)
+        status = 400
+    filters = params.filter_items()
+    context = {
+        "page": page,
+        "params": params,
+        "filters_qs": q.as_query_params(filters),
+        "next_qs": q.as_query_params({**filters, "cursor": page.next_cursor})
+        if page.next_cursor
+        else "",
+        "poll_qs": q.as_query_params(
+            {**filters, "cursor": params.cursor} if params.cursor else filters
+        ),
+    }
+    if request.GET.get("partial") == "rows":
+        # The htmx poll: only the rows, same query string, so filters and page stay.
+        return render(request, "tickets/agent/_queue_rows.html", context, status=status)
     profile = agent_profile_of(request.user)
-    tier = profile.tier if profile else 1
-    tickets = (
-        ticket_list_visible_to(user=request.user)
-        .filter(tier=tier, status__in=Ticket.ACTIVE_STATUSES)
-        .order_by("escalate_at", "created_at")[:50]
+    context.update(
+        {
+            "tier": profile.tier if profile else None,
+            "views": q.VIEWS,
+            "sorts": q.SORTS,
+            "statuses": [("active", "All active"), *Ticket.Status.choices],
+            "priorities": Priority.choices,
+            "sla_states": q.SLA_STATES,
+            "ages": {k: v[0] for k, v in q.AGES.items()},
+            "categories": Category.objects.only("id", "name"),
+            "assignees": q.queue_assignee_choices(user=request.user),
+            "bulk_actions": svc.BULK_ACTIONS,
+            "unread": _unread_count(request.user),
+        }
     )
-    return render(request, "tickets/agent/queue.html", {"tickets": tickets, "tier": tier})
+    return render(request, "tickets/agent/queue.html", context, status=status)
 
 
+@require_POST
+@agent_required
+def queue_bulk(request: HttpRequest) -> HttpResponse:
+    # Back to the same filtered queue: the query string is re-parsed, never echoed.
+    params = q.params_from(QueryDict((request.POST.get("qs") or "")[:2000]))
+    back = reverse("tickets:agent-queue") + "?" + q.as_query_params(params.filter_items())
+    references = request.POST.getlist("tickets")
+    action = request.POST.get("action", "")
+    priority = request.POST.get("priority", "")
+    if action == "priority" and priority not in Priority.values:
+        messages.error(request, "Choose the new priority.")
+        return redirect(back)
+    tickets = list(q.bulk_queryset(user=request.user, references=references))
+    if not tickets:
+        messages.error(request, "Select at least one ticket.")
+        return redirect(back)
+    try:
+        result = svc.tickets_bulk_act(
+            tickets=tickets, actor=request.user, action=action, priority=priority
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    if result.done:
+        messages.success(request, f"{svc.BULK_ACTIONS[action]}: {', '.join(result.done)}.")
+    for failure in result.failed:
+        messages.error(request, failure)
+    return redirect(back)
+
+
+# ---------------------------------------------------------------------------
+# Ticket page
+# ---------------------------------------------------------------------------
+
+
+def _vendor_handoff_url(ticket: Ticket) -> str | None:
+    # The vendor hand-off view lives in ``tiers`` and may not be installed.
+    try:
+        return reverse("tiers:handoff-create", kwargs={"reference": ticket.reference})
+    except NoReverseMatch:
+        return None
+
+
+def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    is_manager = user_is_manager(user)
+    attachments = list(ticket_attachments(ticket=ticket, public_only=False))
+    by_event: dict[int, list] = {}
+    for a in attachments:
+        if a.event_id:
+            by_event.setdefault(a.event_id, []).append(a)
+    # Attachments come from the list above (one query) instead of a prefetch.
+    events = list(ticket_timeline(ticket=ticket, public_only=False).prefetch_related(None))
+    last_move = None
+    pinned = None
+    for event in events:
+        event.files = by_event.get(event.pk, [])
+        event.explained = event.kind in EXPLAINED_KINDS and bool(event.data)
+        if event.kind in MOVE_KINDS:
+            last_move = event
+        if event.kind == Kind.ESCALATED and event.data.get("to_tier", 0) <= ticket.tier:
+            pinned = event
+    if ticket.tier <= 1 or ticket.escalation_count == 0:
+        pinned = None
+    received = (
+        last_move
+        if last_move is not None
+        and last_move.kind == Kind.ESCALATED
+        and last_move.data.get("to_tier") == ticket.tier
+        else None
+    )
+    avoidable_done = received is not None and any(
+        e.kind == Kind.AVOIDABLE and e.data.get("escalation_event_id") == received.pk
+        for e in events
+    )
+    can_act = user_can_act_on(user=user, ticket=ticket)
+    # The action forms (and the lists they offer) exist only while the agent can act
+    # on a live ticket; a resolved ticket's page skips those queries.
+    workable = can_act and ticket.is_active
+    articles = (
+        list(article_list_visible_to(user=user).only("id", "slug", "title").order_by("title")[:300])
+        if workable
+        else []
+    )
+    agents = (
+        list(
+            AgentProfile.objects.filter(is_active=True)
+            .select_related("user")
+            .order_by("tier", "user__username")
+        )
+        if workable
+        else []
+    )
+    min_tier = min(ticket.tier, 3)
+    canned = (
+        svc.canned_responses_for(user=user)
+        if can_act and ticket.status != Ticket.Status.CLOSED
+        else []
+    )
+    canned_id = _int(request.GET.get("canned"))
+    prefill = ""
+    if canned_id:
+        chosen = next((c for c in canned if c.pk == canned_id), None)
+        if chosen is not None:
+            prefill = svc.canned_response_render(canned=chosen, ticket=ticket, agent=user)
+    others = list(
+        ticket_list_visible_to(user=user)
+        .filter(requester_email=ticket.requester_email)
+        .exclude(pk=ticket.pk)
+        .order_by("-created_at")[:10]
+    )
+    now = timezone.now()
+    draft = svc.draft_article_service() is not None
+    context = {
+        "ticket": ticket,
+        "timeline": events,
+        "last_event_id": events[-1].pk if events else 0,
+        "pinned": pinned,
+        "received": received,
+        "avoidable_done": avoidable_done,
+        "can_act": can_act,
+        "is_manager": is_manager,
+        "attachments": attachments,
+        "others": others,
+        "suggestions": article_suggest(
+            user=user, text=f"{ticket.subject} {ticket.description[:500]}"
+        ),
+        "articles": articles,
+        "assignable": [
+            p
+            for p in agents
+            if (p.tier >= min_tier or p.is_manager) and p.user_id != ticket.assignee_id
+        ],
+        "grantable": [p for p in agents if p.tier < ticket.tier and not p.is_manager],
+        "canned": [
+            {
+                "pk": c.pk,
+                "title": c.title,
+                "text": svc.canned_response_render(canned=c, ticket=ticket, agent=user),
+            }
+            for c in canned
+        ],
+        "prefill": prefill,
+        "status_choices": [
+            (s, Ticket.Status(s).label)
+            for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
+        ],
+        "priorities": Priority.choices,
+        "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
+        "draft_available": draft,
+        "tier_clock": q.row_for(ticket, now),
+        "sla_breached": bool(
+            ticket.sla_breached_at
+            or (ticket.resolution_due and ticket.resolution_due < now and ticket.is_active)
+        ),
+        "viewers": svc.presence_touch(ticket=ticket, user=user),
+        "lower_tiers": range(1, ticket.tier),
+        "unread": _unread_count(user),
+        "post": request.POST if request.method == "POST" else {},
+    }
+    context.update(extra)
+    return context
+
+
+@require_GET
 @agent_required
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = ticket_get_visible_to(user=request.user, reference=reference)
+    return render(request, "tickets/agent/ticket.html", _ticket_context(request, ticket))
+
+
+@require_GET
+@agent_required
+def ticket_presence(request: HttpRequest, reference: str) -> HttpResponse:
+    """htmx poll from the ticket page: refresh my presence, show who else is here and
+    whether anything was posted since the page loaded."""
+    ticket = ticket_get_visible_to(user=request.user, reference=reference)
+    viewers = svc.presence_touch(ticket=ticket, user=request.user)
+    since = _int(request.GET.get("since")) or 0
+    new = svc.events_since(ticket=ticket, last_event_id=since, user=request.user) if since else []
     return render(
         request,
-        "tickets/agent/ticket.html",
-        {"ticket": ticket, "timeline": ticket_timeline(ticket=ticket, public_only=False)},
+        "tickets/agent/_presence.html",
+        {"viewers": viewers, "new_events": new, "ticket": ticket},
     )
 
 
 def _act(
-    request: HttpRequest, reference: str, action: Callable[[Ticket], object], done: str
+    request: HttpRequest,
+    reference: str,
+    action: Callable[[Ticket], object],
+    done: str,
+    *,
+    then: Callable[[Ticket], str] | None = None,
 ) -> HttpResponse:
+    """Run one service. Success: message and redirect (POST/redirect/GET). Refused:
+    the ticket page again with the message and the typed input; forbidden: 403."""
     ticket = ticket_get_visible_to(user=request.user, reference=reference)
     try:
         action(ticket)
+    except ForbiddenError as exc:
+        raise PermissionDenied(exc.message) from exc
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done)
+        ticket.refresh_from_db()
+        context = _ticket_context(request, ticket, error=exc.message, error_field=exc.field)
+        return render(request, "tickets/agent/ticket.html", context, status=exc.status)
+    messages.success(request, done)
+    if then is not None:
+        return redirect(then(ticket))
     return redirect("tickets:agent-ticket", reference=reference)
+
+
+def _user_or_error(user_id: int | None, field: str) -> Any:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    if user is None:
+        raise core.TicketError("Choose an agent.", field=field)
+    return user
+
+
+def _article_or_none(request: HttpRequest, slug: str) -> Any:
+    slug = (slug or "").strip()[:200]
+    if not slug:
+        return None
+    article = article_list_visible_to(user=request.user).filter(slug=slug).first()
+    if article is None:
+        raise core.TicketError("Unknown article.", field="article")
+    return article
 
 
 @require_POST
@@ -81,8 +373,29 @@ def ticket_claim(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_POST
 @agent_required
+def ticket_unclaim(request: HttpRequest, reference: str) -> HttpResponse:
+    def action(t: Ticket) -> None:
+        if t.assignee_id != request.user.pk and not user_is_manager(request.user):
+            raise ForbiddenError("Only the assignee or a manager can unassign this ticket.")
+        core.ticket_assign(ticket=t, actor=request.user, assignee=None)
+
+    return _act(request, reference, action, "The ticket is back in the queue.")
+
+
+@require_POST
+@agent_required
+def ticket_assign(request: HttpRequest, reference: str) -> HttpResponse:
+    def action(t: Ticket) -> None:
+        assignee = _user_or_error(_int(request.POST.get("assignee")), "assignee")
+        core.ticket_assign(ticket=t, actor=request.user, assignee=assignee)
+
+    return _act(request, reference, action, "Reassigned.")
+
+
+@require_POST
+@agent_required
 def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
-    body = request.POST.get("body", "")[:20000]
+    body = _text(request, "body")
     if request.POST.get("internal"):
         return _act(
             request,
@@ -90,39 +403,197 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
             lambda t: core.ticket_add_note(ticket=t, agent=request.user, body=body),
             "Note added.",
         )
+    ticket = ticket_get_visible_to(user=request.user, reference=reference)
+    if not request.POST.get("confirm") and body.strip():
+        # Collision notice: new posts since the page was rendered, or another agent on
+        # the page. The reply is not sent; the page shows why, keeps the draft, and the
+        # next submit (with ``confirm``) sends it.
+        last_seen = _int(request.POST.get("last_event_id")) or 0
+        new = svc.events_since(ticket=ticket, last_event_id=last_seen, user=request.user)
+        context = _ticket_context(request, ticket)
+        if new or context["viewers"]:
+            context.update({"collision": True, "new_events": new})
+            return render(request, "tickets/agent/ticket.html", context, status=409)
+    wait = bool(request.POST.get("pending_customer"))
     return _act(
         request,
         reference,
-        lambda t: core.ticket_reply(ticket=t, agent=request.user, body=body),
-        "Reply sent.",
+        lambda t: core.ticket_reply(ticket=t, agent=request.user, body=body, pending_customer=wait),
+        "Reply sent." + (" Waiting for the customer." if wait else ""),
+    )
+
+
+@require_POST
+@agent_required
+def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
+    status = request.POST.get("status", "")[:30]
+    return _act(
+        request,
+        reference,
+        lambda t: core.ticket_change_status(
+            ticket=t, actor=request.user, status=status, reason=_text(request, "reason", 2000)
+        ),
+        "Status changed.",
+    )
+
+
+@require_POST
+@agent_required
+def ticket_priority(request: HttpRequest, reference: str) -> HttpResponse:
+    priority = request.POST.get("priority", "")[:20]
+    return _act(
+        request,
+        reference,
+        lambda t: core.ticket_change_priority(ticket=t, actor=request.user, priority=priority),
+        "Priority changed.",
     )
 
 
 @require_POST
 @agent_required
 def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
-    p = request.POST
+    def action(t: Ticket) -> None:
+        slugs = [s[:200] for s in request.POST.getlist("articles")[:20]]
+        known = set(
+            article_list_visible_to(user=request.user)
+            .filter(slug__in=slugs)
+            .values_list("slug", flat=True)
+        )
+        core.ticket_escalate(
+            ticket=t,
+            actor=request.user,
+            symptom=_text(request, "symptom", 4000),
+            steps_tried=_text(request, "steps_tried", 4000),
+            findings=_text(request, "findings", 4000),
+            articles=[s for s in slugs if s in known],
+            expected_tier=_int(request.POST.get("tier")),
+        )
+
+    # After escalating, the ticket may be out of the agent's sight: back to the queue.
     return _act(
         request,
         reference,
-        lambda t: core.ticket_escalate(
+        action,
+        "Escalated with your hand-off.",
+        then=lambda t: reverse("tickets:agent-queue"),
+    )
+
+
+@require_POST
+@agent_required
+def ticket_bounce(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda t: svc.ticket_bounce(
+            ticket=t, actor=request.user, reason=_text(request, "reason", 4000)
+        ),
+        "The hand-off went back to the tier below.",
+    )
+
+
+@require_POST
+@agent_required
+def ticket_avoidable(request: HttpRequest, reference: str) -> HttpResponse:
+    def action(t: Ticket) -> None:
+        svc.ticket_mark_avoidable(
             ticket=t,
             actor=request.user,
-            symptom=p.get("symptom", "")[:4000],
-            steps_tried=p.get("steps_tried", "")[:4000],
-            findings=p.get("findings", "")[:4000],
+            tier=_int(request.POST.get("tier")),
+            article=_article_or_none(request, request.POST.get("article", "")),
+            missing_article=bool(request.POST.get("missing_article")),
+        )
+
+    return _act(request, reference, action, "Marked avoidable.")
+
+
+@require_POST
+@agent_required
+def ticket_deescalate(request: HttpRequest, reference: str) -> HttpResponse:
+    return _act(
+        request,
+        reference,
+        lambda t: core.ticket_deescalate(
+            ticket=t, actor=request.user, reason=_text(request, "reason", 4000)
         ),
-        "Escalated.",
+        "De-escalated.",
+        then=lambda t: reverse("tickets:agent-queue"),
     )
 
 
 @require_POST
 @agent_required
 def ticket_resolve(request: HttpRequest, reference: str) -> HttpResponse:
-    resolution = request.POST.get("resolution", "")[:20000]
-    return _act(
-        request,
-        reference,
-        lambda t: core.ticket_resolve(ticket=t, actor=request.user, resolution=resolution),
-        "Resolved.",
-    )
+    def action(t: Ticket) -> None:
+        svc.ticket_resolve_with_article(
+            ticket=t,
+            actor=request.user,
+            resolution=_text(request, "resolution"),
+            article=_article_or_none(request, request.POST.get("article", "")),
+            create_draft=bool(request.POST.get("create_draft")),
+        )
+
+    return _act(request, reference, action, "Resolved.")
+
+
+@require_POST
+@agent_required
+def ticket_merge(request: HttpRequest, reference: str) -> HttpResponse:
+    def action(t: Ticket) -> None:
+        target_ref = (request.POST.get("target") or "").strip().upper()[:20]
+        target = (
+            ticket_list_visible_to(user=request.user).filter(reference=target_ref).first()
+            if q.REFERENCE_RE.match(target_ref)
+            else None
+        )
+        if target is None:
+            raise core.TicketError("No ticket with that reference.", field="target")
+        svc.ticket_merge(source=t, target=target, actor=request.user)
+
+    return _act(request, reference, action, "Merged.")
+
+
+@require_POST
+@agent_required
+def ticket_grant(request: HttpRequest, reference: str) -> HttpResponse:
+    if not user_is_manager(request.user):
+        raise PermissionDenied("Only managers grant access to a ticket.")
+
+    def action(t: Ticket) -> None:
+        user = _user_or_error(_int(request.POST.get("user")), "user")
+        svc.ticket_access_grant(
+            ticket=t, manager=request.user, user=user, reason=_text(request, "reason", 300)
+        )
+
+    return _act(request, reference, action, "Access granted.")
+
+
+# ---------------------------------------------------------------------------
+# Notifications
+# ---------------------------------------------------------------------------
+
+
+def _inbox(user: Any) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).select_related("ticket")
+
+
+@require_GET
+@agent_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    items = list(_inbox(request.user).order_by("-created_at", "-id")[:100])
+    unread = sum(1 for n in items if n.read_at is None)
+    return render(request, "tickets/agent/notifications.html", {"items": items, "unread": unread})
+
+
+@require_POST
+@agent_required
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    qs = _inbox(request.user).filter(read_at__isnull=True)
+    if not request.POST.get("all"):
+        ids = [i for i in (_int(v) for v in request.POST.getlist("ids")[:100]) if i]
+        if not ids:
+            return HttpResponseBadRequest("Choose a notification.")
+        qs = qs.filter(pk__in=ids)
+    count = qs.update(read_at=timezone.now())
+    messages.success(request, f"Marked {count} as read.")
+    return redirect("tickets:agent-notifications")

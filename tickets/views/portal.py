@@ -1,23 +1,137 @@
-"""The customer portal: home, submit, confirmation, tracking, my tickets."""
+"""The customer portal: home, submit (with KB suggestions while typing), confirmation,
+tracking (reply, confirm, reopen, rate, ask for escalation), my tickets.
+
+Views check input with forms and call ``tickets.services.portal``; the tracking
+token is the customer's key to one ticket (``ticket_get_by_token``)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
+from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk import ratelimit
 from helpdesk.exceptions import DomainError
-from tiers.models import CUSTOMER_TIER_NAMES, TierLevel
+from knowledgebase.selectors import article_list_visible_to, article_suggest
+from tiers.models import CUSTOMER_TIER_NAMES
 
-from ..forms import CustomerReplyForm, TicketSubmitForm
-from ..models import Category, Ticket
-from ..selectors import ticket_get_by_token, ticket_timeline, tickets_of_requester
-from ..services import core
+from ..forms import (
+    CustomerReplyForm,
+    EscalationRequestForm,
+    ReopenForm,
+    SatisfactionForm,
+    TicketSubmitForm,
+)
+from ..models import Category, Ticket, TicketEvent
+from ..selectors import (
+    ticket_attachments,
+    ticket_get_by_token,
+    ticket_timeline,
+    tickets_of_requester,
+)
+from ..services import portal as portal_services
 from ..services.clock import next_update_due
+
+logger = logging.getLogger(__name__)
+Kind = TicketEvent.Kind
+Status = Ticket.Status
+
+#: The status in the customer's words (the badge keeps the short name).
+STATUS_WORDS = {
+    Status.NEW: _("We have your request. Our help desk will pick it up soon."),
+    Status.OPEN: _("Someone is working on your request."),
+    Status.PENDING_CUSTOMER: _("We are waiting for your answer: please reply below."),
+    Status.PENDING_VENDOR: _("We are waiting for the equipment vendor; we keep following it."),
+    Status.RESOLVED: _(
+        "We believe this is solved. If it is not, reopen it; otherwise tell us how we did."
+    ),
+    Status.CLOSED: _("This request is closed. If the problem comes back, submit a new ticket."),
+}
+#: Events that move a ticket between tiers; only their tier numbers reach the customer.
+TIER_MOVE_KINDS = (Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.VENDOR_HANDOFF)
+#: The only kinds a customer ever sees (and only when public): an allow-list, so a
+#: hand-off, note or warning marked public by mistake still stays off their page.
+CUSTOMER_VISIBLE_KINDS = (
+    Kind.CREATED,
+    Kind.REPLY,
+    Kind.CUSTOMER_REPLY,
+    Kind.STATUS,
+    Kind.VENDOR_UPDATE,
+    Kind.RESOLVED,
+    Kind.REOPENED,
+    Kind.CLOSED,
+    Kind.MERGED,
+    Kind.CSAT,
+    Kind.ESCALATION_REQUESTED,
+    Kind.ATTACHMENT,
+)
+
+
+# ---------------------------------------------------------------------------
+# Abuse limits
+# ---------------------------------------------------------------------------
+
+
+def _email_key(email: str) -> str:
+    # Keys hold a digest, not the address itself.
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def too_many(request: HttpRequest, retry_after: int, message: str = "") -> HttpResponse:
+    response = render(
+        request,
+        "429.html",
+        {
+            "message": message
+            or _("You have sent a lot in a short time. Please wait %(min)s minutes and try again.")
+            % {"min": max(1, (retry_after + 59) // 60)}
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def rate_limit(request: HttpRequest, scope: str, *, email: str = "") -> HttpResponse | None:
+    """Count one hit for ``scope`` per client IP, or per e-mail address when one is
+    given (the caller checks both where both apply). Over the limit: the 429 page with
+    Retry-After; otherwise ``None``."""
+    window = settings.PORTAL_RATE_WINDOW_SECONDS
+    limits = {
+        "submit": (settings.PORTAL_SUBMIT_LIMIT_PER_IP, settings.PORTAL_SUBMIT_LIMIT_PER_EMAIL),
+        "reply": (settings.PORTAL_REPLY_LIMIT_PER_IP, settings.PORTAL_REPLY_LIMIT_PER_EMAIL),
+        "signup": (settings.PORTAL_SIGNUP_LIMIT_PER_IP, settings.PORTAL_SIGNUP_LIMIT_PER_IP),
+    }
+    per_ip, per_email = limits[scope]
+    if email:
+        result = ratelimit.hit(
+            f"portal:{scope}:email:{_email_key(email)}", limit=per_email, window=window
+        )
+    else:
+        result = ratelimit.hit(
+            f"portal:{scope}:ip:{ratelimit.client_ip(request)}", limit=per_ip, window=window
+        )
+    if result.allowed:
+        return None
+    logger.info("portal rate limit %s hit (%s)", scope, "e-mail" if email else "ip")
+    return too_many(request, result.retry_after)
+
+
+# ---------------------------------------------------------------------------
+# Home and submission
+# ---------------------------------------------------------------------------
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -25,91 +139,434 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal/home.html", {"categories": categories})
 
 
+def _suggestions(request: HttpRequest, *, subject: str, description: str, session: str) -> list:
+    """Up to five public articles for what the customer typed, logged as shown.
+    Suggestions help; they must never break the form, so a failing search shows none."""
+    text = f"{subject[:200]} {description[:2000]}".strip()
+    if not text:
+        return []
+    try:
+        articles = list(article_suggest(user=request.user, text=text, limit=5))[:5]
+    except Exception:
+        logger.exception("article suggestions failed; the form works without them")
+        return []
+    if _valid_session(session):
+        portal_services.deflection_record_shown(session_key=session, articles=articles)
+    return articles
+
+
+def _valid_session(session: str) -> bool:
+    return bool(session) and len(session) <= 64 and all(c.isalnum() or c in "-_" for c in session)
+
+
 @require_http_methods(["GET", "POST"])
 def ticket_new(request: HttpRequest) -> HttpResponse:
     user = request.user if request.user.is_authenticated else None
+    suggestions: list = []
+    status = 200
     if request.method == "POST":
-        form = TicketSubmitForm(request.POST)
+        limited = rate_limit(request, "submit")
+        if limited:
+            return limited
+        form = TicketSubmitForm(request.POST, request.FILES, user=user)
         if form.is_valid():
             data = form.cleaned_data
             if data.get("website"):
                 # Honeypot filled: pretend success, keep nothing.
                 return render(request, "tickets/portal/submitted.html", {"ticket": None})
+            limited = rate_limit(request, "submit", email=data["email"])
+            if limited:
+                return limited
             try:
-                ticket = core.ticket_create(
+                ticket = portal_services.ticket_submit(
                     category=data["category"],
                     subject=data["subject"],
                     description=data["description"],
                     requester=user,
                     requester_name=data["name"],
                     requester_email=data["email"],
-                    priority=core.priority_from(
-                        category=data["category"], urgency=data["urgency"], impact=data["impact"]
-                    ),
+                    urgency=data["urgency"],
+                    impact=data["impact"],
+                    uploads=data["attachments"],
                     submission_key=data.get("submission_key") or None,
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 return redirect("tickets:ticket-submitted", token=ticket.tracking_token)
+        status = 400
+        suggestions = _suggestions(
+            request,
+            subject=request.POST.get("subject", ""),
+            description=request.POST.get("description", ""),
+            session=request.POST.get("submission_key", ""),
+        )
     else:
-        initial = {"submission_key": secrets.token_urlsafe(24)}
+        initial: dict[str, Any] = {"submission_key": secrets.token_urlsafe(24)}
         if user is not None:
             initial.update(name=user.get_full_name() or user.get_username(), email=user.email)
         if request.GET.get("subject"):
             initial["subject"] = request.GET["subject"][:200]
         if request.GET.get("category"):
-            initial["category"] = Category.objects.filter(slug=request.GET["category"]).first()
-        form = TicketSubmitForm(initial=initial)
-    return render(request, "tickets/portal/new.html", {"form": form})
+            initial["category"] = Category.objects.filter(
+                slug=request.GET["category"][:120], is_active=True
+            ).first()
+        form = TicketSubmitForm(initial=initial, user=user)
+    had_files = bool(request.FILES) if request.method == "POST" else False
+    return render(
+        request,
+        "tickets/portal/new.html",
+        {
+            "form": form,
+            "suggestions": suggestions,
+            "session": form["submission_key"].value() or "",
+            "files_dropped": had_files,
+            "max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        },
+        status=status,
+    )
 
 
+@require_GET
+def ticket_suggest(request: HttpRequest) -> HttpResponse:
+    """The htmx partial: articles matching the subject and description typed so far."""
+    result = ratelimit.hit(
+        f"portal:suggest:ip:{ratelimit.client_ip(request)}",
+        limit=settings.PORTAL_SUGGEST_LIMIT_PER_MINUTE,
+        window=60,
+    )
+    if not result.allowed:
+        response = HttpResponse(status=429)
+        response["Retry-After"] = str(result.retry_after)
+        return response
+    session = request.GET.get("submission_key", "")
+    articles = _suggestions(
+        request,
+        subject=request.GET.get("subject", ""),
+        description=request.GET.get("description", ""),
+        session=session,
+    )
+    return render(
+        request,
+        "tickets/portal/_suggestions.html",
+        {"suggestions": articles, "session": session if _valid_session(session) else ""},
+    )
+
+
+@require_GET
+def suggestion_open(request: HttpRequest, session: str, slug: str) -> HttpResponse:
+    """Tracking redirect: the customer opened a suggested article (deflection log)."""
+    article = get_object_or_404(article_list_visible_to(user=request.user), slug=slug)
+    if _valid_session(session):
+        portal_services.deflection_record_opened(session_key=session, article=article)
+    return redirect(article.get_absolute_url())
+
+
+@never_cache
 def ticket_submitted(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
     return render(request, "tickets/portal/submitted.html", {"ticket": ticket})
 
 
+# ---------------------------------------------------------------------------
+# Tracking page
+# ---------------------------------------------------------------------------
+
+
+def _journey(ticket: Ticket) -> list[dict[str, Any]]:
+    """The ticket's path through the tiers in customer words, from the tier-move
+    events' tier numbers only (their texts are internal)."""
+    moves = list(
+        ticket.events.filter(kind__in=TIER_MOVE_KINDS)
+        .order_by("created_at", "id")
+        .values_list("kind", "data", "created_at")
+    )
+    first_tier = ticket.tier
+    for _kind, data, _at in moves:
+        if isinstance(data, dict) and data.get("from_tier"):
+            first_tier = data["from_tier"]
+            break
+    steps: list[dict[str, Any]] = [{"label": _("Received"), "at": ticket.created_at}]
+    steps.append({"label": CUSTOMER_TIER_NAMES.get(first_tier, ""), "at": ticket.created_at})
+    current = first_tier
+    for kind, data, at in moves:
+        data = data if isinstance(data, dict) else {}
+        to_tier = data.get("to_tier") or (4 if kind == Kind.VENDOR_HANDOFF else None)
+        if not isinstance(to_tier, int) or to_tier == current or to_tier not in CUSTOMER_TIER_NAMES:
+            continue
+        current = to_tier
+        steps.append({"label": CUSTOMER_TIER_NAMES[to_tier], "at": at})
+    if ticket.status == Status.RESOLVED:
+        steps.append({"label": _("Solved"), "at": ticket.resolved_at})
+    elif ticket.status == Status.CLOSED:
+        steps.append({"label": _("Closed"), "at": ticket.closed_at})
+    for step in steps:
+        step["label"] = str(step["label"])[:1].upper() + str(step["label"])[1:]
+        step["state"] = "done"
+    steps[-1]["state"] = "current"
+    return steps
+
+
+def _event_label(event: TicketEvent, ticket: Ticket) -> str:
+    """What happened, said to the customer ("You wrote", "Sam replied")."""
+    if event.kind in (Kind.CREATED, Kind.CUSTOMER_REPLY, Kind.CSAT, Kind.ESCALATION_REQUESTED):
+        who = _("You")
+    elif event.actor is not None:
+        who = event.actor.first_name or event.actor.get_username()
+    else:
+        who = event.actor_name if event.actor_name not in ("", "system") else _("Help desk")
+    data = event.data if isinstance(event.data, dict) else {}
+    if event.kind == Kind.CREATED:
+        return _("You submitted the ticket")
+    if event.kind == Kind.CUSTOMER_REPLY:
+        return _("You wrote")
+    if event.kind == Kind.REPLY:
+        return _("%(who)s replied") % {"who": who}
+    if event.kind == Kind.STATUS:
+        to = data.get("to")
+        label = Status(to).label if to in Status.values else to
+        return _("Status changed to “%(status)s”") % {"status": label}
+    if event.kind == Kind.RESOLVED:
+        if data.get("by_customer"):
+            return _("You marked the problem as solved")
+        return _("%(who)s resolved the ticket") % {"who": who}
+    if event.kind == Kind.REOPENED:
+        return _("The ticket was reopened")
+    if event.kind == Kind.CLOSED:
+        return _("The ticket was closed")
+    if event.kind == Kind.CSAT:
+        return _("You rated our help %(n)s out of 5") % {"n": data.get("rating", "?")}
+    if event.kind == Kind.ESCALATION_REQUESTED:
+        return _("You asked for escalation")
+    if event.kind == Kind.VENDOR_UPDATE:
+        return _("Update from the equipment vendor")
+    if event.kind == Kind.MERGED:
+        return _("Merged with another ticket")
+    return f"{event.get_kind_display()} · {who}"
+
+
+def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[str, Any]:
+    now = timezone.now()
+    due: datetime | None = next_update_due(ticket)
+    last_request = portal_services.escalation_request_last(ticket)
+    can_request = ticket.status in Ticket.ACTIVE_STATUSES and (
+        last_request is None
+        or last_request.created_at <= now - portal_services.ESCALATION_REQUEST_INTERVAL
+    )
+    rating_initial = request.GET.get("rating", "")
+    timeline = list(
+        ticket_timeline(ticket=ticket, public_only=True).filter(kind__in=CUSTOMER_VISIBLE_KINDS)
+    )
+    for event in timeline:
+        event.label = _event_label(event, ticket)
+    return {
+        "ticket": ticket,
+        "token": ticket.tracking_token,
+        "status_words": STATUS_WORDS.get(ticket.status, ""),
+        "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
+        "journey": _journey(ticket),
+        "timeline": timeline,
+        "files": ticket_attachments(ticket=ticket, public_only=True).only(
+            "id", "original_name", "size", "created_at", "ticket_id"
+        ),
+        "next_update_due": due,
+        "overdue": portal_services.ticket_is_overdue(ticket, now=now),
+        "can_rate": portal_services.csat_pending(ticket),
+        # The KB article an agent resolved with, when the customer may read it.
+        "solution_article": (
+            article_list_visible_to(user=request.user)
+            .filter(pk=ticket.resolved_article_id)
+            .only("title", "slug")
+            .first()
+            if ticket.resolved_article_id and ticket.status in Ticket.DONE_STATUSES
+            else None
+        ),
+        "last_escalation_request": last_request,
+        "can_request_escalation": can_request,
+        "form": forms.get("form") or CustomerReplyForm(),
+        "reopen_form": forms.get("reopen_form") or ReopenForm(),
+        "rate_form": forms.get("rate_form")
+        or SatisfactionForm(
+            initial={"rating": rating_initial} if rating_initial in "12345" else {}
+        ),
+        "escalate_form": forms.get("escalate_form") or EscalationRequestForm(),
+        "max_bytes": settings.ATTACHMENT_MAX_BYTES,
+    }
+
+
+def _track_render(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any):
+    return render(
+        request,
+        "tickets/portal/track.html",
+        _track_context(request, ticket, **forms),
+        status=status,
+    )
+
+
+def _actor(request: HttpRequest):
+    return request.user if request.user.is_authenticated else None
+
+
+def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse | None:
+    """Replies and the other buttons share one budget per IP and per ticket owner, so a
+    script cannot flood a ticket (or the customer's inbox) with resolve/reopen loops."""
+    return rate_limit(request, "reply") or rate_limit(
+        request, "reply", email=ticket.requester_email
+    )
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_get_by_token(token=token)
-    form = CustomerReplyForm()
-    if request.method == "POST":
-        form = CustomerReplyForm(request.POST)
-        if form.is_valid():
-            try:
-                core.ticket_customer_reply(
-                    ticket=ticket,
-                    body=form.cleaned_data["body"],
-                    actor=request.user if request.user.is_authenticated else None,
-                )
-            except DomainError as exc:
-                form.add_error("body", exc.message)
-            else:
-                messages.success(request, "Your reply was sent.")
-                return redirect("tickets:track", token=token)
-    context = {
-        "ticket": ticket,
-        "timeline": ticket_timeline(ticket=ticket, public_only=True),
-        "form": form,
-        "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
-        "tiers": [(t.value, CUSTOMER_TIER_NAMES[t.value]) for t in TierLevel],
-        "next_update_due": next_update_due(ticket),
-    }
-    return render(request, "tickets/portal/track.html", context)
+    if request.method != "POST":
+        return _track_render(request, ticket)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
+    form = CustomerReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            portal_services.ticket_customer_reply_with_files(
+                ticket=ticket,
+                body=form.cleaned_data["body"],
+                uploads=form.cleaned_data["attachments"],
+                actor=_actor(request),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else "body", exc.message)
+        else:
+            messages.success(request, _("Your reply was sent. We will get back to you."))
+            return redirect("tickets:track", token=token)
+    if request.FILES:
+        messages.info(request, _("Your files were not sent: please choose them again."))
+    return _track_render(request, ticket, status=400, form=form)
+
+
+@require_POST
+def track_solved(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
+    was_resolved = ticket.status == Status.RESOLVED
+    try:
+        portal_services.ticket_customer_resolve(ticket=ticket, actor=_actor(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("Thank you for confirming. The ticket is closed.")
+            if was_resolved
+            else _("Glad it is solved! The ticket is resolved; tell us how we did below."),
+        )
+    return redirect("tickets:track", token=token)
+
+
+@require_POST
+def track_reopen(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
+    form = ReopenForm(request.POST)
+    if not form.is_valid():
+        return _track_render(request, ticket, status=400, reopen_form=form)
+    try:
+        portal_services.ticket_customer_reopen(
+            ticket=ticket, actor=_actor(request), reason=form.cleaned_data["reason"]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your ticket is open again. We are on it."))
+    return redirect("tickets:track", token=token)
+
+
+@require_POST
+def track_rate(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
+    form = SatisfactionForm(request.POST)
+    if form.is_valid():
+        try:
+            portal_services.csat_submit(
+                ticket=ticket,
+                rating=form.cleaned_data["rating"],
+                comment=form.cleaned_data["comment"],
+                actor=_actor(request),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("Thank you for rating our help."))
+            return redirect("tickets:track", token=token)
+    return _track_render(request, ticket, status=400, rate_form=form)
+
+
+@require_POST
+def track_escalate(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = ticket_get_by_token(token=token)
+    limited = _limit_ticket_actions(request, ticket)
+    if limited:
+        return limited
+    form = EscalationRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            portal_services.escalation_request(
+                ticket=ticket,
+                reason=form.cleaned_data["reason"],
+                urgent=form.cleaned_data["urgent"],
+                actor=_actor(request),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request,
+                _(
+                    "We have told the team handling your ticket and their managers. "
+                    "Someone will look at it shortly."
+                ),
+            )
+            return redirect("tickets:track", token=token)
+    return _track_render(request, ticket, status=400, escalate_form=form)
+
+
+# ---------------------------------------------------------------------------
+# My tickets
+# ---------------------------------------------------------------------------
 
 
 @login_required
 def my_tickets(request: HttpRequest) -> HttpResponse:
-    tickets = tickets_of_requester(user=request.user).only(
-        "reference",
-        "subject",
-        "status",
-        "tier",
-        "created_at",
-        "updated_at",
-        "tracking_token",
-        "category__name",
-    )[:200]
+    tickets = list(
+        tickets_of_requester(user=request.user)
+        .select_related(None)
+        .select_related("category")
+        .only(
+            "reference",
+            "subject",
+            "status",
+            "tier",
+            "priority",
+            "created_at",
+            "updated_at",
+            "tracking_token",
+            "first_response_at",
+            "first_response_due",
+            "resolution_due",
+            "category__name",
+        )[:200]
+    )
+    for ticket in tickets:
+        ticket.tier_words = CUSTOMER_TIER_NAMES.get(ticket.tier, "")
+        ticket.next_update = next_update_due(ticket)
     return render(
-        request, "tickets/portal/my_tickets.html", {"tickets": tickets, "Status": Ticket.Status}
+        request,
+        "tickets/portal/my_tickets.html",
+        {"tickets": tickets, "verified": portal_services.account_is_verified(request.user)},
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone  # noqa: F401 - kept for other seed steps (merge-safe)
 
 from helpdesk import demo_data
 from knowledgebase.markdown_files import parse_article_file
@@ -127,26 +127,16 @@ class Command(BaseCommand):
             CannedResponse.objects.get_or_create(title=title, defaults={"tier": tier, "body": body})
 
     def _articles(self, categories: dict[str, Category], *, author) -> int:
-        count = 0
+        from knowledgebase.services import article_import
+
+        slugs = []
         for path in sorted(ARTICLE_DIR.glob("*.md")):
-            parsed = parse_article_file(path)
-            article, created = Article.objects.get_or_create(
-                slug=parsed.slug,
-                defaults={
-                    "title": parsed.title,
-                    "summary": parsed.summary,
-                    "body": parsed.body,
-                    "audience": parsed.audience,
-                    "min_tier": parsed.min_tier,
-                    "owning_tier": parsed.min_tier,
-                    "category": categories.get(parsed.category),
-                    "tags": parsed.tags,
-                    "status": parsed.status,
-                    "author": author,
-                    "published_at": timezone.now() if parsed.status == "published" else None,
-                },
+            # overwrite=False: an article edited in the app survives a re-seed.
+            article, _ = article_import(
+                parsed=parse_article_file(path),
+                author=author,
+                categories=categories,
+                overwrite=False,
             )
-            if created:
-                article.save()  # lets the KB keep derived fields (search vector) current
-            count += 1
-        return count
+            slugs.append(article.slug)
+        return Article.objects.filter(slug__in=slugs).count()

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations (API tokens, webhooks)"
+
+    def ready(self) -> None:
+        # Webhooks listen to every ticket event; the ticket services run the hooks after
+        # commit, so a rolled-back change never reaches a receiver.
+        from tickets.services.core import EVENT_HOOKS
+
+        from . import schema  # noqa: F401  (registers the token auth in the OpenAPI schema)
+        from .services import webhook_event_hook
+
+        if webhook_event_hook not in EVENT_HOOKS:
+            EVENT_HOOKS.append(webhook_event_hook)

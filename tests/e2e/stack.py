@@ -1,0 +1,135 @@
+"""Fixtures for browser journeys: Debian's chromium through Playwright, and a real
+Celery worker + beat against Redis serving the live test server's database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:  # make test installs it; a missing browser must fail, not skip
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium, live_server):
+    """A factory of fresh browser contexts (one per person in a journey)."""
+    contexts = []
+
+    def _new_page():
+        context = chromium.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "dialog",
+            lambda d: (_ for _ in ()).throw(AssertionError(f"unexpected dialog: {d.message}")),
+        )
+        return page
+
+    yield _new_page
+    for context in contexts:
+        context.close()
+
+
+def login(page, username: str, password: str = "demo") -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username or e-mail").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("domcontentloaded")
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot for the README tour (committed under docs/screenshots/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def celery_stack(live_server, tmp_path) -> Iterator[dict]:
+    """A real worker and beat against Redis, on the live server's (test) database."""
+    from django.db import connection
+
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
+    base = redis_url.rsplit("/", 1)[0]
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": f"{base}/9",
+        "REDIS_URL": f"{base}/9",
+        "ESCALATION_SWEEP_SECONDS": "1",
+        "EMAIL_URL": "filemail://",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "TIERDESK_SITE_URL": live_server.url,
+        "TIERDESK_VAR_DIR": str(tmp_path / "var"),
+    }
+    subprocess.run(["redis-cli", "-u", f"{base}/9", "FLUSHDB"], check=False, capture_output=True)
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "helpdesk", "beat", "--loglevel=INFO", "--schedule", str(tmp_path / "beat-schedule")],
+            cwd=ROOT, env=env, stdout=logs["beat"], stderr=subprocess.STDOUT,
+        ),
+    ]  # fmt: skip
+    try:
+        yield {"mail_dir": mail_dir, "env": env, "logs": tmp_path}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for handle in logs.values():
+            handle.close()
+        subprocess.run(
+            ["redis-cli", "-u", f"{base}/9", "FLUSHDB"], check=False, capture_output=True
+        )
+
+
+def wait_until(
+    predicate, *, timeout: float = 30, interval: float = 0.25, message: str = "condition"
+):
+    """Poll a condition (not a sleep): returns its truthy value or fails with ``message``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,115 @@
+"""Browser journey through the agent workspace (Playwright + Debian chromium):
+agent1 claims a ticket, posts an internal note and a reply, escalates with a hand-off;
+agent2 finds it in the Tier 2 queue with the hand-off pinned on top and marks the
+escalation avoidable with the article that would have solved it."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.factories import ArticleFactory
+from tickets.models import Ticket, TicketEvent
+from tickets.services import core
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian chromium")
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls this test
+    # makes between page steps are ordinary synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def login(browser, live_server, username: str):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/agent/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/agent/**")
+    return page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_agent_journey(live_server, browser, make_ticket, agent1, agent2):
+    article = ArticleFactory(title="Reset a forgotten password", slug="reset-password")
+    ticket = make_ticket(subject="Cannot log in to the VPN portal")
+    ref = ticket.reference
+
+    # --- agent1, Tier 1 -------------------------------------------------------
+    page = login(browser, live_server, "agent1")
+    row = page.locator(f'tr[data-reference="{ref}"]')
+    row.get_by_role("button", name="Claim").click()
+    page.wait_for_url(f"**/agent/tickets/{ref}/")
+    assert page.get_by_test_id("assignee").inner_text() == "agent1"
+
+    page.get_by_label("Message").fill("Customer says it started after the password change.")
+    page.get_by_label("Internal note (not shown to the customer)").check()
+    page.get_by_role("button", name="Post reply").click()
+    page.wait_for_selector("text=Note added.")
+
+    page.get_by_label("Message").fill("Could you try signing in with your new password once more?")
+    page.get_by_role("button", name="Post reply").click()
+    page.wait_for_selector("text=Reply sent.")
+    timeline = page.locator("ol.timeline")
+    assert timeline.locator("li.event-note.internal").count() == 1
+    assert timeline.locator("li.event-reply").count() == 1
+
+    page.locator("summary", has_text="Escalate to Tier 2").click()
+    page.get_by_label("Symptom").fill("VPN rejects the new password")
+    page.get_by_label("Steps tried").fill("Password reset, cleared cached credentials")
+    page.get_by_label("KB articles consulted").select_option(article.slug)
+    page.get_by_label("Findings").fill("Directory sync lag suspected")
+    page.get_by_role("button", name="Escalate").click()
+    page.wait_for_selector("text=Escalated with your hand-off.")
+    page.context.close()
+
+    # --- agent2, Tier 2 -------------------------------------------------------
+    page = login(browser, live_server, "agent2")
+    assert page.locator("h1").inner_text() == "Tier 2 queue"
+    # The queue refreshes itself (htmx poll of the same query): a ticket escalated
+    # meanwhile appears without a reload.
+    late = make_ticket(subject="Shared drive gone")
+    core.ticket_escalate(ticket=late, actor=agent1, symptom="s", steps_tried="t", findings="f")
+    page.wait_for_selector(f'tr[data-reference="{late.reference}"]', timeout=12000)
+    # Keyboard: j moves focus down the ticket links.
+    page.locator("body").click(position={"x": 5, "y": 300})
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.classList.contains('queue-link')")
+    page.locator(f'tr[data-reference="{ref}"] a.queue-link').click()
+    page.wait_for_url(f"**/agent/tickets/{ref}/")
+    pinned = page.get_by_test_id("pinned-handoff")
+    assert "Hand-off from Tier 1 by agent1" in pinned.inner_text()
+    assert "Directory sync lag suspected" in pinned.inner_text()
+    # Pinned above the timeline.
+    pinned_y = pinned.bounding_box()["y"]
+    timeline_y = page.locator("ol.timeline").first.bounding_box()["y"]
+    assert pinned_y < timeline_y
+
+    pinned.get_by_label("Article that would have solved it").select_option(article.slug)
+    pinned.get_by_role("button", name="Mark avoidable").click()
+    page.wait_for_selector("text=Marked avoidable.")
+    assert page.locator("li.event-avoidable").count() == 1
+    page.context.close()
+
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.tier == 2
+    kinds = list(ticket.events.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["created", "assigned", "note", "reply", "escalated", "avoidable"]
+    mark = ticket.events.get(kind=TicketEvent.Kind.AVOIDABLE)
+    assert mark.data["article"] == "reset-password" and mark.data["escalated_by"] == agent1.pk
