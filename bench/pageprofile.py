@@ -34,17 +34,17 @@ import django
 
 django.setup()
 
-from django.conf import settings
-from django.core.management import call_command
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 
 if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
     # Production settings serve hashed static names: they need the manifest.
     call_command("collectstatic", interactive=False, verbosity=0)
 
-from django.contrib.auth import get_user_model
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 
 def main() -> None:

@@ -565,7 +565,6 @@ def seed(
         env = django_env(db_url, redis_url, ROOT / "var" / "bench")
         env["DJANGO_DEBUG"] = "1"
         run_manage(["migrate", "--noinput", "-v", "0"], env)
-        reindex_article_search(db_url, env)
         return False
     started = time.monotonic()
     log(f"{db_name(db_url)}: creating the database")
@@ -608,11 +607,13 @@ def seed(
     s.load_articles()
     s.rebuild_indexes(index_defs)
     s.q("SET session_replication_role = origin")
+    conn.commit()
+    log("KB search columns (the KB's trigger)")
+    fire_article_triggers(conn)
     s.q(f"CREATE TABLE IF NOT EXISTS {MARKER} (tickets int, events bigint, seeded_at timestamptz)")
     events = s.one("SELECT count(*) FROM tickets_ticketevent")
     s.q(f"INSERT INTO {MARKER} VALUES (%s, %s, now())", [tickets, events])
     conn.commit()
-    reindex_article_search(db_url, env)
     conn.autocommit = True
     tables_to_analyze = [
         *tables,
@@ -646,23 +647,18 @@ def seed(
     return True
 
 
-def reindex_article_search(db_url: str, env: dict[str, str]) -> None:
-    """Articles were written with SQL, so fill any search column the KB keeps in Python.
-
-    The KB app may denormalise a search vector on save; a bulk insert bypasses save(),
-    so when the model has such a field it is filled here the way save() would."""
-    code = (
-        "import django; django.setup()\n"
-        "from knowledgebase.models import Article\n"
-        "from django.contrib.postgres.search import SearchVector\n"
-        "names = {f.name for f in Article._meta.get_fields()}\n"
-        "if 'search_vector' in names:\n"
-        "    Article.objects.update(search_vector=SearchVector('title', weight='A')"
-        " + SearchVector('summary', weight='B') + SearchVector('body', weight='C'))\n"
-        "    print('search_vector filled')\n"
-    )
-    env = dict(env, DJANGO_SETTINGS_MODULE="helpdesk.settings")
-    subprocess.run([PYTHON, "-c", code], cwd=ROOT, env=env, check=True)
+def fire_article_triggers(conn) -> None:
+    """The KB keeps its search columns up to date with a trigger; the bulk load ran with
+    triggers off (session_replication_role = replica), so fire it once per article the
+    way the KB's own migration backfills them."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_trigger "
+            "WHERE tgrelid = 'knowledgebase_article'::regclass AND NOT tgisinternal"
+        )
+        if cur.fetchone()[0]:
+            cur.execute("UPDATE knowledgebase_article SET title = title")
+    conn.commit()
 
 
 def main() -> None:
