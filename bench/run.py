@@ -770,6 +770,18 @@ def render_table(report: dict) -> str:
             lines.append(
                 f"| {title} | {'p95 ≤ 20 ms' if key == 'kb' else 'sweep ≥ 2,000/s, lag p99 ≤ 2 s'} | {aux['status']} | | | | | | | – | {date} | {mach} |"
             )
+    kb = report["kb"].get("result") or {}
+    for part, title in (
+        ("search", "KB search (selector, bench/kb.py)"),
+        ("suggest", "KB suggestions (selector, bench/kb.py)"),
+    ):
+        fig = kb.get(part) or {}
+        if "p95_ms" in fig:
+            verdict = "met" if fig["p95_ms"] <= 20 else f"MISSED: p95 {fig['p95_ms']} ms > 20 ms"
+            lines.append(
+                f"| {title} | p95 ≤ 20 ms | {fig.get('n', '')} queries timed | {fig.get('median_ms', '–')} | {fig['p95_ms']} | "
+                f"{fig.get('max_ms', '–')} (max) | | | | {verdict} | {date} | {mach} |"
+            )
     return "\n".join(lines) + "\n"
 
 
