@@ -34,12 +34,11 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-    # Production settings serve hashed static names: they need the manifest.
-    call_command("collectstatic", interactive=False, verbosity=0)
+# Production settings serve hashed static names from the manifest: keep it current
+# (it only copies what changed).
+call_command("collectstatic", interactive=False, verbosity=0)
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -58,6 +57,7 @@ def main() -> None:
     p.add_argument("--cprofile", action="store_true")
     p.add_argument("--sort", default="tottime", help="cProfile order: tottime or cumulative")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--sql-chars", type=int, default=400, help="how much of each query to print")
     args = p.parse_args()
 
     client = Client(HTTP_HOST="127.0.0.1")
@@ -85,7 +85,7 @@ def main() -> None:
         f"SQL {sql / args.n * 1000:.1f} ms in {len(captured)} queries"
     )
     for q in sorted(captured, key=lambda q: -float(q["time"])):
-        print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:400]}")
+        print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][: args.sql_chars]}")
     if args.explain and captured:
         slowest = max(captured, key=lambda q: float(q["time"]))["sql"]
         with connection.cursor() as cur:

@@ -124,7 +124,7 @@ KB_PARAGRAPH = (
     "Follow these steps carefully. If a step fails, note the exact error message and "
     "the time, then open a ticket so the help desk can look it up in the logs. Most "
     "problems are solved by signing out, restarting the device and trying again on a "
-    "trusted network. Never share your password or one-time codes with anyone, "
+    "trusted network. Never share your sign-in secrets or one-time codes with anyone, "
     "including the help desk."
 )
 
