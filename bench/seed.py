@@ -520,6 +520,48 @@ class Seeder:
             bar.advance(hi - lo + 1)
         bar.close()
 
+    # -- columns added by later migrations -------------------------------------------------
+    ZERO_BY_TYPE = {
+        "character varying": "''",
+        "text": "''",
+        "integer": "0",
+        "smallint": "0",
+        "bigint": "0",
+        "boolean": "false",
+        "jsonb": "'{}'::jsonb",
+        "interval": "'0'::interval",
+        "timestamp with time zone": "now()",
+        "date": "current_date",
+        "double precision": "0",
+        "numeric": "0",
+    }
+
+    def default_new_columns(self, tables: list[str]) -> list[tuple[str, str]]:
+        """Give every NOT NULL column without a database default a typed zero default
+        for the load, so the generator keeps working when the apps add fields (Django
+        keeps field defaults in Python). Returns the columns to reset afterwards."""
+        rows = self.q(
+            """
+            SELECT table_name, column_name, data_type FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name = ANY(%s) AND is_nullable = 'NO'
+              AND column_default IS NULL AND column_name <> 'id'
+            """,
+            [tables],
+        )
+        changed = []
+        for table, column, data_type in rows:
+            zero = self.ZERO_BY_TYPE.get(data_type)
+            if zero is not None:
+                self.q(f'ALTER TABLE {table} ALTER COLUMN "{column}" SET DEFAULT {zero}')
+                changed.append((table, column))
+        self.conn.commit()
+        return changed
+
+    def reset_defaults(self, changed: list[tuple[str, str]]) -> None:
+        for table, column in changed:
+            self.q(f'ALTER TABLE {table} ALTER COLUMN "{column}" DROP DEFAULT')
+        self.conn.commit()
+
     # -- indexes -------------------------------------------------------------------------
     def drop_secondary_indexes(self, tables: list[str]) -> list[str]:
         """Drop indexes that back no constraint; return their definitions to rebuild."""
@@ -587,6 +629,12 @@ def seed(
     s.q("SET session_replication_role = replica")
     s.q("SELECT setseed(0.42)")
     conn.commit()
+    loaded = [
+        "auth_user", "tiers_agentprofile", "tickets_category", "tiers_vendorcontact",
+        "tickets_ticket", "tickets_ticketevent", "tickets_satisfactionrating",
+        "tiers_vendorhandoff", "knowledgebase_article",
+    ]  # fmt: skip
+    temporary_defaults = s.default_new_columns(loaded)
     log("agents, categories, vendors")
     s.agents()
     s.categories()
@@ -606,6 +654,7 @@ def seed(
     conn.commit()
     s.load_articles()
     s.rebuild_indexes(index_defs)
+    s.reset_defaults(temporary_defaults)
     s.q("SET session_replication_role = origin")
     conn.commit()
     log("KB search columns (the KB's trigger)")
