@@ -99,6 +99,9 @@ def django_env(db_url: str, redis_url: str, var_dir: str | Path, **extra: str) -
         TIERDESK_BENCH="1",
         TIERDESK_VAR_DIR=str(var_dir),
         LOG_LEVEL="WARNING",
+        # Own cache keys: the bench's rate-limit counters (hundreds of submissions from
+        # 127.0.0.1) must never reach the app or a test sharing this Redis database.
+        CACHE_KEY_PREFIX=f"tierdesk-bench-{Path(var_dir).name}",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
