@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # make test runs against the local PostgreSQL and Redis unless told otherwise.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
 .PHONY: run test lint fmt migrate seed services chromium wrk bench bench-quick soak audit clean
 
@@ -62,9 +63,9 @@ fmt: $(STAMP)
 
 ## make test: the whole suite on PostgreSQL + Redis, browser tests in Debian's chromium.
 test: $(STAMP) chromium wrk services lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench: production settings (DEBUG off, gunicorn 4 sync workers) on PostgreSQL + Redis,
@@ -87,9 +88,18 @@ bench-quick: $(STAMP) wrk services
 		$(BENCH_COMMON) --escalation 10000 --md var/bench-quick/BENCHMARKS.md \
 		--json var/bench-quick/BENCHMARKS.json $(BENCH_ARGS)
 
+## make soak: bounded mixed load on its own stack (SOAK_ARGS="--minutes 3"; default 10 min).
+soak: $(STAMP)
+	$(PY) tools/soak.py $(SOAK_ARGS)
+
+## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
+## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.
+AUDIT_VENV := var/audit-venv
 audit: $(STAMP)
-	$(PY) -m pip install --quiet pip-audit
-	$(VENV)/bin/pip-audit --skip-editable
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1; }
+	@mkdir -p var
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > var/audit-requirements.txt
+	$(AUDIT_VENV)/bin/pip-audit --strict --desc -r var/audit-requirements.txt
 
 clean:
 	rm -rf var/ .pytest_cache

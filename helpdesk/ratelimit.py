@@ -51,6 +51,21 @@ def peek(key: str, *, window: int) -> int:
         return 0
 
 
+def seconds_left(*, window: int) -> int:
+    """Seconds until the current fixed window ends (when its counters start over)."""
+    now = int(time.time())
+    return max((now // window + 1) * window - now, 1)
+
+
+def reset(key: str, *, window: int) -> None:
+    """Forget the current window's count of ``key`` (e.g. after a successful login)."""
+    bucket = int(time.time()) // window
+    try:
+        cache.delete(f"rl:{key}:{bucket}")
+    except Exception:
+        logger.warning("rate limit cache unavailable; could not reset %s", key)
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client address. Behind a proxy, set TIERDESK_TRUSTED_PROXY_HOPS (see README)
     so the right X-Forwarded-For entry is used; never trust it blindly."""

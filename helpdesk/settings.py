@@ -70,12 +70,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "helpdesk.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "helpdesk.middleware.SecurityHeadersMiddleware",
+    "helpdesk.middleware.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -162,6 +164,8 @@ PASSWORD_HASHERS = env.list(
 )
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+# Per client address: higher than per account, since an office shares one NAT address.
+LOGIN_FAILURE_IP_LIMIT = env.int("LOGIN_FAILURE_IP_LIMIT", default=30)
 TRUSTED_PROXY_HOPS = env.int("TIERDESK_TRUSTED_PROXY_HOPS", default=0)
 
 # ---------------------------------------------------------------------------
@@ -223,7 +227,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
-# For EMAIL_URL=filemail:// (tests and demos read the messages from this folder).
+# For EMAIL_URL=filemail:// (tests and demos read the messages from this folder);
+# django-environ would read filemail:///abs/path as a relative path.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tierdesk <support@tierdesk.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -273,18 +278,39 @@ ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
 VENDOR_LINK_MAX_AGE_DAYS = env.int("VENDOR_LINK_MAX_AGE_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
 
+# Redis serves lower numbers first (steps 0/3/6/9); the escalation sweep uses 0.
+CELERY_TASK_DEFAULT_PRIORITY = 5
+
 CELERY_BEAT_SCHEDULE = {
     "escalation-sweep": {
         "task": "tiers.tasks.escalation_sweep",
         "schedule": timedelta(seconds=ESCALATION_SWEEP_SECONDS),
         # A sweep older than its interval is stale: the next one will do its work.
-        "options": {"expires": max(ESCALATION_SWEEP_SECONDS * 5, 5)},
+        # Priority 0 is served first on Redis: a backlog of e-mail tasks never delays
+        # a deadline (every other task has CELERY_TASK_DEFAULT_PRIORITY).
+        "options": {"expires": max(ESCALATION_SWEEP_SECONDS * 5, 5), "priority": 0},
+    },
+    "vendor-followup": {
+        # Vendor chase reminders, overdue-vendor alerts, resending lost alert e-mails.
+        "task": "tiers.tasks.vendor_followup",
+        "schedule": timedelta(seconds=env.float("VENDOR_FOLLOWUP_SECONDS", default=60.0)),
     },
     "notification-outbox": {
         "task": "tickets.tasks.notification_outbox_flush",
         "schedule": timedelta(seconds=60),
     },
+    # Dashboard rollups: finished days become exact rows; hourly so a missed night
+    # (worker down at midnight) is caught up soon. A built day costs one small query.
+    "reports-rollup": {
+        "task": "reports.tasks.reports_rollup_refresh",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
 }
+# Finished days rebuilt by every rollup run (late facts about them are counted).
+REPORTS_ROLLUP_RECENT_DAYS = env.int("REPORTS_ROLLUP_RECENT_DAYS", default=2)
+# Dashboard figures are shared between requests for this long (0: always live).
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------
 # REST framework / OpenAPI

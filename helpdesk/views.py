@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from helpdesk.auth import ThrottledAuthenticationForm
+from helpdesk.middleware import database_outage_response, is_database_outage
 from tiers.selectors import agent_profile_of, user_is_manager
 
 
@@ -72,9 +75,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Username or e-mail. After login each role lands where it works."""
+    """Username or e-mail. After login each role lands where it works.
+
+    Repeated failures lock the account name and the client address for a while
+    (``helpdesk.auth.ThrottledAuthenticationForm``); a locked attempt is answered 429
+    with ``Retry-After`` and a message saying when to try again. Django's ``login()``
+    gives the session a new key, so a session id planted before login is worthless.
+    """
 
     redirect_authenticated_user = True
+    form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
 
     def get_default_redirect_url(self) -> str:
         user = self.request.user
@@ -99,6 +116,10 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    # Called while the exception is being handled: a database outage raised outside a
+    # view (a middleware loading the session, a lazy queryset in a template) is a 503.
+    if is_database_outage(sys.exc_info()[1]):
+        return database_outage_response()
     # No context processors that touch the database: the database may be why we are here.
     from django.template import loader
 

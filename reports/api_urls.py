@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .api import MetricsSummaryApi
+
+urlpatterns = [
+    path("metrics/summary/", MetricsSummaryApi.as_view(), name="metrics-summary"),
+]

@@ -6,4 +6,5 @@ app_name = "reports"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("export/<slug:table>.csv", views.table_export, name="table-export"),
 ]

@@ -25,9 +25,22 @@ def _celery_eager(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and presence live in the cache (Redis under make test):
+    every test starts from an empty one, so limits hit by one test never leak into
+    the next. The broker uses another Redis database, so this never drops tasks."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_hashing_and_mail(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Journeys check that the dashboard reflects what just happened; the shared
+    # one-minute cache has its own test.
+    settings.REPORTS_CACHE_SECONDS = 0
 
 
 @pytest.fixture

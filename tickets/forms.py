@@ -3,6 +3,7 @@ the writing is done by ``tickets.services.portal``."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -16,8 +17,16 @@ from .services.attachments import AttachmentError, validate_uploads
 
 
 def _clean_text(value: str) -> str:
-    # NUL bytes cannot be stored by PostgreSQL; strip them rather than answer 500.
-    return (value or "").replace("\x00", "").strip()
+    """Strip NUL bytes (PostgreSQL cannot store them) and surrounding space; text made
+    only of invisible characters (zero-width spaces, joiners, bidi marks) counts as
+    empty, so it cannot pass as a subject or a reply that shows as a blank line."""
+    value = (value or "").replace("\x00", "").strip()
+    visible = "".join(
+        ch
+        for ch in value
+        if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs")
+    )
+    return value if visible else ""
 
 
 class MultipleFileInput(forms.FileInput):

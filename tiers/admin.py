@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+
+from helpdesk.exceptions import DomainError
 
 from .models import (
     AgentProfile,
@@ -10,33 +12,57 @@ from .models import (
     VendorHandoff,
     WorkingHours,
 )
+from .selectors import user_is_manager
 
 
-class WorkingHoursInline(admin.TabularInline):
+class ManagerEditable:
+    """Help-desk managers (staff with a manager profile) run the escalation setup in the
+    admin without Django model permissions being granted one by one."""
+
+    def _manager(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff and user_is_manager(request.user)
+
+    def has_module_permission(self, request) -> bool:
+        return self._manager(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._manager(request) or super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._manager(request) or super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return self._manager(request) or super().has_add_permission(request, *args)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._manager(request) or super().has_delete_permission(request, obj)
+
+
+class WorkingHoursInline(ManagerEditable, admin.TabularInline):
     model = WorkingHours
     extra = 0
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(ManagerEditable, admin.TabularInline):
     model = Holiday
     extra = 0
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(admin.ModelAdmin):
+class BusinessCalendarAdmin(ManagerEditable, admin.ModelAdmin):
     list_display = ["name", "time_zone", "is_24x7", "is_default"]
     inlines = [WorkingHoursInline, HolidayInline]
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(ManagerEditable, admin.ModelAdmin):
     list_display = ["tier", "priority", "budget", "warn_at_percent", "calendar"]
     list_filter = ["tier", "priority"]
     list_editable = ["budget", "warn_at_percent"]
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(admin.ModelAdmin):
+class SLAPolicyAdmin(ManagerEditable, admin.ModelAdmin):
     list_display = ["priority", "first_response", "resolution", "calendar"]
 
 
@@ -50,13 +76,13 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(VendorContact)
-class VendorContactAdmin(admin.ModelAdmin):
+class VendorContactAdmin(ManagerEditable, admin.ModelAdmin):
     list_display = ["company", "name", "email", "response_target", "is_active"]
     filter_horizontal = ["categories"]
 
 
 @admin.register(VendorHandoff)
-class VendorHandoffAdmin(admin.ModelAdmin):
+class VendorHandoffAdmin(ManagerEditable, admin.ModelAdmin):
     list_display = [
         "ticket",
         "vendor",
@@ -68,4 +94,19 @@ class VendorHandoffAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["ticket", "vendor", "owner"]
     raw_id_fields = ["ticket", "owner"]
-    readonly_fields = ["nonce"]
+    readonly_fields = ["nonce", "response_time", "resolution_time"]
+    actions = ["revoke_link"]
+
+    @admin.action(description="Revoke link")
+    def revoke_link(self, request, queryset):
+        from .services import vendor_handoff_revoke  # services import the tickets app
+
+        revoked = 0
+        for handoff in queryset.select_related("ticket", "vendor").filter(revoked_at__isnull=True):
+            try:
+                vendor_handoff_revoke(handoff=handoff, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                revoked += 1
+        self.message_user(request, f"{revoked} vendor link(s) revoked.", messages.SUCCESS)

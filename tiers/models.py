@@ -242,6 +242,13 @@ class VendorHandoff(TimestampedModel):
     vendor_reference = models.CharField(max_length=80, blank=True)
     chased_at = models.DateTimeField(null=True, blank=True)
     overdue_alerted_at = models.DateTimeField(null=True, blank=True)
+    # Stored (not derived on read) so the vendor scorecards can average them in SQL.
+    response_time = models.DurationField(
+        null=True, blank=True, help_text=_("From hand-off to the vendor's first update.")
+    )
+    resolution_time = models.DurationField(
+        null=True, blank=True, help_text=_("From hand-off to the vendor marking its part done.")
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -67,10 +70,35 @@ def calendar_default() -> CalendarSpec:
     return calendar_spec_from(_calendar_qs().filter(is_default=True).first())
 
 
+#: Per-context memo of budget rules, set only inside ``budget_rules_cached()``.
+_RULE_CACHE: ContextVar[dict | None] = ContextVar("tierdesk_budget_rules", default=None)
+
+
+@contextmanager
+def budget_rules_cached() -> Iterator[None]:
+    """Within the block, each (tier, priority) rule is read once. The escalation sweep
+    promotes thousands of tickets per second; 3-4 queries per ticket for the same few
+    policies would dominate it. A ContextVar keeps concurrent threads apart."""
+    token = _RULE_CACHE.set({})
+    try:
+        yield
+    finally:
+        _RULE_CACHE.reset(token)
+
+
 def budget_rule_for(*, tier: int, priority: str) -> BudgetRule | None:
     """The budget for a tier; ``None`` for Tier 4 (vendor time is tracked separately)."""
     if tier >= 4:
         return None
+    cache = _RULE_CACHE.get()
+    if cache is not None:
+        if (tier, priority) not in cache:
+            cache[(tier, priority)] = _budget_rule_uncached(tier=tier, priority=priority)
+        return cache[(tier, priority)]
+    return _budget_rule_uncached(tier=tier, priority=priority)
+
+
+def _budget_rule_uncached(*, tier: int, priority: str) -> BudgetRule:
     policy = (
         EscalationPolicy.objects.select_related("calendar")
         .filter(tier=tier, priority=priority)

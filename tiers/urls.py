@@ -1,4 +1,12 @@
+from django.urls import path
+
+from . import views
+
 app_name = "tiers"
 
-# The vendor hand-off page (/vendor/<signed-token>/) is added by the escalation engine.
-urlpatterns: list = []
+# Mounted at /vendor/ (helpdesk/urls.py).
+urlpatterns = [
+    path("handoff/<str:reference>/", views.handoff_create, name="handoff-create"),
+    path("handoff/<str:reference>/revoke/", views.handoff_revoke, name="handoff-revoke"),
+    path("<str:token>/", views.vendor_page, name="vendor"),
+]

@@ -1,0 +1,122 @@
+"""Writes of the reports app: building the daily rollups."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import (
+    DailyAgentRollup,
+    DailyArticleRollup,
+    DailyFunnelRollup,
+    DailyTicketRollup,
+    RollupDay,
+)
+from .rollup import build_window
+
+logger = logging.getLogger(__name__)
+
+#: Days rebuilt in one statement when catching up on a long history.
+CHUNK_DAYS = 31
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the server's time zone."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def local_today(now: datetime | None = None) -> date:
+    return timezone.localtime(now or timezone.now(), ZoneInfo(settings.TIME_ZONE)).date()
+
+
+def history_start() -> date | None:
+    """The first day with any data (a ticket or a KB suggestion): earlier days are empty."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT LEAST((SELECT MIN(created_at) FROM tickets_ticket), "
+            "(SELECT MIN(shown_at) FROM tickets_deflection))"
+        )
+        first = cursor.fetchone()[0]
+    if first is None:
+        return None
+    return timezone.localtime(first, ZoneInfo(settings.TIME_ZONE)).date()
+
+
+@transaction.atomic
+def rollup_build_days(*, first: date, last: date, now: datetime | None = None) -> int:
+    """Rebuild the rollups of the finished days ``first``..``last`` (inclusive) exactly.
+
+    Days that have not ended yet are skipped: they are computed live. Returns the
+    number of days built. Idempotent: the days' rows are replaced whole.
+    """
+    last = min(last, local_today(now) - timedelta(days=1))
+    if last < first:
+        return 0
+    for model in (DailyTicketRollup, DailyAgentRollup, DailyArticleRollup, DailyFunnelRollup):
+        model.objects.filter(day__gte=first, day__lte=last).delete()
+    built_at = now or timezone.now()
+    with connection.cursor() as cursor:
+        chunk = first
+        while chunk <= last:
+            chunk_last = min(chunk + timedelta(days=CHUNK_DAYS - 1), last)
+            build_window(
+                cursor,
+                t0=day_start(chunk),
+                t1=day_start(chunk_last + timedelta(days=1)),
+                tz=settings.TIME_ZONE,
+                into="rollup",
+            )
+            chunk = chunk_last + timedelta(days=1)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    RollupDay.objects.filter(day__in=days).delete()
+    RollupDay.objects.bulk_create([RollupDay(day=d, built_at=built_at) for d in days])
+    return len(days)
+
+
+def rollup_refresh(*, now: datetime | None = None, recent_days: int | None = None) -> int:
+    """The nightly job: build every finished day that has no rollup yet (from the first
+    day with data on) and rebuild the last ``recent_days`` days, so late facts about them
+    (a deflection session linked to its ticket after midnight) are counted."""
+    if connection.vendor != "postgresql":  # embedded mode: no dashboard figures to roll up
+        return 0
+    recent_days = recent_days if recent_days is not None else settings.REPORTS_ROLLUP_RECENT_DAYS
+    yesterday = local_today(now) - timedelta(days=1)
+    first_day = history_start()
+    if first_day is None:
+        return 0
+    built = set(
+        RollupDay.objects.filter(day__gte=first_day, day__lte=yesterday).values_list(
+            "day", flat=True
+        )
+    )
+    missing = [
+        first_day + timedelta(days=i)
+        for i in range((yesterday - first_day).days + 1)
+        if first_day + timedelta(days=i) not in built
+    ]
+    total = 0
+    # Contiguous runs of missing days, each rebuilt in one go.
+    run_start = prev = None
+    for d in missing:
+        if run_start is None:
+            run_start = prev = d
+        elif d == prev + timedelta(days=1):
+            prev = d
+        else:
+            total += rollup_build_days(first=run_start, last=prev, now=now)
+            run_start = prev = d
+    if run_start is not None:
+        total += rollup_build_days(first=run_start, last=prev, now=now)
+    if recent_days > 0:
+        total += rollup_build_days(
+            first=max(first_day, yesterday - timedelta(days=recent_days - 1)),
+            last=yesterday,
+            now=now,
+        )
+    logger.info("reports rollup: %s day(s) built", total)
+    return total
