@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run test lint fmt migrate seed services chromium wrk bench bench-quick soak audit clean
+.PHONY: run test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,6 +95,11 @@ soak: $(STAMP)
 ## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
 ## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.
 AUDIT_VENV := var/audit-venv
+## Refresh docs/screenshots/ (the README tour) from the browser journeys.
+screenshots: $(STAMP) chromium services
+	TIERDESK_SCREENSHOTS=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		$(PY) -m pytest tests/e2e -q
+
 audit: $(STAMP)
 	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1; }
 	@mkdir -p var

@@ -55,6 +55,11 @@ def new_page(chromium, live_server):
     yield _new_page
     for context in contexts:
         context.close()
+    # ORM calls the journey made while Playwright ran may hold connections of their
+    # own: close them, or the test database cannot be dropped at the end.
+    from django.db import connections
+
+    connections.close_all()
 
 
 def login(page, username: str, password: str = "demo") -> None:
@@ -66,7 +71,12 @@ def login(page, username: str, password: str = "demo") -> None:
 
 
 def screenshot(page, name: str) -> None:
-    """Save a screenshot for the README tour (committed under docs/screenshots/)."""
+    """Save a screenshot for the README tour (committed under docs/screenshots/).
+
+    Only with TIERDESK_SCREENSHOTS=1 (`make screenshots`): references and times differ
+    on every run, and a plain `make test` must not leave the work tree modified."""
+    if os.environ.get("TIERDESK_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
@@ -77,7 +87,14 @@ def celery_stack(live_server, tmp_path) -> Iterator[dict]:
     from django.db import connection
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
-    base = redis_url.rsplit("/", 1)[0]
+    base, _, own_db = redis_url.rpartition("/")
+    # The worker gets a Redis DB of its own, derived from REDIS_URL's (0 → 9, 1 → 10…)
+    # so that engineers and CI jobs with different REDIS_URLs never share (and FLUSHDB)
+    # one another's broker; E2E_WORKER_REDIS_DB overrides it.
+    worker_db = os.environ.get("E2E_WORKER_REDIS_DB") or str(
+        (int(own_db) + 9) % 16 if own_db.isdigit() else 9
+    )
+    broker = f"{base}/{worker_db}"
     db = connection.settings_dict
     database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     mail_dir = tmp_path / "mail"
@@ -85,15 +102,15 @@ def celery_stack(live_server, tmp_path) -> Iterator[dict]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": f"{base}/9",
-        "REDIS_URL": f"{base}/9",
+        "CELERY_BROKER_URL": broker,
+        "REDIS_URL": broker,
         "ESCALATION_SWEEP_SECONDS": "1",
         "EMAIL_URL": "filemail://",
         "EMAIL_FILE_PATH": str(mail_dir),
         "TIERDESK_SITE_URL": live_server.url,
         "TIERDESK_VAR_DIR": str(tmp_path / "var"),
     }
-    subprocess.run(["redis-cli", "-u", f"{base}/9", "FLUSHDB"], check=False, capture_output=True)
+    subprocess.run(["redis-cli", "-u", broker, "FLUSHDB"], check=False, capture_output=True)
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}  # noqa: SIM115
     procs = [
         subprocess.Popen(
@@ -117,9 +134,7 @@ def celery_stack(live_server, tmp_path) -> Iterator[dict]:
                 proc.kill()
         for handle in logs.values():
             handle.close()
-        subprocess.run(
-            ["redis-cli", "-u", f"{base}/9", "FLUSHDB"], check=False, capture_output=True
-        )
+        subprocess.run(["redis-cli", "-u", broker, "FLUSHDB"], check=False, capture_output=True)
 
 
 def wait_until(
@@ -133,3 +148,74 @@ def wait_until(
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+# ---------------------------------------------------------------------------
+# Journeys: demo data, short budgets, and the steps several journeys share
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(settings):
+    """``seed_demo`` users, categories, policies, vendor and articles, with a cache of
+    this test's own (rate-limit counters of earlier journeys do not carry over)."""
+    import io
+    import uuid
+
+    from django.core.management import call_command
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"e2e-{uuid.uuid4().hex}",
+        }
+    }
+    call_command("seed_demo", stdout=io.StringIO())
+    from django.contrib.auth import get_user_model
+
+    return {u.username: u for u in get_user_model().objects.all()}
+
+
+def shorten_budgets(**seconds_per_tier: float) -> None:
+    """Set every priority's escalation budget of the given tiers (``tier1=2``, …) to a
+    few seconds: the sweep then acts on them within the journey."""
+    from datetime import timedelta
+
+    from tiers.models import EscalationPolicy
+
+    for key, seconds in seconds_per_tier.items():
+        tier = int(key.removeprefix("tier"))
+        EscalationPolicy.objects.filter(tier=tier).update(budget=timedelta(seconds=seconds))
+
+
+def submit_ticket(
+    page, *, category: str, subject: str, description: str, name: str = "", email: str = ""
+):
+    """Fill in and send the portal form; returns the Ticket once the thank-you page shows."""
+    from playwright.sync_api import expect
+
+    from tickets.models import Ticket
+
+    page.goto("/tickets/new/")
+    if name:
+        page.get_by_label("Your name").fill(name)
+    if email:
+        page.get_by_label("Your e-mail").fill(email)
+    page.get_by_label("What is it about?").select_option(label=category)
+    page.get_by_label("Subject").fill(subject)
+    page.get_by_label("Describe the problem").fill(description)
+    page.get_by_role("button", name="Submit ticket").click()
+    expect(page.get_by_role("heading", name="Thank you, we have your ticket")).to_be_visible()
+    reference = page.locator(".reference").inner_text()
+    return Ticket.objects.get(reference=reference)
+
+
+def mail_to(mail_dir: Path, address: str) -> list[str]:
+    """The messages the worker wrote (filemail backend) that were sent to ``address``."""
+    found = []
+    for path in sorted(mail_dir.glob("*")):
+        text = path.read_text(errors="replace")
+        for message in text.split("-" * 79):
+            if f"To: {address}" in message or f", {address}" in message:
+                found.append(message)
+    return found

@@ -327,3 +327,29 @@ def test_vendor_reply_is_recognised_by_reference_or_vendor_number(handoff, vendo
     found = vendor_handoff_for_reply(subject="Case ACME-991 update", sender=vendor.email.upper())
     assert found == handoff
     assert vendor_handoff_for_reply(subject="Case ACME-9912", sender=vendor.email) is None
+
+
+def test_agent_page_offers_to_revoke_the_live_vendor_link(client, policies, agent3):
+    """The accountable Tier 3 agent revokes the vendor's link from the ticket page."""
+    from tests.factories import CategoryFactory, VendorFactory
+    from tickets.services import ticket_create
+    from tiers.services import vendor_handoff
+
+    category = CategoryFactory(slug="firmware", entry_tier=3)
+    VendorFactory().categories.add(category)
+    ticket = ticket_create(
+        category=category, subject="Switch firmware", description="Needs the vendor's patch.",
+        requester_name="Pat", requester_email="pat@example.com",
+    )  # fmt: skip
+    handoff = vendor_handoff(ticket=ticket, actor=agent3, summary="Please ship the patch.")
+    client.force_login(agent3)
+    page = client.get(f"/agent/tickets/{ticket.reference}/").content.decode()
+    assert "Revoke vendor link" in page
+    response = client.post(f"/vendor/handoff/{ticket.reference}/revoke/", {"handoff": handoff.pk})
+    assert response.status_code == 302
+    handoff.refresh_from_db()
+    assert handoff.revoked_at is not None
+    assert (
+        "Revoke vendor link"
+        not in client.get(f"/agent/tickets/{ticket.reference}/").content.decode()
+    )

@@ -280,6 +280,15 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         ],
         "priorities": Priority.choices,
         "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
+        # Only vendor tickets (Tier 4, or with an accountable owner) can hold a live link.
+        "active_handoff": (
+            ticket.vendor_handoffs.filter(revoked_at__isnull=True)
+            .select_related("vendor")
+            .order_by("-created_at")
+            .first()
+            if ticket.tier == 4 or ticket.owner_id
+            else None
+        ),
         "draft_available": draft,
         "tier_clock": q.row_for(ticket, now),
         "sla_breached": bool(
