@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run test lint fmt migrate seed services chromium screenshots bench bench-quick soak audit clean
+.PHONY: run test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@command -v chromium >/dev/null
 
+## Debian's wrk drives the benchmark (make bench) and its smoke test (make test).
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@command -v wrk >/dev/null
+
 ## PostgreSQL and Redis must answer; start them when this machine has them stopped.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -n | tail -1) main start
@@ -57,11 +62,31 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 ## make test: the whole suite on PostgreSQL + Redis, browser tests in Debian's chromium.
-test: $(STAMP) chromium services lint
+test: $(STAMP) chromium wrk services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: production settings (DEBUG off, gunicorn 4 sync workers) on PostgreSQL + Redis,
+## 1,000,000 tickets seeded once into BENCH_DATABASE_URL and reused; writes BENCHMARKS.md/.json.
+## make bench-quick: the same harness on 20,000 tickets with 5 s rounds (report in var/bench-quick/).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk_bench
+BENCH_QUICK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk_bench_quick
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
+BENCH_AUX_REDIS_URL ?= redis://127.0.0.1:6379/14
+BENCH_PORT ?= 8200
+BENCH_ARGS ?=
+BENCH_COMMON = --redis-url $(BENCH_REDIS_URL) --aux-redis-url $(BENCH_AUX_REDIS_URL) --port $(BENCH_PORT) --connections 32 --rounds 3
+
+bench: $(STAMP) wrk services
+	$(PY) bench/run.py --label full --db-url $(BENCH_DATABASE_URL) --tickets 1000000 --round-seconds 10 \
+		$(BENCH_COMMON) --md BENCHMARKS.md --json BENCHMARKS.json $(BENCH_ARGS)
+
+bench-quick: $(STAMP) wrk services
+	$(PY) bench/run.py --label quick --db-url $(BENCH_QUICK_DATABASE_URL) --tickets 20000 --round-seconds 5 \
+		$(BENCH_COMMON) --escalation 10000 --md var/bench-quick/BENCHMARKS.md \
+		--json var/bench-quick/BENCHMARKS.json $(BENCH_ARGS)
 
 ## make soak: bounded mixed load on its own stack (SOAK_ARGS="--minutes 3"; default 10 min).
 soak: $(STAMP)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -25,6 +26,12 @@ urlpatterns = [
     path("vendor/", include("tiers.urls")),
     path("", include("tickets.urls")),
 ]
+
+if settings.TIERDESK_BENCH:
+    # Only the benchmark settings route the ceiling page (see bench/ and BENCHMARKS.md).
+    from . import bench_views
+
+    urlpatterns.append(path("bench/ceiling/", bench_views.ceiling, name="bench-ceiling"))
 
 handler400 = "helpdesk.views.error_400"
 handler403 = "helpdesk.views.error_403"

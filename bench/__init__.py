@@ -1,0 +1,1 @@
+"""Benchmark suite of Tierdesk: `make bench` (see bench/run.py and BENCHMARKS.md)."""
