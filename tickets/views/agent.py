@@ -7,6 +7,7 @@ the message and what the agent typed (status 400/409); a forbidden one is a 403.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
@@ -25,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk.exceptions import DomainError, ForbiddenError
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import AgentProfile, Priority
-from tiers.selectors import agent_profile_of, user_is_manager
+from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .. import queue as q
 from ..models import Category, Notification, Ticket, TicketEvent
@@ -51,6 +53,8 @@ EXPLAINED_KINDS = {
     Kind.VENDOR_OVERDUE,
 }
 MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
+
+logger = logging.getLogger(__name__)
 
 
 def agent_required(view: Callable) -> Callable:
@@ -166,6 +170,32 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------
 
 
+def _article_choices(user: Any) -> list[dict[str, str]]:
+    """The articles an agent can pick in the escalate/avoidable/resolve forms.
+
+    The same for every agent of a tier, and sorting the KB by title costs ~20 ms at
+    10,000 articles: shared through the cache for a minute (a new article shows up in
+    the pickers within that minute; search and suggestions are always live)."""
+    key = f"agent:article-choices:{user_max_tier(user)}:{int(user_is_manager(user))}"
+    try:
+        cached = cache.get(key)
+    except Exception:
+        cached = None
+    if cached is not None:
+        return cached
+    choices = [
+        {"slug": slug, "title": title}
+        for slug, title in article_list_visible_to(user=user)
+        .order_by("title")
+        .values_list("slug", "title")[:300]
+    ]
+    try:
+        cache.set(key, choices, 60)
+    except Exception:
+        logger.warning("cache unavailable; article choices not shared")
+    return choices
+
+
 def _vendor_handoff_url(ticket: Ticket) -> str | None:
     # The vendor hand-off view lives in ``tiers`` and may not be installed.
     try:
@@ -210,11 +240,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     # The action forms (and the lists they offer) exist only while the agent can act
     # on a live ticket; a resolved ticket's page skips those queries.
     workable = can_act and ticket.is_active
-    articles = (
-        list(article_list_visible_to(user=user).only("id", "slug", "title").order_by("title")[:300])
-        if workable
-        else []
-    )
+    articles = _article_choices(user) if workable else []
     agents = (
         list(
             AgentProfile.objects.filter(is_active=True)
