@@ -37,8 +37,9 @@ def make_overdue_tickets(
     created = Ticket.objects.bulk_create(rows, batch_size=2000)
     ids = [t.pk for t in created]
     with connection.cursor() as cursor:
+        # lpad() truncates: seven-digit ids must keep all their digits (as reference_for).
         cursor.execute(
-            "UPDATE tickets_ticket SET reference = 'TD-' || lpad(id::text, 6, '0') "
+            "UPDATE tickets_ticket SET reference = 'TD-' || CASE WHEN id < 1000000 THEN lpad(id::text, 6, '0') ELSE id::text END "
             "WHERE id = ANY(%s)",
             [ids],
         )
