@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -194,6 +195,10 @@ def dashboard_summary(
     return summary
 
 
+#: How long a request waits for another one computing the same figures.
+_STAMPEDE_WAIT_SECONDS = 15
+
+
 def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
     """``dashboard_summary`` shared for ``REPORTS_CACHE_SECONDS`` between managers and web
     nodes (the Redis cache in production).
@@ -211,16 +216,36 @@ def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
     )
     try:
         cached = cache.get(key)
+        # One computation per key at a time: the others wait for its result instead
+        # of each sorting the same million durations (a stampede on a cold cache).
+        leader = cached is None and cache.add(key + ":lock", 1, timeout=60)
     except Exception:
-        cached = None
+        cached, leader = None, True
     if cached is not None:
         return cached
-    summary = dashboard_summary(filters=filters)
+    if not leader:
+        deadline = time.monotonic() + _STAMPEDE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            try:
+                cached = cache.get(key)
+            except Exception:
+                break
+            if cached is not None:
+                return cached
     try:
-        cache.set(key, summary, ttl)
-    except Exception:
-        logger.warning("reports cache unavailable; dashboard not cached")
-    return summary
+        summary = dashboard_summary(filters=filters)
+        try:
+            cache.set(key, summary, ttl)
+        except Exception:
+            logger.warning("reports cache unavailable; dashboard not cached")
+        return summary
+    finally:
+        if leader:
+            try:
+                cache.delete(key + ":lock")
+            except Exception:
+                logger.warning("reports cache unavailable; lock expires by itself")
 
 
 # ---------------------------------------------------------------------------
