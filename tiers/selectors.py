@@ -62,12 +62,10 @@ def calendar_spec_from(calendar: BusinessCalendar | None) -> CalendarSpec:
     )
 
 
-def _calendar_qs() -> QuerySet[BusinessCalendar]:
-    return BusinessCalendar.objects.prefetch_related("hours", "holidays")
-
-
 def calendar_default() -> CalendarSpec:
-    return calendar_spec_from(_calendar_qs().filter(is_default=True).first())
+    # No prefetch: a 24×7 calendar (the default) never reads its hours or holidays, and
+    # calendar_spec_from loads them itself for a business-hours one.
+    return calendar_spec_from(BusinessCalendar.objects.filter(is_default=True).first())
 
 
 #: Per-context memo of budget rules, set only inside ``budget_rules_cached()``.
@@ -108,18 +106,14 @@ def _budget_rule_uncached(*, tier: int, priority: str) -> BudgetRule:
         return BudgetRule(
             tier, priority, FALLBACK_BUDGETS[tier][priority], 75, calendar_default(), None
         )
-    calendar = (
-        calendar_spec_from(_calendar_qs().get(pk=policy.calendar_id))
-        if policy.calendar_id
-        else calendar_default()
-    )
+    calendar = calendar_spec_from(policy.calendar) if policy.calendar_id else calendar_default()
     return BudgetRule(tier, priority, policy.budget, policy.warn_at_percent, calendar, policy.pk)
 
 
 def sla_policy_for(*, priority: str) -> tuple[SLAPolicy | None, CalendarSpec]:
-    policy = SLAPolicy.objects.filter(priority=priority).first()
+    policy = SLAPolicy.objects.select_related("calendar").filter(priority=priority).first()
     if policy is not None and policy.calendar_id:
-        return policy, calendar_spec_from(_calendar_qs().get(pk=policy.calendar_id))
+        return policy, calendar_spec_from(policy.calendar)
     return policy, calendar_default()
 
 
