@@ -32,10 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,7 +43,7 @@ from tickets.selectors import user_can_act_on
 from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
 from tickets.services.core import ticket_enter_tier, ticket_event_create
-from tickets.services.notify import ticket_event_send
+from tickets.services.notify import send_templated_mail, ticket_event_send
 
 from .business_time import add_business_time, business_time_between
 from .models import VendorContact, VendorHandoff
@@ -1133,19 +1131,6 @@ def alerts_pending_ids(
     )
 
 
-def _send_mail(*, to: list[str], subject: str, template: str, context: dict[str, Any]) -> None:
-    if not to:
-        return
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"emails/{template}.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=to,
-    )
-    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
-    message.send()
-
-
 def _vendor_mail_context(handoff: VendorHandoff) -> dict[str, Any]:
     return {
         "handoff": handoff,
@@ -1176,7 +1161,7 @@ def escalation_alert_send(*, event_id: int) -> int:
                 .first()
             )
             if handoff is not None and handoff.revoked_at is None:
-                _send_mail(
+                send_templated_mail(
                     to=[handoff.vendor.email],
                     subject=f"[{ticket.reference}] Hand-off from Tierdesk: {ticket.subject}",
                     template="vendor_handoff",
@@ -1194,7 +1179,7 @@ def escalation_alert_send(*, event_id: int) -> int:
             emails = sorted(
                 {u.email for u in staff if u.email} | set(settings.MANAGER_ALERT_EMAILS)
             )
-            _send_mail(
+            send_templated_mail(
                 to=emails,
                 subject=f"[{ticket.reference}] {event.get_kind_display()}: {ticket.subject}",
                 template="manager_alert",
@@ -1225,7 +1210,7 @@ def vendor_chase_send(*, handoff_id: int) -> int:
     if handoff is None or handoff.first_response_at is not None:
         return 0
     ticket = handoff.ticket
-    _send_mail(
+    send_templated_mail(
         to=[handoff.vendor.email],
         subject=f"[{ticket.reference}] Reminder: response due {handoff.respond_by:%Y-%m-%d %H:%M} UTC",
         template="vendor_chase",

@@ -47,14 +47,6 @@ Status = Ticket.Status
 POST_KINDS = (Kind.REPLY, Kind.CUSTOMER_REPLY, Kind.NOTE, Kind.VENDOR_UPDATE)
 
 
-def _lock(ticket: Ticket) -> Ticket:
-    return (
-        Ticket.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("category", "assignee")
-        .get(pk=ticket.pk)
-    )
-
-
 def _notify_in_app(*, users: Iterable[Any], ticket: Ticket, event: TicketEvent, text: str) -> None:
     """In-app notifications for kinds the e-mail outbox does not route (coaching, merges,
     grants); the bell in the agent header shows them."""
@@ -88,7 +80,7 @@ def ticket_bounce(*, ticket: Ticket, actor: User, reason: str) -> Ticket:
     """Send an incomplete hand-off back to the tier below, to the agent who escalated
     it (when they are still an agent there), with the reason. Writes one BOUNCED event;
     the lower tier's agents are notified."""
-    ticket = _lock(ticket)
+    ticket = core.ticket_lock(ticket)
     core._require_agent(user=actor, ticket=ticket)
     core._require_active(ticket)
     if not reason.strip():
@@ -134,7 +126,7 @@ def ticket_mark_avoidable(
     """Mark the escalation this tier received as "avoidable at Tier N": either naming
     the article that would have solved it, or flagging the missing article. The
     coaching and KB-gap reports read the event's data keys. Once per escalation."""
-    ticket = _lock(ticket)
+    ticket = core.ticket_lock(ticket)
     core._require_agent(user=actor, ticket=ticket)
     escalation = latest_escalation(ticket)
     if escalation is None:
@@ -251,7 +243,7 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
 def ticket_close_spam(*, ticket: Ticket, actor: User) -> Ticket:
     """Close a spam ticket straight away: one internal CLOSED event, no e-mail (a reply
     would confirm the address to the spammer), both clocks stopped."""
-    ticket = _lock(ticket)
+    ticket = core.ticket_lock(ticket)
     core._require_agent(user=actor, ticket=ticket)
     core._require_active(ticket)
     ticket.status = Status.CLOSED
@@ -351,7 +343,7 @@ def ticket_access_grant(
     records it; the agent is notified in the app."""
     if not user_is_manager(manager):
         raise ForbiddenError(_("Only managers grant access to a ticket."))
-    ticket = _lock(ticket)
+    ticket = core.ticket_lock(ticket)
     if agent_profile_of(user) is None:
         raise TicketError(_("Access can only be granted to an agent."), field="user")
     grant, created = TicketAccessGrant.objects.get_or_create(

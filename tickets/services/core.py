@@ -38,7 +38,7 @@ def _now() -> datetime:
     return timezone.now()
 
 
-def _lock(ticket: Ticket) -> Ticket:
+def ticket_lock(ticket: Ticket) -> Ticket:
     """Re-read the ticket under a row lock; every write starts here."""
     return (
         Ticket.objects.select_for_update(no_key=True).select_related("category").get(pk=ticket.pk)
@@ -196,7 +196,7 @@ def ticket_create(
 def ticket_claim(*, ticket: Ticket, agent: User) -> Ticket:
     """Take an unassigned ticket. Two agents clicking at once: one wins, the other
     gets a ``ConflictError`` naming who took it."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=agent, ticket=ticket)
     _require_active(ticket)
     if ticket.assignee_id == agent.pk:
@@ -226,7 +226,7 @@ def ticket_assign(*, ticket: Ticket, actor: User, assignee: User | None) -> Tick
     """Reassign (to an agent of the ticket's tier or above) or unassign (``None``)."""
     from tiers.selectors import agent_profile_of
 
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     _require_active(ticket)
     if assignee is not None:
@@ -263,7 +263,7 @@ def ticket_reply(
 ) -> TicketEvent:
     """A public reply from an agent; the customer is e-mailed. With ``pending_customer``
     the ticket waits for the customer and the tier clock pauses."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=agent, ticket=ticket)
     if not body.strip():
         raise TicketError(_("Write a reply first."), field="body")
@@ -287,7 +287,7 @@ def ticket_reply(
 @transaction.atomic
 def ticket_add_note(*, ticket: Ticket, agent: User, body: str) -> TicketEvent:
     """An internal note: never shown to the customer or the vendor."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=agent, ticket=ticket)
     if not body.strip():
         raise TicketError(_("Write a note first."), field="body")
@@ -301,7 +301,7 @@ def ticket_customer_reply(
 ) -> TicketEvent:
     """The customer writes back: a waiting ticket resumes its clock; a resolved one
     reopens with a fresh budget in its current tier."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     if not body.strip():
         raise TicketError(_("Write a message first."), field="body")
     if ticket.status == Status.CLOSED:
@@ -379,7 +379,7 @@ def _set_status(
 
 @transaction.atomic
 def ticket_change_status(*, ticket: Ticket, actor: User, status: str, reason: str = "") -> Ticket:
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     allowed = AGENT_STATUS_CHANGES.get(ticket.status, set())
     if status not in allowed:
@@ -397,7 +397,7 @@ def ticket_change_status(*, ticket: Ticket, actor: User, status: str, reason: st
 @transaction.atomic
 def ticket_change_priority(*, ticket: Ticket, actor: User, priority: str) -> Ticket:
     """A new priority re-budgets the tier clock: time already spent counts against it."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     _require_active(ticket)
     if priority not in PRIORITY_RANK:
@@ -466,7 +466,7 @@ def ticket_escalate(
     ``expected_tier`` the call is a compare-and-set: if a timer promoted the ticket
     meanwhile, it raises ``ConflictError`` instead of skipping a tier.
     """
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     _require_active(ticket)
     missing = [
@@ -521,7 +521,7 @@ def ticket_escalate(
 @transaction.atomic
 def ticket_deescalate(*, ticket: Ticket, actor: User, reason: str) -> Ticket:
     """Send a ticket one tier down; a reason is required."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     _require_active(ticket)
     if not reason.strip():
@@ -564,7 +564,7 @@ def ticket_resolve(
 ) -> Ticket:
     """Resolve with a resolution text (and optionally the KB article that solved it);
     the customer is asked to rate the help."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     _require_active(ticket)
     if not resolution.strip():
@@ -633,7 +633,7 @@ def _reopen(
 def ticket_reopen(*, ticket: Ticket, actor: User | None, reason: str) -> Ticket:
     """Reopen a resolved ticket (customer "Reopen" or an agent): a fresh budget starts
     in the tier that resolved it."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     if ticket.status != Status.RESOLVED:
         raise TicketError(_("Only a resolved ticket can be reopened."))
     fields = ["updated_at"]
@@ -645,7 +645,7 @@ def ticket_reopen(*, ticket: Ticket, actor: User | None, reason: str) -> Ticket:
 @transaction.atomic
 def ticket_close(*, ticket: Ticket, actor: User | None, reason: str = "") -> Ticket:
     """Close a resolved ticket (customer confirmed, or the auto-close after N days)."""
-    ticket = _lock(ticket)
+    ticket = ticket_lock(ticket)
     if ticket.status != Status.RESOLVED:
         raise TicketError(_("Only a resolved ticket can be closed."))
     ticket.status = Status.CLOSED

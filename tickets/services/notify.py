@@ -26,7 +26,8 @@ CUSTOMER_KINDS = {Kind.CREATED, Kind.REPLY, Kind.STATUS, Kind.RESOLVED, Kind.REO
 TIER_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 
 
-def _send(*, to: list[str], subject: str, template: str, context: dict) -> None:
+def send_templated_mail(*, to: list[str], subject: str, template: str, context: dict) -> None:
+    """E-mail ``emails/<template>.txt`` with its ``.html`` twin; nothing when ``to`` is empty."""
     if not to:
         return
     text = render_to_string(f"emails/{template}.txt", context)
@@ -74,7 +75,7 @@ def ticket_event_send(*, event_id: int) -> int:
             "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
         }
         if event.is_public and event.kind in CUSTOMER_KINDS and ticket.requester_email:
-            _send(
+            send_templated_mail(
                 to=[ticket.requester_email],
                 subject=f"[{ticket.reference}] {ticket.subject}",
                 template="ticket_event_customer",
@@ -88,7 +89,7 @@ def ticket_event_send(*, event_id: int) -> int:
                 [Notification(user=u, ticket=ticket, event=event, text=text) for u in staff]
             )
             emails = [u.email for u in staff if u.email]
-            _send(
+            send_templated_mail(
                 to=emails,
                 subject=f"[{ticket.reference}] {event.get_kind_display()}: {ticket.subject}",
                 template="ticket_event_staff",

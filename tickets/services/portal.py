@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +36,7 @@ from ..models import (
 )
 from . import clock, core
 from .attachments import attachment_add, validate_uploads
+from .notify import send_templated_mail
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -57,17 +56,6 @@ VERIFY_MAX_AGE = timedelta(days=3)
 
 class PortalError(DomainError):
     pass
-
-
-def _now() -> datetime:
-    return timezone.now()
-
-
-def _lock(ticket: Ticket) -> Ticket:
-    """Re-read the ticket under a row lock, as every write in ``core`` does."""
-    return (
-        Ticket.objects.select_for_update(no_key=True).select_related("category").get(pk=ticket.pk)
-    )
 
 
 @contextmanager
@@ -108,7 +96,7 @@ def deflection_record_opened(*, session_key: str, article: Article) -> None:
     no ticket is a deflected ticket (the dashboards count those)."""
     if not session_key:
         return
-    now = _now()
+    now = timezone.now()
     with transaction.atomic():
         row, created = Deflection.objects.get_or_create(
             session_key=session_key, article=article, defaults={"opened_at": now}
@@ -246,14 +234,14 @@ def ticket_customer_reply_with_files(
 def ticket_customer_resolve(*, ticket: Ticket, actor: User | None = None) -> Ticket:
     """ "This solved my problem". An open ticket becomes resolved (the customer is asked
     to rate); a resolved one is confirmed and closed."""
-    ticket = _lock(ticket)
+    ticket = core.ticket_lock(ticket)
     if ticket.status == Status.RESOLVED:
         return core.ticket_close(
             ticket=ticket, actor=actor, reason=_("The customer confirmed the problem is solved.")
         )
     if ticket.status == Status.CLOSED:
         raise PortalError(_("%(ref)s is already closed.") % {"ref": ticket.reference})
-    now = _now()
+    now = timezone.now()
     ticket.status = Status.RESOLVED
     ticket.resolution = _("The customer confirmed the problem is solved.")
     ticket.resolved_at = now
@@ -306,7 +294,7 @@ def csat_submit(
 ) -> SatisfactionRating:
     """Rate the current resolution 1–5, once per resolution (a reopened and resolved
     again ticket may be rated again)."""
-    ticket = _lock(ticket)
+    ticket = core.ticket_lock(ticket)
     if ticket.status not in Ticket.DONE_STATUSES:
         raise PortalError(_("You can rate our help once your ticket is resolved."))
     if rating not in range(1, 6):
@@ -339,7 +327,9 @@ def csat_submit(
 def ticket_is_overdue(ticket: Ticket, *, now: datetime | None = None) -> bool:
     """Late in the customer's eyes: the promised update time has passed."""
     due = clock.next_update_due(ticket)
-    return ticket.sla_breached_at is not None or (due is not None and due <= (now or _now()))
+    return ticket.sla_breached_at is not None or (
+        due is not None and due <= (now or timezone.now())
+    )
 
 
 def escalation_request_last(ticket: Ticket) -> TicketEvent | None:
@@ -358,13 +348,13 @@ def escalation_request(
     """A customer asks for escalation: allowed when the ticket is overdue or the matter
     became urgent, once per ticket per day, with a reason. It tells the current tier
     and the managers (event with ``notify``); it never moves the tier itself."""
-    ticket = _lock(ticket)  # serialises two clicks: the second sees the first
+    ticket = core.ticket_lock(ticket)  # serialises two clicks: the second sees the first
     if ticket.status not in Ticket.ACTIVE_STATUSES:
         raise PortalError(_("Only a ticket that is still open can be escalated."))
     reason = (reason or "").replace("\x00", "").strip()
     if not reason:
         raise PortalError(_("Tell us why this needs more attention."), field="reason")
-    now = _now()
+    now = timezone.now()
     last = escalation_request_last(ticket)
     if last is not None and last.created_at > now - ESCALATION_REQUEST_INTERVAL:
         raise PortalError(
@@ -400,16 +390,6 @@ def escalation_request(
 # ---------------------------------------------------------------------------
 
 
-def _send_mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    text = render_to_string(f"emails/{template}.txt", context)
-    html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
-
-
 def email_verification_token(*, user: User) -> str:
     return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=VERIFY_SALT, compress=True)
 
@@ -425,8 +405,8 @@ def email_verification_send(*, user: User) -> None:
         "days": VERIFY_MAX_AGE.days,
     }
     transaction.on_commit(
-        lambda: _send_mail(
-            to=user.email,
+        lambda: send_templated_mail(
+            to=[user.email],
             subject=_("Confirm your e-mail address for the help desk"),
             template="account_verify",
             context=context,
@@ -499,7 +479,7 @@ def account_email_verify(*, token: str) -> tuple[User, int]:
     )
     if record.verified_at is None or record.email != email:
         record.email = email
-        record.verified_at = _now()
+        record.verified_at = timezone.now()
         record.save(update_fields=["email", "verified_at"])
     attached = Ticket.objects.filter(requester__isnull=True, requester_email=email).update(
         requester=user
