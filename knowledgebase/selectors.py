@@ -178,7 +178,8 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
     limit = max(1, min(int(limit), 100))
     normalized = normalize_query(query)
     words = query_words(normalized, limit=MAX_SEARCH_WORDS)
-    qs = article_list_visible_to(user=user)
+    # Results show (and the API serializes) their category: one join, not one query each.
+    qs = article_list_visible_to(user=user).select_related("category")
     if not words:
         results = list(qs.order_by("-helpful_yes", "-view_count", "title")[:limit])
         for article in results:

@@ -117,3 +117,16 @@ def test_miss_logging_in_autocommit_mode():
     article_search(user=ANON, query="Nothing  Here")
     article_search(user=ANON, query="nothing here")
     assert SearchLog.objects.get(query="nothing here").count == 2
+
+
+@pytest.mark.django_db
+def test_search_results_carry_their_category_without_a_query_each(django_assert_max_num_queries):
+    """The API and the KB page show each result's category: no N+1."""
+    from knowledgebase.selectors import article_search
+    from tests.factories import ArticleFactory, CategoryFactory
+
+    for i in range(8):
+        ArticleFactory(title=f"Printer jam number {i}", category=CategoryFactory())
+    with django_assert_max_num_queries(2):
+        results = article_search(user=None, query="printer")
+        assert len({a.category.slug for a in results}) == 8
