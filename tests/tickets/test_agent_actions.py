@@ -3,9 +3,12 @@ refusals shown on the page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from knowledgebase.models import Article
 from tests.factories import ArticleFactory, make_agent
@@ -604,3 +607,15 @@ def test_resolved_ticket_page_within_12_queries(
         content = client.get(url).content.decode()
     assert "Reset your password" in content and 'data-testid="fcr"' in content
     assert 'name="resolution"' not in content  # no action forms on a resolved ticket
+
+
+def test_notifications_page_offers_mark_all_while_older_unread_remain(client, agent2):
+    """Unread notifications beyond the 100 shown still count: "Mark all as read" stays."""
+    old = Notification.objects.create(user=agent2, text="old and unread")
+    Notification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=30))
+    Notification.objects.bulk_create(
+        [Notification(user=agent2, text=f"read {i}", read_at=timezone.now()) for i in range(100)]
+    )
+    client.force_login(agent2)
+    page = client.get(reverse("tickets:agent-notifications")).content.decode()
+    assert "Mark all as read" in page

@@ -616,7 +616,7 @@ def _inbox(user: Any) -> QuerySet[Notification]:
 @agent_required
 def notifications(request: HttpRequest) -> HttpResponse:
     items = list(_inbox(request.user).order_by("-created_at", "-id")[:100])
-    unread = sum(1 for n in items if n.read_at is None)
+    unread = _unread_count(request.user)  # all of them, not only the 100 shown
     return render(request, "tickets/agent/notifications.html", {"items": items, "unread": unread})
 
 
