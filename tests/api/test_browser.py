@@ -16,7 +16,7 @@ def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.skip("Debian's chromium is not installed (make chromium)")
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=executable,

@@ -20,7 +20,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 @pytest.fixture
 def browser_page(monkeypatch, settings):
     if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed")
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by
     # the test itself are still synchronous and safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

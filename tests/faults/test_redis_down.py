@@ -4,7 +4,6 @@ promoted exactly once. The database is the source of truth; Redis is only a trig
 
 from __future__ import annotations
 
-import importlib
 import time
 from datetime import timedelta
 
@@ -119,22 +118,11 @@ def test_tickets_and_agent_work_continue_while_redis_is_down(
     assert not outbox_pending_ids(older_than=timedelta(0))
 
 
-def _sweep_available() -> bool:
-    try:
-        importlib.import_module("tiers.tasks").escalation_sweep  # noqa: B018
-        importlib.import_module("tiers.services").escalation_sweep  # noqa: B018
-    except (ImportError, AttributeError):
-        return False
-    return True
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_overdue_tickets_are_promoted_once_when_redis_returns(
     policies, agent2, make_ticket, test_database_url, tmp_path
 ):
-    if not _sweep_available():
-        pytest.skip("tiers.services.escalation_sweep is not merged yet")
     from tiers.services import escalation_sweep
 
     redis = RedisServer().start()
