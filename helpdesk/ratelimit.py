@@ -21,13 +21,6 @@ class RateLimitResult:
     count: int
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: int, message: str = ""):
-        super().__init__(message or "Too many requests.")
-        self.retry_after = retry_after
-        self.message = message or "Too many requests. Please wait and try again."
-
-
 def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     """Count one hit on ``key``; allowed while the window's count is within ``limit``."""
     now = int(time.time())

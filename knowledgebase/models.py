@@ -98,10 +98,6 @@ class Article(TimestampedModel):
     def get_absolute_url(self) -> str:
         return reverse("knowledgebase:article", kwargs={"slug": self.slug})
 
-    @property
-    def is_internal(self) -> bool:
-        return self.audience == self.Audience.INTERNAL
-
 
 class ArticleVersion(models.Model):
     """A snapshot of an article as it was published. One per publish, never edited."""

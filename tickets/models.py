@@ -412,10 +412,8 @@ class Deflection(models.Model):
                 fields=["session_key", "article"], name="one_deflection_per_session_article"
             )
         ]
-        indexes = [
-            models.Index(fields=["shown_at"], name="deflection_shown"),
-            models.Index(fields=["session_key"], name="deflection_session"),
-        ]
+        # Lookups by session use the unique constraint's index (session_key first).
+        indexes = [models.Index(fields=["shown_at"], name="deflection_shown")]
 
     def __str__(self) -> str:
         return f"{self.article_id} shown in {self.session_key}"
