@@ -92,14 +92,14 @@ bench-quick: $(STAMP) wrk services
 soak: $(STAMP)
 	$(PY) tools/soak.py $(SOAK_ARGS)
 
-## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
-## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.
-AUDIT_VENV := var/audit-venv
 ## Refresh docs/screenshots/ (the README tour) from the browser journeys.
 screenshots: $(STAMP) chromium services
 	TIERDESK_SCREENSHOTS=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(PY) -m pytest tests/e2e -q
 
+## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
+## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.
+AUDIT_VENV := var/audit-venv
 audit: $(STAMP)
 	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1; }
 	@mkdir -p var

@@ -47,6 +47,14 @@ def test_seed_demo_honours_the_contract():
     assert not AgentProfile.objects.filter(user__username="customer").exists()
     firmware = Category.objects.get(name="Firmware and security updates")
     assert VendorContact.objects.filter(categories=firmware).exists()
+    # One category per line of the design's per-tier issue table; the vendor covers
+    # every Tier 4 line of it.
+    from helpdesk.demo_data import CATEGORIES, VENDOR_CATEGORY_SLUGS
+
+    assert set(Category.objects.values_list("name", flat=True)) >= {c[0] for c in CATEGORIES}
+    covered = set(VendorContact.objects.values_list("categories__slug", flat=True))
+    assert covered >= set(VENDOR_CATEGORY_SLUGS)
+    assert 18 <= Article.objects.filter(status="published").count() <= 30  # "~20 articles"
     assert BusinessCalendar.objects.get(is_default=True).is_24x7
     assert EscalationPolicy.objects.filter(tier=1).count() == 4
     assert Article.objects.filter(
