@@ -445,8 +445,9 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
         # next submit (with ``confirm``) sends it.
         last_seen = _int(request.POST.get("last_event_id")) or 0
         new = svc.events_since(ticket=ticket, last_event_id=last_seen, user=request.user)
-        context = _ticket_context(request, ticket)
-        if new or context["viewers"]:
+        # The whole page is built only when it is shown: the usual reply goes straight on.
+        if new or svc.presence_touch(ticket=ticket, user=request.user):
+            context = _ticket_context(request, ticket)
             context.update({"collision": True, "new_events": new})
             return render(request, "tickets/agent/ticket.html", context, status=409)
     wait = bool(request.POST.get("pending_customer"))
