@@ -11,6 +11,7 @@ from helpdesk.exceptions import ConflictError, ForbiddenError
 from tickets.models import Ticket, TicketEvent
 from tickets.services import (
     TicketError,
+    ticket_assign,
     ticket_change_status,
     ticket_claim,
     ticket_create,
@@ -161,3 +162,15 @@ def test_notifications_go_out_after_commit(
         )
     assert any(ticket.reference in m.subject and "sam@example.com" in m.to for m in mailoutbox)
     assert ticket.events.get(kind=Kind.CREATED).notified_at is not None
+
+
+def test_only_the_assignee_or_a_manager_unassigns(make_ticket, agent1, manager):
+    from tests.factories import make_agent
+
+    colleague = make_agent(1)
+    ticket = ticket_claim(ticket=make_ticket(), agent=agent1)
+    with pytest.raises(ForbiddenError, match="Only the assignee or a manager"):
+        ticket_assign(ticket=ticket, actor=colleague, assignee=None)
+    assert Ticket.objects.get(pk=ticket.pk).assignee == agent1
+    ticket_assign(ticket=ticket, actor=manager, assignee=None)
+    assert Ticket.objects.get(pk=ticket.pk).assignee is None

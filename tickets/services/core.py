@@ -223,12 +223,15 @@ def ticket_claim(*, ticket: Ticket, agent: User) -> Ticket:
 
 @transaction.atomic
 def ticket_assign(*, ticket: Ticket, actor: User, assignee: User | None) -> Ticket:
-    """Reassign (to an agent of the ticket's tier or above) or unassign (``None``)."""
-    from tiers.selectors import agent_profile_of
+    """Reassign (to an agent of the ticket's tier or above) or unassign (``None``).
+    Only the assignee or a manager puts a claimed ticket back in the queue."""
+    from tiers.selectors import agent_profile_of, user_is_manager
 
     ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
     _require_active(ticket)
+    if assignee is None and ticket.assignee_id != actor.pk and not user_is_manager(actor):
+        raise ForbiddenError(_("Only the assignee or a manager can unassign this ticket."))
     if assignee is not None:
         profile = agent_profile_of(assignee)
         if profile is None or (profile.tier < min(ticket.tier, 3) and not profile.is_manager):

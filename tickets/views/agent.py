@@ -409,12 +409,12 @@ def ticket_claim(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @agent_required
 def ticket_unclaim(request: HttpRequest, reference: str) -> HttpResponse:
-    def action(t: Ticket) -> None:
-        if t.assignee_id != request.user.pk and not user_is_manager(request.user):
-            raise ForbiddenError("Only the assignee or a manager can unassign this ticket.")
-        core.ticket_assign(ticket=t, actor=request.user, assignee=None)
-
-    return _act(request, reference, action, "The ticket is back in the queue.")
+    return _act(
+        request,
+        reference,
+        lambda t: core.ticket_assign(ticket=t, actor=request.user, assignee=None),
+        "The ticket is back in the queue.",
+    )
 
 
 @require_POST
