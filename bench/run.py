@@ -506,6 +506,11 @@ def main() -> int:
     )
     p.add_argument("--lag", type=int, default=1000)
     p.add_argument("--no-aux", action="store_true", help="skip bench/kb.py and bench/escalation.py")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated target names (e.g. agent_queue,ceiling): measure just these",
+    )
     p.add_argument("--md", type=Path, required=True)
     p.add_argument("--json", type=Path, required=True)
     p.add_argument(
@@ -566,6 +571,12 @@ def main() -> int:
         csrf = {u: s.form_token("/tickets/new/") for u, s in sessions.items()}
 
         targets = build_targets(fx)
+        if args.only:
+            wanted = set(args.only.split(","))
+            unknown = wanted - {t.name for t in targets}
+            if unknown:
+                raise SystemExit(f"--only: no such target {', '.join(sorted(unknown))}")
+            targets = [t for t in targets if t.name in wanted]
         for t in targets:
             probe(t, sessions, csrf)
             log(

@@ -241,12 +241,15 @@ MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "in"),
         "data_folder_out": str(_broker_dir / "in"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is "control" in the working directory: broadcast
+        # (pidbox) exchanges would land in the checkout.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
