@@ -1,0 +1,46 @@
+"""Signed-in requests read the session from Redis, and keep working when Redis is down."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+}
+
+
+@pytest.fixture
+def customer_client(client):
+    user = UserFactory()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.skipif(
+    settings.SESSION_ENGINE != "helpdesk.sessions", reason="sessions are cached only with Redis"
+)
+def test_a_signed_in_request_does_not_read_the_session_table(customer_client):
+    customer_client.get(reverse("tickets:my-tickets"))  # the first read fills the cache
+    with CaptureQueriesContext(connection) as ctx:
+        assert customer_client.get(reverse("tickets:my-tickets")).status_code == 200
+    assert not [q for q in ctx.captured_queries if "django_session" in q["sql"]]
+
+
+def test_signed_in_pages_still_load_when_the_cache_is_down(customer_client, settings):
+    settings.SESSION_ENGINE = "helpdesk.sessions"
+    settings.CACHES = DEAD_REDIS
+    response = customer_client.get(reverse("tickets:my-tickets"))
+    assert response.status_code == 200
+    assert b"My tickets" in response.content
