@@ -611,3 +611,21 @@ def test_notifications_page_offers_mark_all_while_older_unread_remain(client, ag
     client.force_login(agent2)
     page = client.get(reverse("tickets:agent-notifications")).content.decode()
     assert "Mark all as read" in page
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("agent-reply", {"body": "x" * 20001}),
+        ("agent-reply", {"body": "x" * 20001, "internal": "1"}),
+        ("agent-escalate", {"symptom": "s" * 4001, "steps_tried": "t", "findings": "f"}),
+    ],
+)
+def test_text_over_the_limit_is_refused_not_cut_short(act, ticket, agent1, name, data):
+    since = last_id(ticket)
+    response = act(agent1, name, ticket, {**data, "confirm": "1"})
+    assert response.status_code == 400
+    assert b"characters long; the most is" in response.content
+    assert new_events(ticket, since) == []
+    typed = next(iter(v for k, v in data.items() if len(v) > 4000))
+    assert typed.encode() in response.content  # what was typed is still on the page

@@ -75,7 +75,16 @@ def _unread_count(user: Any) -> int:
 
 
 def _text(request: HttpRequest, name: str, limit: int = MAX_TEXT) -> str:
-    return (request.POST.get(name) or "")[:limit]
+    """A posted text field; too long is refused with a message (the page keeps what
+    was typed), never cut short without the agent knowing."""
+    value = request.POST.get(name) or ""
+    if len(value) > limit:
+        raise core.TicketError(
+            f"This text is {len(value):,} characters long; the most is {limit:,}. "
+            "Shorten it or attach the rest as a file.",
+            field=name,
+        )
+    return value
 
 
 def _int(value: str | None) -> int | None:
@@ -430,16 +439,18 @@ def ticket_assign(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @agent_required
 def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
-    body = _text(request, "body")
     if request.POST.get("internal"):
         return _act(
             request,
             reference,
-            lambda t: core.ticket_add_note(ticket=t, agent=request.user, body=body),
+            lambda t: core.ticket_add_note(
+                ticket=t, agent=request.user, body=_text(request, "body")
+            ),
             "Note added.",
         )
     ticket = ticket_get_visible_to(user=request.user, reference=reference)
-    if not request.POST.get("confirm") and body.strip():
+    typed = (request.POST.get("body") or "").strip()
+    if not request.POST.get("confirm") and typed and len(typed) <= MAX_TEXT:
         # Collision notice: new posts since the page was rendered, or another agent on
         # the page. The reply is not sent; the page shows why, keeps the draft, and the
         # next submit (with ``confirm``) sends it.
@@ -454,7 +465,9 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     return _act(
         request,
         reference,
-        lambda t: core.ticket_reply(ticket=t, agent=request.user, body=body, pending_customer=wait),
+        lambda t: core.ticket_reply(
+            ticket=t, agent=request.user, body=_text(request, "body"), pending_customer=wait
+        ),
         "Reply sent." + (" Waiting for the customer." if wait else ""),
     )
 
