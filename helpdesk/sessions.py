@@ -3,15 +3,16 @@
 Django's ``cached_db`` store saves one query on every request (the session row), but
 its ``load`` raises when the cache is down, and every page would answer 500 while
 Redis is away. This store falls back to the database instead, so a cache outage costs
-speed, not logins. ``delete`` (log out) is left strict: a session whose cache copy
-could not be removed must not keep working after the cache returns.
+speed, not logins. Logging in (``cycle_key``) drops the old anonymous session's cache
+copy if it can; logging out (``flush``) is left strict: a signed-in session whose cache
+copy could not be removed must not keep working after the cache returns.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.backends import cached_db, db
 
 logger = logging.getLogger(__name__)
 
@@ -41,4 +42,18 @@ class SessionStore(cached_db.SessionStore):
                 return True
         except Exception:
             logger.warning("session cache unavailable; checking the database")
-        return super().exists(session_key)
+        # The database store's check: cached_db's own would ask the cache again.
+        return db.SessionStore.exists(self, session_key)
+
+    def cycle_key(self) -> None:
+        """Log in under a new key. The old key's cache copy holds only what the anonymous
+        session held, so failing to drop it must not refuse the login."""
+        data = self._session
+        key = self.session_key
+        self.create()
+        self._session_cache = data
+        if key:
+            try:
+                self.delete(key)
+            except Exception:
+                logger.warning("session cache unavailable; the old session's copy stays cached")

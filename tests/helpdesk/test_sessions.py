@@ -44,3 +44,14 @@ def test_signed_in_pages_still_load_when_the_cache_is_down(customer_client, sett
     response = customer_client.get(reverse("tickets:my-tickets"))
     assert response.status_code == 200
     assert b"My tickets" in response.content
+
+
+def test_signing_in_works_when_the_cache_is_down(client, settings):
+    settings.SESSION_ENGINE = "helpdesk.sessions"
+    settings.CACHES = DEAD_REDIS
+    user = UserFactory(username="pat")
+    user.set_password("pw")
+    user.save()
+    response = client.post(reverse("login"), {"username": "pat", "password": "pw"})
+    assert response.status_code == 302
+    assert client.get(reverse("tickets:my-tickets")).status_code == 200
