@@ -293,3 +293,50 @@ def test_query_counts_are_constant_in_the_number_of_events(
         html = client.get(track_url(big)).content.decode()
     assert html.count("Reply <strong>") == 25 and "note 24" not in html
     assert html.count("f24.png") == 2  # on its reply and in the files list
+
+
+# ---------------------------------------------------------------------------
+# Agents and canned responses: shared, and following every write
+# ---------------------------------------------------------------------------
+
+
+def test_new_renamed_and_deactivated_agents_show_on_the_next_view(client, make_ticket, agent1):
+    from tests.factories import make_agent
+
+    ticket = make_ticket()
+    agent_page(client, agent1, ticket)
+    newcomer = make_agent(tier=1, username="newcomer")
+    picker = agent_page(client, agent1, ticket).split('id="assignee"', 1)[1].split("</select>")[0]
+    assert f'<option value="{newcomer.pk}">newcomer (Tier 1)</option>' in picker
+    newcomer.username = "renamed<x>"
+    newcomer.save()
+    picker = agent_page(client, agent1, ticket).split('id="assignee"', 1)[1].split("</select>")[0]
+    assert "renamed&lt;x&gt; (Tier 1)" in picker and "newcomer" not in picker
+    from tiers.models import AgentProfile
+
+    profile = AgentProfile.objects.get(user=newcomer)
+    profile.is_active = False
+    profile.save()
+    picker = agent_page(client, agent1, ticket).split('id="assignee"', 1)[1].split("</select>")[0]
+    assert f'value="{newcomer.pk}"' not in picker
+
+
+def test_canned_responses_follow_edits_and_tiers(client, make_ticket, agent1, agent3):
+    from tickets.models import CannedResponse
+
+    ticket = make_ticket()
+    core.ticket_claim(ticket=ticket, agent=agent1)
+    first = CannedResponse.objects.create(
+        title="Greeting", body="Hello {{ requester_name }}", tier=1
+    )
+    CannedResponse.objects.create(title="Tier3 only", body="Deep dive", tier=3)
+    html = agent_page(client, agent3, ticket)  # a Tier 3 agent warms its own list
+    assert "Tier3 only" in html and "Hello Pat Customer" in html
+    html = agent_page(client, agent1, ticket)
+    assert "Tier3 only" not in html and "Hello Pat Customer" in html
+    first.body = "Good morning {{ requester_name }}"
+    first.save()
+    html = agent_page(client, agent1, ticket)
+    assert "Good morning Pat Customer" in html and "Hello Pat Customer" not in html
+    first.delete()
+    assert "Good morning" not in agent_page(client, agent1, ticket)

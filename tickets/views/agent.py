@@ -284,21 +284,30 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     # The action forms (and the lists they offer) exist only while the agent can act
     # on a live ticket; a resolved ticket's page skips those queries.
     workable = can_act and ticket.is_active
-    kb_version = pagecache.kb_version() if workable else None
+    # One round trip for the version tokens of every shared piece below.
+    tokens = pagecache.versions("kb", "agents", "canned")
+    kb_version = tokens["kb"]
     articles = _article_options(user, kb_version) if workable else ""
-    # Plain tuples, not 200 profile + user objects: (user id, username, tier, manager).
+    # Plain tuples, not 200 profile + user objects; the same for every page, so shared
+    # under the agents version (bumped by any profile write or username change).
     agents = (
-        list(
-            AgentProfile.objects.filter(is_active=True)
-            .order_by("tier", "user__username")
-            .values_list("user_id", "user__username", "tier", "is_manager")
+        pagecache.cached(
+            f"agent:agents:{tokens['agents']}" if tokens["agents"] else None,
+            lambda: list(
+                AgentProfile.objects.filter(is_active=True)
+                .order_by("tier", "user__username")
+                .values_list("user_id", "user__username", "tier", "is_manager")
+            ),
         )
         if workable
         else []
     )
     min_tier = min(ticket.tier, 3)
     canned = (
-        svc.canned_responses_for(user=user)
+        pagecache.cached(
+            f"agent:canned:{tokens['canned']}:{_kb_class(user)}" if tokens["canned"] else None,
+            lambda: svc.canned_responses_for(user=user),
+        )
         if can_act and ticket.status != Ticket.Status.CLOSED
         else []
     )
@@ -330,9 +339,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "is_manager": is_manager,
         "attachments": attachments,
         "others": others,
-        "suggestions": _suggestions(
-            user, ticket, kb_version if workable else pagecache.kb_version()
-        ),
+        "suggestions": _suggestions(user, ticket, kb_version),
         "article_options": articles,
         "avoidable_options": (
             _article_options(user, kb_version, str(post.get("article") or "")[:200])
