@@ -21,8 +21,12 @@ import hashlib
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
 from django.core.cache import cache
+from django.urls import get_script_prefix, reverse
+from django.utils import translation
+from django.utils.http import RFC3986_SUBDELIMS
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +112,72 @@ def cached(key: str | None, compute: Any, ttl: int = KB_TTL) -> Any:
         except Exception:
             logger.warning("cache unavailable; %s not shared", key.split(":")[0])
     return value
+
+
+def cached_many(pieces: dict[str, tuple[str | None, Any]]) -> dict[str, Any]:
+    """Several ``cached`` pieces in one round trip: ``{name: (key, compute)}`` →
+    ``{name: value}``. A ``None`` key (its version was not available) is computed
+    every time; a cache error means computing everything here."""
+    keys = [key for key, _compute in pieces.values() if key is not None]
+    found: dict[str, Any] | None = None
+    if keys:
+        try:
+            found = cache.get_many(keys)
+        except Exception:
+            logger.warning("cache unavailable; shared pieces computed without it")
+    out: dict[str, Any] = {}
+    fresh: dict[str, Any] = {}
+    for name, (key, compute) in pieces.items():
+        value = found.get(key) if found is not None and key is not None else None
+        if value is None:
+            value = compute()
+            if key is not None and found is not None:
+                fresh[key] = value
+        out[name] = value
+    if fresh:
+        try:
+            cache.set_many(fresh, KB_TTL)
+        except Exception:
+            logger.warning("cache unavailable; shared pieces not stored")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# URLs without a reverse() per link
+# ---------------------------------------------------------------------------
+_URL_TEMPLATES: dict[tuple[str, str, str], str] = {}
+#: Placeholders that every converter accepts (``<int:pk>`` needs digits).
+_INT_MARK = "8675309012345"
+_STR_MARK = "zz--placeholder--zz"
+
+
+def url_for(name: str, kwarg: str, value: Any) -> str:
+    """``reverse(name, kwargs={kwarg: value})`` for one-argument URLs, from a template
+    reversed once per process (and per script prefix): a ticket page has ~30 links
+    and each reverse() costs ~0.1 ms. Values are quoted as reverse() quotes them."""
+    if isinstance(value, str) and "/" in value:
+        return reverse(name, kwargs={kwarg: value})  # let the resolver refuse it
+    prefix = get_script_prefix()
+    mark = _INT_MARK if isinstance(value, int) else _STR_MARK
+    key = (prefix, name, kwarg + mark)
+    template = _URL_TEMPLATES.get(key)
+    if template is None:
+        template = _URL_TEMPLATES[key] = reverse(name, kwargs={kwarg: mark})
+    return template.replace(mark, quote(str(value), safe=RFC3986_SUBDELIMS + "/~:@"), 1)
+
+
+# ---------------------------------------------------------------------------
+# Choice labels without get_FOO_display() in loops
+# ---------------------------------------------------------------------------
+_LABELS: dict[tuple[str | None, type], dict[str, str]] = {}
+
+
+def labels(choices: type) -> dict[str, str]:
+    """``{value: label}`` of a TextChoices class in the active language, built once per
+    process and language: ``get_FOO_display()`` hashes every lazy label of the field's
+    choices (~30 translations for an event kind) on each call."""
+    key = (translation.get_language(), choices)
+    found = _LABELS.get(key)
+    if found is None:
+        found = _LABELS[key] = {value: str(label) for value, label in choices.choices}
+    return found

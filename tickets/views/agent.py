@@ -56,6 +56,24 @@ EXPLAINED_KINDS = {
     Kind.VENDOR_OVERDUE,
 }
 MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
+#: The ticket page's own links and form actions (``tickets:agent-<name>``).
+TICKET_URLS = (
+    "ticket",
+    "presence",
+    "claim",
+    "unclaim",
+    "assign",
+    "reply",
+    "status",
+    "priority",
+    "escalate",
+    "bounce",
+    "avoidable",
+    "deescalate",
+    "resolve",
+    "merge",
+    "grant",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -187,44 +205,77 @@ def _kb_class(user: Any) -> str:
     return f"{user_max_tier(user)}:{int(user_is_manager(user))}"
 
 
-def _article_options(user: Any, version: str | None, selected: str = "") -> SafeString:
-    """The ``<option>``s of the articles an agent can pick in the escalate, avoidable
-    and resolve forms (rendered once, used three times).
+def _shared_pieces(
+    user: Any, ticket: Ticket, *, workable: bool, with_canned: bool
+) -> dict[str, Any]:
+    """What the ticket page shows that is the same for every agent of a visibility
+    class (tier, manager), in two cache round trips (version tokens, then the pieces):
 
-    The same for every agent of a tier, and sorting the KB by title costs ~20 ms at
-    10,000 articles: the HTML (no form, no token, nothing per user) is shared through
-    the cache under the KB version, so any article write makes it a miss."""
-    key = f"agent:article-options:{version}:{_kb_class(user)}" if version else None
-    html = pagecache.cached(
-        key,
-        lambda: _options(
-            article_list_visible_to(user=user).order_by("title").values_list("slug", "title")[:300]
-        ),
-    )
+    - ``articles``: the ``<option>``s of the article pickers (escalate, avoidable,
+      resolve): sorting the KB by title costs ~20 ms at 10,000 articles;
+    - ``suggestions``: the articles suggested for the ticket's text (~8 ms of ranking),
+      keyed by a digest of that text;
+    - ``agents``: (user id, username, tier, manager) of every active agent;
+    - ``canned``: the canned responses of the reader's tier.
+
+    Each key carries the version of its data, replaced by every write of it
+    (``tickets.pagecache``); nothing here is per user, carries a form or a token."""
+    tokens = pagecache.versions("kb", "agents", "canned")
+    kb, group = tokens["kb"], _kb_class(user)
+    text = f"{ticket.subject} {ticket.description[:500]}"
+
+    def key(name: str, token: str | None, *parts: str) -> str | None:
+        return ":".join(["agent", name, token, group, *parts]) if token else None
+
+    pieces: dict[str, tuple[str | None, Any]] = {
+        "suggestions": (
+            key("suggest", kb, pagecache.text_digest(text)),
+            lambda: [
+                {"title": a.title, "url": a.get_absolute_url(), "audience": a.audience}
+                for a in article_suggest(user=user, text=text)
+            ],
+        )
+    }
+    if workable:
+        pieces["articles"] = (
+            key("article-options", kb),
+            lambda: _options(
+                article_list_visible_to(user=user)
+                .order_by("title")
+                .values_list("slug", "title")[:300]
+            ),
+        )
+        # Every active agent as (user id, tier, manager, reassign option, grant option):
+        # plain tuples with the HTML escaped once, not 200 profile + user objects.
+        pieces["agents"] = (
+            key("agents", tokens["agents"]),
+            lambda: [
+                (
+                    uid,
+                    tier,
+                    manager,
+                    _options([(uid, f"{name} (Tier {tier}{', manager' if manager else ''})")]),
+                    _options([(uid, f"{name} (Tier {tier})")]),
+                )
+                for uid, name, tier, manager in AgentProfile.objects.filter(is_active=True)
+                .order_by("tier", "user__username")
+                .values_list("user_id", "user__username", "tier", "is_manager")
+            ],
+        )
+    if with_canned:
+        pieces["canned"] = (
+            key("canned", tokens["canned"]),
+            lambda: svc.canned_responses_for(user=user),
+        )
+    return pagecache.cached_many(pieces)
+
+
+def _article_options(html: str, selected: str = "") -> SafeString:
     if selected:
         # Re-rendered after a refused POST: keep the agent's pick.
         option = f'<option value="{html_escape(selected)}">'
         html = html.replace(option, option[:-1] + " selected>", 1)
     return mark_safe(html)  # built by _options, which escapes every value and label
-
-
-def _suggestions(user: Any, ticket: Ticket, version: str | None) -> list[dict[str, str]]:
-    """Suggested articles for the ticket (~8 ms of full-text ranking at 10,000
-    articles): the same for every agent of a tier reading the same subject and
-    description, so shared under (KB version, visibility class, text digest)."""
-    text = f"{ticket.subject} {ticket.description[:500]}"
-    key = (
-        f"agent:suggest:{version}:{_kb_class(user)}:{pagecache.text_digest(text)}"
-        if version
-        else None
-    )
-    return pagecache.cached(
-        key,
-        lambda: [
-            {"title": a.title, "url": a.get_absolute_url(), "audience": a.audience}
-            for a in article_suggest(user=user, text=text)
-        ],
-    )
 
 
 def _options(items: Any) -> str:
@@ -251,6 +302,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     attachments = list(ticket_attachments(ticket=ticket, public_only=False))
     by_event: dict[int, list] = {}
     for a in attachments:
+        a.url = pagecache.url_for("tickets:attachment", "pk", a.pk)
         if a.event_id:
             by_event.setdefault(a.event_id, []).append(a)
     # Attachments come from the list above (one query) instead of a prefetch.
@@ -259,7 +311,10 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     bodies = render_markdown_many(e.body for e in events)
     last_move = None
     pinned = None
+    kinds = pagecache.labels(Kind)
+    statuses = pagecache.labels(Ticket.Status)
     for event in events:
+        event.kind_label = kinds.get(event.kind, event.kind)
         event.files = by_event.get(event.pk, [])
         event.body_html = bodies.get(event.body, "")
         event.explained = event.kind in EXPLAINED_KINDS and bool(event.data)
@@ -284,33 +339,16 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     # The action forms (and the lists they offer) exist only while the agent can act
     # on a live ticket; a resolved ticket's page skips those queries.
     workable = can_act and ticket.is_active
-    # One round trip for the version tokens of every shared piece below.
-    tokens = pagecache.versions("kb", "agents", "canned")
-    kb_version = tokens["kb"]
-    articles = _article_options(user, kb_version) if workable else ""
-    # Plain tuples, not 200 profile + user objects; the same for every page, so shared
-    # under the agents version (bumped by any profile write or username change).
-    agents = (
-        pagecache.cached(
-            f"agent:agents:{tokens['agents']}" if tokens["agents"] else None,
-            lambda: list(
-                AgentProfile.objects.filter(is_active=True)
-                .order_by("tier", "user__username")
-                .values_list("user_id", "user__username", "tier", "is_manager")
-            ),
-        )
-        if workable
-        else []
+    shared = _shared_pieces(
+        user,
+        ticket,
+        workable=workable,
+        with_canned=can_act and ticket.status != Ticket.Status.CLOSED,
     )
+    articles = _article_options(shared.get("articles", ""))
+    agents = shared.get("agents", [])
+    canned = shared.get("canned", [])
     min_tier = min(ticket.tier, 3)
-    canned = (
-        pagecache.cached(
-            f"agent:canned:{tokens['canned']}:{_kb_class(user)}" if tokens["canned"] else None,
-            lambda: svc.canned_responses_for(user=user),
-        )
-        if can_act and ticket.status != Ticket.Status.CLOSED
-        else []
-    )
     canned_id = _int(request.GET.get("canned"))
     prefill = ""
     if canned_id:
@@ -325,11 +363,18 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         .only("id", "reference", "subject", "status", "created_at")
         .order_by("-created_at")[:10]
     )
+    for o in others:
+        o.url = pagecache.url_for("tickets:agent-ticket", "reference", o.reference)
+        o.status_label = statuses.get(o.status, o.status)
     now = timezone.now()
     post = request.POST if request.method == "POST" else {}
     draft = svc.draft_article_service() is not None
     context = {
         "ticket": ticket,
+        "urls": {
+            name: pagecache.url_for(f"tickets:agent-{name}", "reference", ticket.reference)
+            for name in TICKET_URLS
+        },
         "timeline": events,
         "last_event_id": events[-1].pk if events else 0,
         "pinned": pinned,
@@ -339,24 +384,20 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "is_manager": is_manager,
         "attachments": attachments,
         "others": others,
-        "suggestions": _suggestions(user, ticket, kb_version),
+        "suggestions": shared["suggestions"],
         "article_options": articles,
-        "avoidable_options": (
-            _article_options(user, kb_version, str(post.get("article") or "")[:200])
-            if workable and post.get("article")
-            else articles
-        ),
-        "assignable": mark_safe(  # escaped by _options
-            _options(
-                (uid, f"{name} (Tier {tier}{', manager' if manager else ''})")
-                for uid, name, tier, manager in agents
+        "avoidable_options": _article_options(articles, str(post.get("article") or "")[:200]),
+        "assignable": mark_safe(  # options escaped by _options
+            "".join(
+                option
+                for uid, tier, manager, option, _grant in agents
                 if (tier >= min_tier or manager) and uid != ticket.assignee_id
             )
         ),
-        "grantable": mark_safe(  # escaped by _options
-            _options(
-                (uid, f"{name} (Tier {tier})")
-                for uid, name, tier, manager in agents
+        "grantable": mark_safe(  # options escaped by _options
+            "".join(
+                grant
+                for _uid, tier, manager, _option, grant in agents
                 if tier < ticket.tier and not manager
             )
         ),
@@ -369,11 +410,13 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             for c in canned
         ],
         "prefill": prefill,
+        "status_label": statuses.get(ticket.status, ticket.status),
+        "priority_label": pagecache.labels(Priority).get(ticket.priority, ticket.priority),
         "status_choices": [
-            (s, Ticket.Status(s).label)
+            (s, statuses.get(s, s))
             for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
         ],
-        "priorities": Priority.choices,
+        "priorities": list(pagecache.labels(Priority).items()),
         "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
         # Only vendor tickets (Tier 4, or with an accountable owner) can hold a live link.
         "active_handoff": (
