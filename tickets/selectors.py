@@ -50,12 +50,14 @@ def ticket_get_visible_to(*, user: AnyUser, reference: str) -> Ticket:
     return get_object_or_404(ticket_list_visible_to(user=user), reference=reference)
 
 
-def ticket_get_by_token(*, token: str) -> Ticket:
+def ticket_get_by_token(*, token: str, related: tuple[str, ...] | None = None) -> Ticket:
     """The customer's tracking link. The token is looked up by its unique index, then
-    compared in constant time; a malformed token is simply not found."""
+    compared in constant time; a malformed token is simply not found. ``related``
+    narrows the joined rows (the tracking page shows only the category)."""
     if not token or len(token) > 64:
         raise Http404
-    ticket = ticket_base_qs().filter(tracking_token=token).first()
+    qs = ticket_base_qs() if related is None else Ticket.objects.select_related(*related)
+    ticket = qs.filter(tracking_token=token).first()
     if ticket is None or not secrets.compare_digest(ticket.tracking_token, token):
         raise Http404
     return ticket

@@ -18,7 +18,9 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -401,7 +403,7 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         event.body_html = bodies.get(event.body, "")
         event.public_files = files_by_event.get(event.pk, [])
     moves = [(e.kind, e.data, e.created_at) for e in events if e.kind in TIER_MOVE_KINDS]
-    return {
+    context = {
         "ticket": ticket,
         "token": ticket.tracking_token,
         "status_words": STATUS_WORDS.get(ticket.status, ""),
@@ -432,6 +434,44 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         "escalate_form": forms.get("escalate_form") or EscalationRequestForm(),
         "max_bytes": settings.ATTACHMENT_MAX_BYTES,
     }
+    context["fields"] = _fields(
+        reply=context["form"],
+        reopen=context["reopen_form"],
+        rate=context["rate_form"],
+        escalate=context["escalate_form"],
+    )
+    return context
+
+
+#: Unbound form fields rendered once per process (and language, form, field, initial):
+#: the tracking page shows four forms and each field costs a template and widget render.
+_FIELD_HTML: dict[tuple[Any, ...], str] = {}
+
+
+def _fields(**forms: Any) -> dict[str, str]:
+    """``{"<form>_<field>": html}`` for every field of the unbound forms given; a bound
+    form (a refused POST) is rendered live by the template, with its values and
+    errors. The cached HTML holds no token and nothing from the request but the
+    initial value that is part of the key."""
+    out: dict[str, str] = {}
+    for prefix, form in forms.items():
+        if form.is_bound:
+            continue
+        for name in form.fields:
+            template = (
+                "tickets/portal/_choices.html" if name == "rating" else "tickets/portal/_field.html"
+            )
+            key = (
+                translation.get_language(),
+                type(form).__name__,
+                name,
+                repr(form.initial.get(name)),
+            )
+            html = None if settings.DEBUG else _FIELD_HTML.get(key)
+            if html is None:
+                html = _FIELD_HTML[key] = render_to_string(template, {"field": form[name]})
+            out[f"{prefix}_{name}"] = mark_safe(html)  # rendered by our own template
+    return out
 
 
 def _track_render(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any):
@@ -458,9 +498,10 @@ def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest, token: str) -> HttpResponse:
-    ticket = ticket_get_by_token(token=token)
     if request.method != "POST":
-        return _track_render(request, ticket)
+        # The page shows the category; requester, assignee and owner are not joined.
+        return _track_render(request, ticket_get_by_token(token=token, related=("category",)))
+    ticket = ticket_get_by_token(token=token)
     limited = _limit_ticket_actions(request, ticket)
     if limited:
         return limited
