@@ -45,9 +45,15 @@ def ticket_list_visible_to(*, user: AnyUser) -> QuerySet[Ticket]:
     return qs.filter(requester=user)
 
 
-def ticket_get_visible_to(*, user: AnyUser, reference: str) -> Ticket:
-    # Scope first, so "no such ticket" and "not yours" are the same 404.
-    return get_object_or_404(ticket_list_visible_to(user=user), reference=reference)
+def ticket_get_visible_to(
+    *, user: AnyUser, reference: str, related: tuple[str, ...] | None = None
+) -> Ticket:
+    # Scope first, so "no such ticket" and "not yours" are the same 404. ``related``
+    # narrows the joined rows (each join costs planning time on every page view).
+    qs = ticket_list_visible_to(user=user)
+    if related is not None:
+        qs = qs.select_related(None).select_related(*related)
+    return get_object_or_404(qs, reference=reference)
 
 
 def ticket_get_by_token(*, token: str, related: tuple[str, ...] | None = None) -> Ticket:

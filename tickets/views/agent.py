@@ -445,7 +445,10 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
 @require_GET
 @agent_required
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    ticket = ticket_get_visible_to(user=request.user, reference=reference)
+    # The page shows the category and the assignee; requester and owner are ids only.
+    ticket = ticket_get_visible_to(
+        user=request.user, reference=reference, related=("category", "assignee")
+    )
     return render(request, "tickets/agent/ticket.html", _ticket_context(request, ticket))
 
 
