@@ -33,7 +33,7 @@ from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .. import pagecache
 from .. import queue as q
-from ..models import Category, Notification, Ticket, TicketEvent
+from ..models import CannedResponse, Category, Notification, Ticket, TicketEvent
 from ..selectors import (
     ticket_attachments,
     ticket_get_visible_to,
@@ -265,7 +265,9 @@ def _shared_pieces(
     if with_canned:
         pieces["canned"] = (
             key("canned", tokens["canned"]),
-            lambda: svc.canned_responses_for(user=user),
+            # Plain values, not pickled model instances (a schema change would not
+            # survive in the cache).
+            lambda: [(c.pk, c.title, c.body) for c in svc.canned_responses_for(user=user)],
         )
     return pagecache.cached_many(pieces)
 
@@ -347,7 +349,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     )
     articles = _article_options(shared.get("articles", ""))
     agents = shared.get("agents", [])
-    canned = shared.get("canned", [])
+    canned = [CannedResponse(pk=pk, title=t, body=b) for pk, t, b in shared.get("canned", [])]
     min_tier = min(ticket.tier, 3)
     canned_id = _int(request.GET.get("canned"))
     prefill = ""
