@@ -4,3 +4,26 @@ from django.apps import AppConfig
 class TicketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tickets"
+
+    def ready(self) -> None:
+        # The agent ticket page caches KB suggestions, article choices, the agents and
+        # the canned responses under versions (tickets/pagecache.py): every write of
+        # those rows must bump them, whichever process makes it (web, Celery, commands).
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+
+        from knowledgebase.models import Article
+        from tiers.models import AgentProfile
+
+        from . import pagecache
+        from .models import CannedResponse
+
+        for sender, receiver in (
+            (Article, pagecache.kb_version_bump),
+            (AgentProfile, pagecache.agents_version_bump),
+            (get_user_model(), pagecache.agents_version_bump),
+            (CannedResponse, pagecache.canned_version_bump),
+        ):
+            uid = f"tickets-pagecache-{sender.__name__}"
+            post_save.connect(receiver, sender=sender, dispatch_uid=uid)
+            post_delete.connect(receiver, sender=sender, dispatch_uid=uid + "-del")

@@ -15,15 +15,19 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk import ratelimit
 from helpdesk.exceptions import DomainError
+from helpdesk.markdown import render_markdown_many
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import CUSTOMER_TIER_NAMES
 
@@ -38,7 +42,6 @@ from ..models import Category, Ticket, TicketEvent
 from ..selectors import (
     ticket_attachments,
     ticket_get_by_token,
-    ticket_timeline,
     tickets_of_requester,
 )
 from ..services import portal as portal_services
@@ -273,14 +276,10 @@ def ticket_submitted(request: HttpRequest, token: str) -> HttpResponse:
 # ---------------------------------------------------------------------------
 
 
-def _journey(ticket: Ticket) -> list[dict[str, Any]]:
+def _journey(ticket: Ticket, moves: list[tuple[str, Any, datetime]]) -> list[dict[str, Any]]:
     """The ticket's path through the tiers in customer words, from the tier-move
-    events' tier numbers only (their texts are internal)."""
-    moves = list(
-        ticket.events.filter(kind__in=TIER_MOVE_KINDS)
-        .order_by("created_at", "id")
-        .values_list("kind", "data", "created_at")
-    )
+    events' tier numbers only (their texts are internal). ``moves`` are (kind, data,
+    created_at) of the ticket's tier-move events, oldest first."""
     first_tier = ticket.tier
     for _kind, data, _at in moves:
         if isinstance(data, dict) and data.get("from_tier"):
@@ -345,30 +344,73 @@ def _event_label(event: TicketEvent, ticket: Ticket) -> str:
     return f"{event.get_kind_display()} · {who}"
 
 
+#: Every event the tracking page reads, in one query: the customer-visible timeline
+#: (public, allow-listed kinds), the tier moves for the journey (their tier numbers
+#: only) and the escalation requests (once a day). Folded from three queries.
+def _track_events(ticket: Ticket) -> list[TicketEvent]:
+    return list(
+        ticket.events.filter(
+            Q(is_public=True, kind__in=CUSTOMER_VISIBLE_KINDS)
+            | Q(kind__in=TIER_MOVE_KINDS)
+            | Q(kind=Kind.ESCALATION_REQUESTED)
+        )
+        .select_related("actor")
+        .only(
+            "id",
+            "ticket_id",
+            "kind",
+            "body",
+            "is_public",
+            "data",
+            "created_at",
+            "actor_name",
+            "actor__id",
+            "actor__username",
+            "actor__first_name",
+        )
+        .order_by("created_at", "id")
+    )
+
+
 def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     due: datetime | None = next_update_due(ticket)
-    last_request = portal_services.escalation_request_last(ticket)
+    events = _track_events(ticket)
+    requests = [e for e in events if e.kind == Kind.ESCALATION_REQUESTED]
+    last_request = max(requests, key=lambda e: e.created_at) if requests else None
     can_request = ticket.status in Ticket.ACTIVE_STATUSES and (
         last_request is None
         or last_request.created_at <= now - portal_services.ESCALATION_REQUEST_INTERVAL
     )
     rating_initial = request.GET.get("rating", "")
-    timeline = list(
-        ticket_timeline(ticket=ticket, public_only=True).filter(kind__in=CUSTOMER_VISIBLE_KINDS)
+    # The customer's public files, once: the "Files" list and each event's own files
+    # (was a second query through a prefetch).
+    files = list(
+        ticket_attachments(ticket=ticket, public_only=True).only(
+            "id", "original_name", "size", "created_at", "ticket_id", "event_id"
+        )
     )
+    files_by_event: dict[int, list] = {}
+    for a in files:
+        if a.event_id:
+            files_by_event.setdefault(a.event_id, []).append(a)
+    # The allow-list is applied here again, on what was loaded: a tier move or an
+    # escalation request marked non-public never reaches the page.
+    timeline = [e for e in events if e.is_public and e.kind in CUSTOMER_VISIBLE_KINDS]
+    bodies = render_markdown_many(e.body for e in timeline)
     for event in timeline:
         event.label = _event_label(event, ticket)
-    return {
+        event.body_html = bodies.get(event.body, "")
+        event.public_files = files_by_event.get(event.pk, [])
+    moves = [(e.kind, e.data, e.created_at) for e in events if e.kind in TIER_MOVE_KINDS]
+    context = {
         "ticket": ticket,
         "token": ticket.tracking_token,
         "status_words": STATUS_WORDS.get(ticket.status, ""),
         "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
-        "journey": _journey(ticket),
+        "journey": _journey(ticket, moves),
         "timeline": timeline,
-        "files": ticket_attachments(ticket=ticket, public_only=True).only(
-            "id", "original_name", "size", "created_at", "ticket_id"
-        ),
+        "files": files,
         "next_update_due": due,
         "overdue": portal_services.ticket_is_overdue(ticket, now=now),
         "can_rate": portal_services.csat_pending(ticket),
@@ -392,6 +434,44 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         "escalate_form": forms.get("escalate_form") or EscalationRequestForm(),
         "max_bytes": settings.ATTACHMENT_MAX_BYTES,
     }
+    context["fields"] = _fields(
+        reply=context["form"],
+        reopen=context["reopen_form"],
+        rate=context["rate_form"],
+        escalate=context["escalate_form"],
+    )
+    return context
+
+
+#: Unbound form fields rendered once per process (and language, form, field, initial):
+#: the tracking page shows four forms and each field costs a template and widget render.
+_FIELD_HTML: dict[tuple[Any, ...], str] = {}
+
+
+def _fields(**forms: Any) -> dict[str, str]:
+    """``{"<form>_<field>": html}`` for every field of the unbound forms given; a bound
+    form (a refused POST) is rendered live by the template, with its values and
+    errors. The cached HTML holds no token and nothing from the request but the
+    initial value that is part of the key."""
+    out: dict[str, str] = {}
+    for prefix, form in forms.items():
+        if form.is_bound:
+            continue
+        for name in form.fields:
+            template = (
+                "tickets/portal/_choices.html" if name == "rating" else "tickets/portal/_field.html"
+            )
+            key = (
+                translation.get_language(),
+                type(form).__name__,
+                name,
+                repr(form.initial.get(name)),
+            )
+            html = None if settings.DEBUG else _FIELD_HTML.get(key)
+            if html is None:
+                html = _FIELD_HTML[key] = render_to_string(template, {"field": form[name]})
+            out[f"{prefix}_{name}"] = mark_safe(html)  # rendered by our own template
+    return out
 
 
 def _track_render(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any):
@@ -418,9 +498,10 @@ def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest, token: str) -> HttpResponse:
-    ticket = ticket_get_by_token(token=token)
     if request.method != "POST":
-        return _track_render(request, ticket)
+        # The page shows the category; requester, assignee and owner are not joined.
+        return _track_render(request, ticket_get_by_token(token=token, related=("category",)))
+    ticket = ticket_get_by_token(token=token)
     limited = _limit_ticket_actions(request, ticket)
     if limited:
         return limited
