@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -81,6 +82,21 @@ class DashboardForm(forms.Form):
         if (self.today - start).days > MAX_HISTORY_DAYS:
             raise forms.ValidationError(_("The From date is too far in the past."))
         return data
+
+    def canonical_query(self) -> str:
+        """The cleaned range and filters as a query string, in a fixed order and without
+        anything else the request carried: the links of the (shared, cached) figures
+        are built from it, never from the raw request."""
+        data = self.cleaned_data
+        params: dict[str, str] = {"range": data["range"]}
+        if data["range"] == "custom":
+            params.update(start=data["start"].isoformat(), end=data["end"].isoformat())
+        if data.get("category"):
+            params["category"] = str(data["category"].pk)
+        for name in ("priority", "tier"):
+            if data.get(name):
+                params[name] = str(data[name])
+        return urlencode(params)
 
     def filters(self) -> DashboardFilters:
         data = self.cleaned_data

@@ -197,55 +197,74 @@ def dashboard_summary(
 
 #: How long a request waits for another one computing the same figures.
 _STAMPEDE_WAIT_SECONDS = 15
+#: A summary stays in the cache this many TTLs after it stops being fresh, to be served
+#: (stale) while one request recomputes it: only that request pays for the computation.
+STALE_TTLS = 2
+
+
+def summary_cache_key(filters: DashboardFilters) -> str:
+    return (
+        "reports:summary:v2:"
+        + hashlib.sha256(json.dumps(filters.as_dict(), sort_keys=True).encode()).hexdigest()
+    )
+
+
+#: What a cache operation returns when the cache is down.
+CACHE_DOWN = object()
+
+
+def cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
+    """A cache operation that returns ``CACHE_DOWN`` instead of raising when the cache
+    is unreachable: the dashboard then computes, it never answers 500."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception:
+        logger.warning("reports cache unavailable (%s); computing instead", method)
+        return CACHE_DOWN
 
 
 def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
     """``dashboard_summary`` shared for ``REPORTS_CACHE_SECONDS`` between managers and web
     nodes (the Redis cache in production).
 
-    The exact medians and p90s sort every duration of the range (about 0.3–1.5 s at a
-    million tickets); a dashboard a minute old is as good for staffing decisions, and
-    the page shows when it was computed. A cache outage only costs the recomputation.
+    The exact medians and p90s sort every duration of the range; a dashboard a minute
+    old is as good for staffing decisions, and the page shows when it was computed.
+    When the figures are older than the TTL, one request recomputes them (a lock in
+    the cache) while the others are served the previous figures instead of waiting
+    (stale-while-revalidate): under load only one request a minute per range and
+    filters pays for the computation. Only when nothing is cached do the others wait
+    for the one computing. A cache outage only costs the recomputation.
     """
     ttl = settings.REPORTS_CACHE_SECONDS
     if ttl <= 0:
         return dashboard_summary(filters=filters)
-    key = (
-        "reports:summary:"
-        + hashlib.sha256(json.dumps(filters.as_dict(), sort_keys=True).encode()).hexdigest()
-    )
-    try:
-        cached = cache.get(key)
-        # One computation per key at a time: the others wait for its result instead
-        # of each sorting the same million durations (a stampede on a cold cache).
-        leader = cached is None and cache.add(key + ":lock", 1, timeout=60)
-    except Exception:
-        cached, leader = None, True
-    if cached is not None:
-        return cached
+    key = summary_cache_key(filters)
+    entry = cache_call("get", key)  # (fresh_until, summary)
+    if entry is CACHE_DOWN:
+        return dashboard_summary(filters=filters)
+    if entry is not None and entry[0] > time.time():
+        return entry[1]
+    leader = cache_call("add", key + ":lock", 1, timeout=60)
+    if leader is CACHE_DOWN:
+        return dashboard_summary(filters=filters)
     if not leader:
+        if entry is not None:
+            return entry[1]  # stale by less than a TTL or two, while the leader refreshes
         deadline = time.monotonic() + _STAMPEDE_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            try:
-                cached = cache.get(key)
-            except Exception:
+            entry = cache_call("get", key)
+            if entry is CACHE_DOWN:
                 break
-            if cached is not None:
-                return cached
+            if entry is not None:
+                return entry[1]
     try:
         summary = dashboard_summary(filters=filters)
-        try:
-            cache.set(key, summary, ttl)
-        except Exception:
-            logger.warning("reports cache unavailable; dashboard not cached")
+        cache_call("set", key, (time.time() + ttl, summary), ttl * (1 + STALE_TTLS))
         return summary
     finally:
         if leader:
-            try:
-                cache.delete(key + ":lock")
-            except Exception:
-                logger.warning("reports cache unavailable; lock expires by itself")
+            cache_call("delete", key + ":lock")
 
 
 # ---------------------------------------------------------------------------

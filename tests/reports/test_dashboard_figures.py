@@ -233,3 +233,19 @@ def test_rollup_rebuild_is_idempotent_and_skips_today(scenario):
         again = rollup_build_days(first=D, last=D + timedelta(days=5), now=NOW)
     assert first == again == 2  # D and D+1; D+2 is today, D+3… have not happened
     assert DailyTicketRollup.objects.count() == rows
+
+
+def test_backfill_reports_progress_per_chunk(scenario, monkeypatch):
+    """A long backfill (the bench seeder's two years) is built and committed a chunk of
+    days at a time, reporting its progress after each."""
+    from reports import services
+
+    monkeypatch.setattr(services, "CHUNK_DAYS", 1)
+    progress = []
+    with time_machine.travel(NOW, tick=False):
+        built = services.rollup_refresh(
+            now=NOW, recent_days=0, on_progress=lambda done, total: progress.append((done, total))
+        )
+    assert built == 2  # D and D+1 (D+2 is today)
+    assert progress == [(1, 2), (2, 2)]
+    assert set(RollupDay.objects.values_list("day", flat=True)) == {D, D + timedelta(days=1)}
