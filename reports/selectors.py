@@ -124,6 +124,13 @@ class _Sources:
         return sql, [*params, self.live_from, *params]
 
     def tickets(self, first: date, last: date) -> tuple:
+        """The ticket rollup rows; without a category filter the category-less rollup
+        (30× fewer rows, the same sums and the same values in its arrays)."""
+        if self.filters.category_id is None:
+            return self.rows("tier", first, last, dims=("priority", "tier"))
+        return self.by_category(first, last)
+
+    def by_category(self, first: date, last: date) -> tuple:
         return self.rows("ticket", first, last, dims=("category_id", "priority", "tier"))
 
 
@@ -511,7 +518,7 @@ def _per_tier(daily: dict, times: dict, filters: DashboardFilters) -> list[dict]
 
 def _categories(src: _Sources, filters: DashboardFilters, limit: int = 10) -> list[dict]:
     first = min(filters.start, filters.end - timedelta(days=13))
-    rows_sql, params = src.tickets(first, filters.end)
+    rows_sql, params = src.by_category(first, filters.end)
     week = filters.end - timedelta(days=6)
     prev_week = filters.end - timedelta(days=13)
     rows = _fetch(

@@ -16,6 +16,7 @@ from .models import (
     DailyArticleRollup,
     DailyFunnelRollup,
     DailyTicketRollup,
+    DailyTierRollup,
     RollupDay,
 )
 from .rollup import build_window
@@ -58,7 +59,13 @@ def rollup_build_days(*, first: date, last: date, now: datetime | None = None) -
     last = min(last, local_today(now) - timedelta(days=1))
     if last < first:
         return 0
-    for model in (DailyTicketRollup, DailyAgentRollup, DailyArticleRollup, DailyFunnelRollup):
+    for model in (
+        DailyTicketRollup,
+        DailyTierRollup,
+        DailyAgentRollup,
+        DailyArticleRollup,
+        DailyFunnelRollup,
+    ):
         model.objects.filter(day__gte=first, day__lte=last).delete()
     built_at = now or timezone.now()
     with connection.cursor() as cursor:
