@@ -112,6 +112,28 @@ class DailyTierRollup(models.Model):
         return f"{self.day} {self.priority} T{self.tier}"
 
 
+class DailyCategoryRollup(models.Model):
+    """New tickets, escalations and ping-pong per day and category, all tiers and
+    priorities together: the "top categories" table and its weekly trend without a
+    tier or priority filter read 50 rows a day instead of ~500 wide ones."""
+
+    day = models.DateField()
+    category = models.ForeignKey(
+        "tickets.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    created = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    pingpong = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "category"], name="category_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} c{self.category_id}"
+
+
 class DailyAgentRollup(models.Model):
     """What each agent finished: resolutions, escalations, stints they ended, CSAT."""
 

@@ -50,6 +50,8 @@ TICKET_COUNTS = [
 TICKET_ARRAYS = ["resolution_seconds", "first_response_seconds", "stint_seconds"]
 TICKET_COLUMNS = ["day", "category_id", "priority", "tier", *TICKET_COUNTS, *TICKET_ARRAYS]
 TIER_COLUMNS = ["day", "priority", "tier", *TICKET_COUNTS, *TICKET_ARRAYS]
+CATEGORY_COUNTS = ["created", "escalated", "pingpong"]
+CATEGORY_COLUMNS = ["day", "category_id", *CATEGORY_COUNTS]
 
 AGENT_COUNTS = ["handled", "resolved", "escalated", "csat_count", "csat_sum"]
 AGENT_COLUMNS = ["day", "agent_id", "tier", *AGENT_COUNTS, "stint_seconds"]
@@ -246,6 +248,12 @@ def _ticket_select(dims: str) -> str:
 _TICKET_SELECT = _ticket_select("day, category_id, priority, tier")
 # The same facts without the category (reports.models.DailyTierRollup).
 _TIER_SELECT = _ticket_select("day, priority, tier")
+# Per category only (reports.models.DailyCategoryRollup).
+_CATEGORY_SELECT = (
+    "SELECT day, category_id, "
+    + ", ".join(f"SUM({c})::int AS {c}" for c in CATEGORY_COUNTS)
+    + " FROM pg_temp.reports_facts WHERE tier IS NOT NULL GROUP BY day, category_id"
+)
 
 _AGENT_SELECT = (
     "SELECT day, agent_id, tier, SUM(handled)::int AS handled, SUM(resolved)::int AS resolved, "
@@ -299,6 +307,7 @@ FROM (
 ROLLUPS = {
     "ticket": ("reports_dailyticketrollup", TICKET_COLUMNS, _TICKET_SELECT),
     "tier": ("reports_dailytierrollup", TIER_COLUMNS, _TIER_SELECT),
+    "category": ("reports_dailycategoryrollup", CATEGORY_COLUMNS, _CATEGORY_SELECT),
     "agent": ("reports_dailyagentrollup", AGENT_COLUMNS, _AGENT_SELECT),
     "article": ("reports_dailyarticlerollup", ARTICLE_COLUMNS, _ARTICLE_SELECT),
     "funnel": ("reports_dailyfunnelrollup", FUNNEL_COLUMNS, _FUNNEL_SELECT),

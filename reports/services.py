@@ -14,6 +14,7 @@ from django.utils import timezone
 from .models import (
     DailyAgentRollup,
     DailyArticleRollup,
+    DailyCategoryRollup,
     DailyFunnelRollup,
     DailyTicketRollup,
     DailyTierRollup,
@@ -62,6 +63,7 @@ def rollup_build_days(*, first: date, last: date, now: datetime | None = None) -
     for model in (
         DailyTicketRollup,
         DailyTierRollup,
+        DailyCategoryRollup,
         DailyAgentRollup,
         DailyArticleRollup,
         DailyFunnelRollup,

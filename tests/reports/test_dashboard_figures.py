@@ -305,9 +305,37 @@ def test_category_less_rollup_is_the_ticket_rollup_summed(scenario, category, ma
         (s["times"]["resolution"]["overall"] or {"count": 0})["count"] for s in per_category
     )
 
+    # The per-category rollup holds the ticket rollup's sums per day and category, and
+    # the top-categories table reads the same with or without a priority filter that
+    # selects everything the other would (every ticket here has a priority).
+    from reports.models import DailyCategoryRollup
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT day, category_id, SUM(created)::int, SUM(escalated)::int, "
+            "SUM(pingpong)::int FROM reports_dailyticketrollup GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        expected_categories = [list(row) for row in cursor.fetchall()]
+    assert [
+        list(row)
+        for row in DailyCategoryRollup.objects.order_by("day", "category_id").values_list(
+            "day", "category_id", "created", "escalated", "pingpong"
+        )
+    ] == expected_categories
+    by_priority: dict[str, dict] = {}
+    for p in ("low", "normal", "high", "urgent"):
+        filtered = summary(DashboardFilters(start=RANGE.start, end=RANGE.end, priority=p))
+        for c in filtered["categories"]:
+            acc = by_priority.setdefault(c["category"], dict.fromkeys(c, 0))
+            for k in ("created", "this_week", "last_week", "escalated", "pingpong"):
+                acc[k] += c[k]
+    for c in everything["categories"]:
+        for k in ("created", "this_week", "last_week", "escalated", "pingpong"):
+            assert c[k] == by_priority[c["category"]][k], (c["category"], k)
+
 
 def test_migration_backfill_matches_the_rollup_sql(scenario):
-    """Migration 0003 fills DailyTierRollup from the existing ticket rollup (a rebuild of
+    """Migrations 0003 and 0005 fill DailyTierRollup and DailyCategoryRollup from the existing ticket rollup (a rebuild of
     every day would take minutes): it must store what the rollup SQL stores."""
     import importlib
 
@@ -328,4 +356,17 @@ def test_migration_backfill_matches_the_rollup_sql(scenario):
     assert (
         list(DailyTierRollup.objects.order_by("day", "priority", "tier").values_list(*fields))
         == built
+    )
+
+    from reports.models import DailyCategoryRollup
+
+    cat_fields = ["day", "category_id", "created", "escalated", "pingpong"]
+    cats = list(DailyCategoryRollup.objects.order_by("day", "category_id").values_list(*cat_fields))
+    assert cats
+    DailyCategoryRollup.objects.all().delete()
+    with connection.schema_editor() as editor:
+        importlib.import_module("reports.migrations.0005_category_rollup").backfill(apps, editor)
+    assert (
+        list(DailyCategoryRollup.objects.order_by("day", "category_id").values_list(*cat_fields))
+        == cats
     )
