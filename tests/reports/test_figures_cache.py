@@ -76,3 +76,23 @@ def test_cache_outage_still_renders_the_dashboard(
     response = client.get("/dashboard/?range=7")
     assert response.status_code == 200
     assert created_figure(response.content.decode()) == 1
+
+
+def test_category_filter_shows_a_category_written_after_it_was_cached(client, cached, manager):
+    from tests.factories import CategoryFactory
+
+    client.force_login(manager)
+    first = CategoryFactory(name="Printers")
+    assert ">Printers</option>" in client.get("/dashboard/?range=7").content.decode()
+    added = CategoryFactory(name="Scanners")
+    first.name = "Printers and copiers"
+    first.save()
+    html = client.get("/dashboard/?range=7").content.decode()
+    assert f'<option value="{added.pk}">Scanners</option>' in html
+    assert ">Printers and copiers</option>" in html
+    assert ">Printers</option>" not in html
+    added.delete()
+    assert ">Scanners</option>" not in client.get("/dashboard/?range=7").content.decode()
+    # A category chosen by id still filters (and an unknown one is refused).
+    assert client.get(f"/dashboard/?range=7&category={first.pk}").status_code == 200
+    assert client.get(f"/dashboard/?range=7&category={added.pk}").status_code == 400
