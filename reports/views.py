@@ -53,8 +53,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @functools.cache
 def _figures_template_version() -> str:
-    """A digest of the figures template (and what it includes), so that a deploy that
-    changes it never serves fragments rendered by the previous version."""
+    """A digest of the figures template and its tags, computed once per process, so that
+    a deploy that changes them (and restarts the workers) never serves fragments
+    rendered by the previous version."""
     source = get_template(FIGURES_TEMPLATE).template.source
     tags = Path(reports_tags.__file__).read_bytes()
     return hashlib.sha256(source.encode() + tags).hexdigest()[:16]
