@@ -123,6 +123,17 @@ TABLES: dict[str, tuple[str, list[str], Any]] = {
         ["title", "slug", "resolved", "shown", "opened", "deflected"],
         lambda s: s["articles"],
     ),
+    "funnel": (
+        "Deflection funnel",
+        ["step", "sessions", "rate"],
+        lambda s: [
+            {"step": "shown suggestions", "sessions": s["funnel"]["sessions_shown"], "rate": None},
+            {"step": "opened an article", "sessions": s["funnel"]["sessions_opened"],
+             "rate": s["funnel"]["open_rate"]},
+            {"step": "sent no ticket (deflected)", "sessions": s["funnel"]["sessions_deflected"],
+             "rate": s["funnel"]["deflection_rate"]},
+        ],
+    ),
 }  # fmt: skip
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Category
 from tiers.models import Priority, TierLevel
 
-from .selectors import DashboardFilters
+from .selectors import DashboardFilters, category_choices
 
 #: Longest custom range (a quarter): percentiles sort every duration of the range,
 #: so the range bounds the cost of a request (timings in reports/README.md).
@@ -34,11 +34,14 @@ class DashboardForm(forms.Form):
     end = forms.DateField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    category = forms.ModelChoiceField(
+    # Choices from a cached list (reports.selectors.category_choices), not a queryset:
+    # one query less and no per-option work on every dashboard request.
+    category = forms.TypedChoiceField(
         label=_("Category"),
-        queryset=Category.objects.order_by("name"),
+        choices=lambda: [("", _("All categories")), *category_choices()],
+        coerce=int,
+        empty_value=None,
         required=False,
-        empty_label=_("All categories"),
     )
     priority = forms.ChoiceField(
         label=_("Priority"),
@@ -82,12 +85,27 @@ class DashboardForm(forms.Form):
             raise forms.ValidationError(_("The From date is too far in the past."))
         return data
 
+    def canonical_query(self) -> str:
+        """The cleaned range and filters as a query string, in a fixed order and without
+        anything else the request carried: the links of the (shared, cached) figures
+        are built from it, never from the raw request."""
+        data = self.cleaned_data
+        params: dict[str, str] = {"range": data["range"]}
+        if data["range"] == "custom":
+            params.update(start=data["start"].isoformat(), end=data["end"].isoformat())
+        if data.get("category"):
+            params["category"] = str(data["category"])
+        for name in ("priority", "tier"):
+            if data.get(name):
+                params[name] = str(data[name])
+        return urlencode(params)
+
     def filters(self) -> DashboardFilters:
         data = self.cleaned_data
         return DashboardFilters(
             start=data["start"],
             end=data["end"],
-            category_id=data["category"].pk if data.get("category") else None,
+            category_id=data.get("category"),
             priority=data.get("priority") or None,
             tier=data.get("tier"),
         )

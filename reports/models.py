@@ -74,6 +74,66 @@ class DailyTicketRollup(models.Model):
         return f"{self.day} c{self.category_id} {self.priority} T{self.tier}"
 
 
+class DailyTierRollup(models.Model):
+    """``DailyTicketRollup`` without the category: one row per day, priority and tier.
+
+    The same facts, summed, with the same arrays merged (still sorted). A dashboard
+    without a category filter reads these ~16 rows a day instead of ~500: the
+    percentiles then unnest a few hundred arrays for 90 days, not 45,000 (the per-row
+    cost was most of a request's time). Built by the same SQL as the ticket rollup.
+    """
+
+    day = models.DateField()
+    priority = models.CharField(max_length=10)
+    tier = models.PositiveSmallIntegerField()
+
+    created = models.IntegerField(default=0)
+    arrivals = models.IntegerField(default=0)
+    departures = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    resolved_first_contact = models.IntegerField(default=0)
+    resolved_breached = models.IntegerField(default=0)
+    reopened = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    deescalated = models.IntegerField(default=0)
+    pingpong = models.IntegerField(default=0)
+    csat_count = models.IntegerField(default=0)
+    csat_sum = models.IntegerField(default=0)
+    resolution_seconds = _seconds_array()
+    first_response_seconds = _seconds_array()
+    stint_seconds = _seconds_array()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "priority", "tier"], name="tier_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.priority} T{self.tier}"
+
+
+class DailyCategoryRollup(models.Model):
+    """New tickets, escalations and ping-pong per day and category, all tiers and
+    priorities together: the "top categories" table and its weekly trend without a
+    tier or priority filter read 50 rows a day instead of ~500 wide ones."""
+
+    day = models.DateField()
+    category = models.ForeignKey(
+        "tickets.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    created = models.IntegerField(default=0)
+    escalated = models.IntegerField(default=0)
+    pingpong = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "category"], name="category_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} c{self.category_id}"
+
+
 class DailyAgentRollup(models.Model):
     """What each agent finished: resolutions, escalations, stints they ended, CSAT."""
 

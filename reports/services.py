@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,10 @@ from django.utils import timezone
 from .models import (
     DailyAgentRollup,
     DailyArticleRollup,
+    DailyCategoryRollup,
     DailyFunnelRollup,
     DailyTicketRollup,
+    DailyTierRollup,
     RollupDay,
 )
 from .rollup import build_window
@@ -57,7 +60,14 @@ def rollup_build_days(*, first: date, last: date, now: datetime | None = None) -
     last = min(last, local_today(now) - timedelta(days=1))
     if last < first:
         return 0
-    for model in (DailyTicketRollup, DailyAgentRollup, DailyArticleRollup, DailyFunnelRollup):
+    for model in (
+        DailyTicketRollup,
+        DailyTierRollup,
+        DailyCategoryRollup,
+        DailyAgentRollup,
+        DailyArticleRollup,
+        DailyFunnelRollup,
+    ):
         model.objects.filter(day__gte=first, day__lte=last).delete()
     built_at = now or timezone.now()
     with connection.cursor() as cursor:
@@ -78,10 +88,19 @@ def rollup_build_days(*, first: date, last: date, now: datetime | None = None) -
     return len(days)
 
 
-def rollup_refresh(*, now: datetime | None = None, recent_days: int | None = None) -> int:
+def rollup_refresh(
+    *,
+    now: datetime | None = None,
+    recent_days: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
     """The nightly job: build every finished day that has no rollup yet (from the first
     day with data on) and rebuild the last ``recent_days`` days, so late facts about them
-    (a deflection session linked to its ticket after midnight) are counted."""
+    (a deflection session linked to its ticket after midnight) are counted.
+
+    Missing days are built ``CHUNK_DAYS`` at a time, each chunk committed on its own, so
+    a long backfill (two years after a bulk load) shows progress through
+    ``on_progress(days_done, days_total)`` and keeps what it built if interrupted."""
     if connection.vendor != "postgresql":  # embedded mode: no dashboard figures to roll up
         return 0
     recent_days = recent_days if recent_days is not None else settings.REPORTS_ROLLUP_RECENT_DAYS
@@ -99,24 +118,25 @@ def rollup_refresh(*, now: datetime | None = None, recent_days: int | None = Non
         for i in range((yesterday - first_day).days + 1)
         if first_day + timedelta(days=i) not in built
     ]
-    total = 0
-    # Contiguous runs of missing days, each rebuilt in one go.
-    run_start = prev = None
+    recent_first = max(first_day, yesterday - timedelta(days=recent_days - 1))
+    # Contiguous runs of missing days, cut into chunks of at most CHUNK_DAYS days.
+    chunks: list[tuple[date, date]] = []
     for d in missing:
-        if run_start is None:
-            run_start = prev = d
-        elif d == prev + timedelta(days=1):
-            prev = d
+        if (
+            chunks
+            and d == chunks[-1][1] + timedelta(days=1)
+            and (d - chunks[-1][0]).days < CHUNK_DAYS
+        ):
+            chunks[-1] = (chunks[-1][0], d)
         else:
-            total += rollup_build_days(first=run_start, last=prev, now=now)
-            run_start = prev = d
-    if run_start is not None:
-        total += rollup_build_days(first=run_start, last=prev, now=now)
-    if recent_days > 0:
-        total += rollup_build_days(
-            first=max(first_day, yesterday - timedelta(days=recent_days - 1)),
-            last=yesterday,
-            now=now,
-        )
+            chunks.append((d, d))
+    if recent_days > 0 and recent_first <= yesterday:
+        chunks.append((recent_first, yesterday))
+    planned = sum((last - first).days + 1 for first, last in chunks)
+    total = 0
+    for first, last in chunks:
+        total += rollup_build_days(first=first, last=last, now=now)
+        if on_progress is not None:
+            on_progress(total, planned)
     logger.info("reports rollup: %s day(s) built", total)
     return total

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django import template
+from django import forms, template
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from helpdesk.templatetags.tierdesk import duration
 
@@ -31,3 +33,50 @@ def get(mapping: dict, key: object) -> object:
     if not isinstance(mapping, dict):
         return None
     return mapping.get(key if key in mapping else str(key))
+
+
+SELECTED = mark_safe(" selected")  # a constant, no user text
+
+
+@register.simple_tag
+def filter_control(field: forms.BoundField) -> SafeString:
+    """The control of one dashboard filter (a ``<select>`` or an ``<input>``), written
+    directly instead of through Django's widget templates.
+
+    The category list has ~50 options; rendering each through the widget templates
+    cost more CPU than the rest of a cached dashboard request. Same markup (name, id,
+    the chosen option, ``type="date"``), every text escaped by ``format_html``.
+    """
+    widget = field.field.widget
+    invalid = (
+        format_html(' aria-invalid="true" aria-describedby="{}_error"', field.auto_id)
+        if field.errors
+        else ""
+    )
+    if isinstance(widget, forms.Select):
+        value = field.value()
+        chosen = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (str(v), SELECTED if str(v) == chosen else "", label)
+                for v, label in field.field.choices
+            ),
+        )
+        return format_html(
+            '<select name="{}" id="{}"{}>{}</select>',
+            field.html_name,
+            field.id_for_label,
+            invalid,
+            options,
+        )
+    value = widget.format_value(field.value())
+    return format_html(
+        '<input type="{}" name="{}" id="{}"{}{}>',
+        widget.input_type,
+        field.html_name,
+        field.id_for_label,
+        format_html(' value="{}"', value) if value not in (None, "") else "",
+        invalid,
+    )

@@ -185,3 +185,25 @@ def test_rollup_task_runs(scenario):
 
     with time_machine.travel(NOW, tick=False):
         assert reports_rollup_refresh.delay().get() >= 2
+
+
+def test_filter_controls_keep_the_choice_and_escape_names(client, manager):
+    """The filter controls are written without Django's widget templates (for speed):
+    they must still label every control, keep what was chosen and escape names."""
+    from tests.factories import CategoryFactory
+
+    evil = CategoryFactory(name='<script>alert("x")</script>')
+    client.force_login(manager)
+    html = client.get(f"/dashboard/?range=90&category={evil.pk}&priority=high&tier=2").content
+    html = html.decode()
+    assert "<script>alert" not in html
+    assert f'<option value="{evil.pk}" selected>&lt;script&gt;' in html
+    assert '<option value="high" selected>' in html
+    assert '<option value="2" selected>' in html
+    assert '<option value="90" selected>' in html
+    for name in ("range", "start", "end", "category", "priority", "tier"):
+        assert f'<label for="id_{name}">' in html
+        assert f'id="id_{name}"' in html
+    bad = client.get("/dashboard/?range=custom&start=2026-03-01&end=nope").content.decode()
+    assert 'id="id_end" value="nope" aria-invalid="true" aria-describedby="id_end_error"' in bad
+    assert 'id="id_end_error"' in bad

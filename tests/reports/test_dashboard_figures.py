@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -233,3 +233,140 @@ def test_rollup_rebuild_is_idempotent_and_skips_today(scenario):
         again = rollup_build_days(first=D, last=D + timedelta(days=5), now=NOW)
     assert first == again == 2  # D and D+1; D+2 is today, D+3… have not happened
     assert DailyTicketRollup.objects.count() == rows
+
+
+def test_backfill_reports_progress_per_chunk(scenario, monkeypatch):
+    """A long backfill (the bench seeder's two years) is built and committed a chunk of
+    days at a time, reporting its progress after each."""
+    from reports import services
+
+    monkeypatch.setattr(services, "CHUNK_DAYS", 1)
+    progress = []
+    with time_machine.travel(NOW, tick=False):
+        built = services.rollup_refresh(
+            now=NOW, recent_days=0, on_progress=lambda done, total: progress.append((done, total))
+        )
+    assert built == 2  # D and D+1 (D+2 is today)
+    assert progress == [(1, 2), (2, 2)]
+    assert set(RollupDay.objects.values_list("day", flat=True)) == {D, D + timedelta(days=1)}
+
+
+def test_category_less_rollup_is_the_ticket_rollup_summed(scenario, category, make_ticket, agent1):
+    """The dashboard reads DailyTierRollup when no category is chosen: it must hold the
+    ticket rollup's sums and the same values in its (sorted) arrays, and the figures
+    must not depend on which of the two tables answered."""
+    from django.db import connection
+
+    from reports.models import DailyTierRollup
+    from reports.rollup import TICKET_ARRAYS, TICKET_COUNTS
+    from tests.factories import CategoryFactory
+    from tickets.services import core
+
+    other = CategoryFactory(name="Printers", entry_tier=1)
+    with time_machine.travel(datetime(2026, 3, 10, 15, 0, tzinfo=UTC), tick=False) as clock:
+        p = make_ticket(category=other, priority="normal", subject="Printer")
+        clock.move_to(datetime(2026, 3, 10, 15, 45, tzinfo=UTC))
+        core.ticket_resolve(ticket=p, actor=agent1, resolution="Paper.")
+    with time_machine.travel(NOW, tick=False):
+        rollup_refresh(now=NOW)
+    sums = ", ".join(f"SUM({c})::int" for c in TICKET_COUNTS)
+    merged = ", ".join(
+        f"(SELECT COALESCE(array_agg(v ORDER BY v), '{{}}') FROM reports_dailyticketrollup x, "  # noqa: S608
+        f"unnest(x.{a}) v WHERE x.day = r.day AND x.priority = r.priority AND x.tier = r.tier)"
+        for a in TICKET_ARRAYS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT day, priority, tier, {sums}, {merged} FROM reports_dailyticketrollup r "  # noqa: S608
+            "GROUP BY day, priority, tier ORDER BY 1, 2, 3"
+        )
+        expected = [list(row) for row in cursor.fetchall()]
+    fields = ["day", "priority", "tier", *TICKET_COUNTS, *TICKET_ARRAYS]
+    stored = [
+        list(row)
+        for row in DailyTierRollup.objects.order_by("day", "priority", "tier").values_list(*fields)
+    ]
+    assert stored == expected
+    # Some rows merged both categories (D, normal, Tier 1).
+    assert len(stored) < DailyTicketRollup.objects.count()
+
+    # Both categories through the per-category rollup = no filter through the tier one.
+    everything = summary()
+    per_category = [
+        summary(DashboardFilters(start=RANGE.start, end=RANGE.end, category_id=c))
+        for c in (category.pk, other.pk)
+    ]
+    assert everything["headline"]["created"] == sum(s["headline"]["created"] for s in per_category)
+    assert everything["headline"]["resolved"] == sum(
+        s["headline"]["resolved"] for s in per_category
+    )
+    res = everything["times"]["resolution"]["overall"]
+    assert res["count"] == sum(
+        (s["times"]["resolution"]["overall"] or {"count": 0})["count"] for s in per_category
+    )
+
+    # The per-category rollup holds the ticket rollup's sums per day and category, and
+    # the top-categories table reads the same with or without a priority filter that
+    # selects everything the other would (every ticket here has a priority).
+    from reports.models import DailyCategoryRollup
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT day, category_id, SUM(created)::int, SUM(escalated)::int, "
+            "SUM(pingpong)::int FROM reports_dailyticketrollup GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        expected_categories = [list(row) for row in cursor.fetchall()]
+    assert [
+        list(row)
+        for row in DailyCategoryRollup.objects.order_by("day", "category_id").values_list(
+            "day", "category_id", "created", "escalated", "pingpong"
+        )
+    ] == expected_categories
+    by_priority: dict[str, dict] = {}
+    for p in ("low", "normal", "high", "urgent"):
+        filtered = summary(DashboardFilters(start=RANGE.start, end=RANGE.end, priority=p))
+        for c in filtered["categories"]:
+            acc = by_priority.setdefault(c["category"], dict.fromkeys(c, 0))
+            for k in ("created", "this_week", "last_week", "escalated", "pingpong"):
+                acc[k] += c[k]
+    for c in everything["categories"]:
+        for k in ("created", "this_week", "last_week", "escalated", "pingpong"):
+            assert c[k] == by_priority[c["category"]][k], (c["category"], k)
+
+
+def test_migration_backfill_matches_the_rollup_sql(scenario):
+    """Migrations 0003 and 0005 fill DailyTierRollup and DailyCategoryRollup from the existing ticket rollup (a rebuild of
+    every day would take minutes): it must store what the rollup SQL stores."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from reports.models import DailyTierRollup
+
+    with time_machine.travel(NOW, tick=False):
+        rollup_refresh(now=NOW)
+    fields = [f.attname for f in DailyTierRollup._meta.fields if f.attname != "id"]
+    built = list(DailyTierRollup.objects.order_by("day", "priority", "tier").values_list(*fields))
+    assert built
+    DailyTierRollup.objects.all().delete()
+    migration = importlib.import_module("reports.migrations.0003_tier_rollup")
+    with connection.schema_editor() as editor:
+        migration.backfill(apps, editor)
+    assert (
+        list(DailyTierRollup.objects.order_by("day", "priority", "tier").values_list(*fields))
+        == built
+    )
+
+    from reports.models import DailyCategoryRollup
+
+    cat_fields = ["day", "category_id", "created", "escalated", "pingpong"]
+    cats = list(DailyCategoryRollup.objects.order_by("day", "category_id").values_list(*cat_fields))
+    assert cats
+    DailyCategoryRollup.objects.all().delete()
+    with connection.schema_editor() as editor:
+        importlib.import_module("reports.migrations.0005_category_rollup").backfill(apps, editor)
+    assert (
+        list(DailyCategoryRollup.objects.order_by("day", "category_id").values_list(*cat_fields))
+        == cats
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -41,10 +42,9 @@ def test_zero_ttl_is_always_live(settings, monkeypatch):
 
 
 def test_a_request_waits_for_the_one_already_computing(settings, monkeypatch):
-    """While one request computes the figures (its lock is in the cache), another with
-    the same filters takes that result instead of computing them again."""
-    import hashlib
-    import json
+    """While one request computes the figures (its lock is in the cache) and nothing is
+    cached yet, another with the same filters takes that result instead of computing
+    them again."""
     import threading
 
     from django.core.cache import cache
@@ -55,11 +55,55 @@ def test_a_request_waits_for_the_one_already_computing(settings, monkeypatch):
         selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": 9}
     )
     week = DashboardFilters(start=date(2026, 11, 1), end=date(2026, 11, 7))
-    key = (
-        "reports:summary:"
-        + hashlib.sha256(json.dumps(week.as_dict(), sort_keys=True).encode()).hexdigest()
-    )
+    key = selectors.summary_cache_key(week)
     cache.add(key + ":lock", 1, timeout=60)  # someone else is computing
-    threading.Timer(0.2, lambda: cache.set(key, {"n": "theirs"}, 60)).start()
+    threading.Timer(0.2, lambda: cache.set(key, (time.time() + 60, {"n": "theirs"}), 60)).start()
     assert dashboard_summary_cached(filters=week) == {"n": "theirs"}
     assert calls == []
+
+
+def test_stale_figures_are_served_while_one_request_refreshes(settings, monkeypatch):
+    """Past the TTL the first request recomputes (and sees what changed); a request
+    arriving while that one computes is served the previous figures at once instead
+    of waiting or computing them a second time."""
+    from django.core.cache import cache
+
+    settings.REPORTS_CACHE_SECONDS = 60
+    calls = []
+    monkeypatch.setattr(
+        selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": len(calls)}
+    )
+    clock = [1_000_000.0]
+    monkeypatch.setattr(selectors.time, "time", lambda: clock[0])
+    week = DashboardFilters(start=date(2026, 11, 1), end=date(2026, 11, 7))
+    key = selectors.summary_cache_key(week)
+    assert dashboard_summary_cached(filters=week) == {"n": 1}
+    clock[0] += 59
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # still fresh
+    clock[0] += 2
+    cache.add(key + ":lock", 1, timeout=60)  # another request is recomputing
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # stale, served at once
+    assert calls == [1]
+    cache.delete(key + ":lock")
+    assert dashboard_summary_cached(filters=week) == {"n": 2}  # this one recomputes
+    assert dashboard_summary_cached(filters=week) == {"n": 2}
+
+
+def test_a_cache_outage_computes_instead_of_failing(settings, monkeypatch):
+    settings.REPORTS_CACHE_SECONDS = 60
+    calls = []
+    monkeypatch.setattr(
+        selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": len(calls)}
+    )
+
+    class DownCache:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("redis is down")
+
+            return fail
+
+    monkeypatch.setattr(selectors, "cache", DownCache())
+    week = DashboardFilters(start=date(2026, 11, 1), end=date(2026, 11, 7))
+    assert dashboard_summary_cached(filters=week) == {"n": 1}
+    assert dashboard_summary_cached(filters=week) == {"n": 2}

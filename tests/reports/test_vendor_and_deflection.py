@@ -128,6 +128,14 @@ def test_deflection_funnel_and_articles(db, customer):
         "open_rate": round(2 / 3, 4),
         "deflection_rate": round(1 / 3, 4),
     }
+    from reports.exports import table_csv
+
+    assert table_csv("funnel", s).splitlines() == [
+        "step,sessions,rate",
+        "shown suggestions,3,",
+        "opened an article,2,0.6667",
+        "sent no ticket (deflected),1,0.3333",
+    ]
     assert s["articles"] == [
         {
             "slug": "vpn",
