@@ -9,6 +9,7 @@ mode) it falls back to ``icontains``. Every read starts from
 from __future__ import annotations
 
 import difflib
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -166,7 +167,36 @@ def _fallback_snippet(article: Article, words: list[str]) -> SafeString:
     return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
 
 
-def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Article]:
+def article_search_cached(*, user: AnyUser, query: str, limit: int = 20) -> list[Article]:
+    """``article_search`` for the search page and the API: a query's results are cached
+    per visibility class under the KB version (``knowledgebase.cache``), so a popular
+    query costs one Redis read instead of the ranked search and its headlines. What
+    they show (title, summary, audience, snippet, category) and their order (rank,
+    then ``helpful_yes``) change only through article or category writes and feedback
+    votes, which all bump the version. A miss is still counted for the KB-gap list on
+    every search, cached or not. ``article_search`` itself stays uncached (bench/kb.py
+    times it)."""
+    limit = max(1, min(int(limit), 100))
+    normalized = normalize_query(query)
+    if not query_words(normalized, limit=MAX_SEARCH_WORDS):
+        # The "most helpful" list orders by view_count, which every view changes.
+        return article_search(user=user, query=query, limit=limit)
+    from .cache import cached
+
+    digest = hashlib.sha256(normalized.encode()).hexdigest()[:32]
+    results = cached(
+        f"search:{limit}:{digest}",
+        user,
+        lambda: article_search(user=user, query=normalized, limit=limit, log_miss=False),
+    )
+    if not results:
+        search_log_miss(query=normalized)
+    return results
+
+
+def article_search(
+    *, user: AnyUser, query: str, limit: int = 20, log_miss: bool = True
+) -> list[Article]:
     """Published articles the user may read that match ``query``, best first.
 
     PostgreSQL: all words must match (the last one as a prefix, for search-as-you-type),
@@ -191,6 +221,8 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
         tsquery = SearchQuery(
             _tsquery(words, joiner="&", prefix_min=2), search_type="raw", config="english"
         )
+        # Snippets come from ts_headline: the (possibly TOASTed) body is not fetched.
+        qs = qs.defer("body")
         results = _pg_ranked(qs, Q(search_vector=tsquery), Value(0.0), tsquery, limit)
         if len(results) < min(limit, TYPO_FALLBACK_BELOW) and len(normalized) >= 4:
             # Few or no full-text hits: probably a typo. Titles within trigram distance of
@@ -223,7 +255,7 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
         results.sort(key=lambda a: -a.rank)
         results = results[:limit]
 
-    if not results:
+    if not results and log_miss:
         search_log_miss(query=normalized)
     return results
 
@@ -365,7 +397,17 @@ def article_related(*, user: AnyUser, article: Article, limit: int = 4) -> list[
 
 
 def article_topics(*, user: AnyUser) -> list:
-    """Categories that hold at least one article this user may read, with counts."""
+    """Categories that hold at least one article this user may read, with counts.
+
+    Cached per visibility class under the KB version (``knowledgebase.cache``): the
+    count reads every published article, and it only changes when an article or a
+    category is written."""
+    from .cache import cached
+
+    return cached("topics", user, lambda: _article_topics_uncached(user=user))
+
+
+def _article_topics_uncached(*, user: AnyUser) -> list:
     rows = (
         article_list_visible_to(user=user)
         .filter(category__isnull=False)

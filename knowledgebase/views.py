@@ -27,7 +27,7 @@ from .selectors import (
     article_manage_list_visible_to,
     article_most_helpful,
     article_related,
-    article_search,
+    article_search_cached,
     article_topics,
     article_version_diffs,
     kb_gaps,
@@ -64,7 +64,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context: dict = {"query": query, "topic": None}
     topics = article_topics(user=request.user)
     if query:
-        context["results"] = article_search(user=request.user, query=query, limit=30)
+        context["results"] = article_search_cached(user=request.user, query=query, limit=30)
     elif topic:
         chosen = next((t for t in topics if t["slug"] == topic), None)
         if chosen is None:
