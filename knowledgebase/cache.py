@@ -104,6 +104,33 @@ def cached(name: str, user: AnyUser, compute: Callable[[], Any]) -> Any:
     return value
 
 
+def cached_many(user: AnyUser, pieces: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Several pieces for one reader in two Redis round trips (the version, then all
+    the entries at once) instead of two per piece; what is missing is computed and
+    stored. Same rules as ``cached``."""
+    version = kb_version()
+    if version is None:
+        return {name: compute() for name, compute in pieces.items()}
+    keys = {name: f"kb:{name}:{visibility_class(user)}:{version}" for name in pieces}
+    try:
+        found = cache.get_many(list(keys.values()))
+    except Exception:
+        logger.warning("KB cache unavailable; computing uncached", exc_info=True)
+        return {name: compute() for name, compute in pieces.items()}
+    out, missing = {}, {}
+    for name, key in keys.items():
+        if key in found:
+            out[name] = found[key]
+        else:
+            out[name] = missing[key] = pieces[name]()
+    if missing:
+        try:
+            cache.set_many(missing, timeout=TTL)
+        except Exception:
+            logger.warning("could not store KB pieces in the cache", exc_info=True)
+    return out
+
+
 def _on_write(sender, **kwargs) -> None:
     kb_changed()
 

@@ -27,10 +27,9 @@ from .selectors import (
     article_manage_list_visible_to,
     article_most_helpful,
     article_related,
-    article_search_cached,
-    article_topics,
     article_version_diffs,
     kb_gaps,
+    kb_index_pieces,
     user_is_kb_author,
     user_is_kb_reviewer,
     user_sees_kb_gaps,
@@ -62,9 +61,12 @@ def index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:MAX_Q].strip()
     topic = request.GET.get("topic", "")[:120]
     context: dict = {"query": query, "topic": None}
-    topics = article_topics(user=request.user)
+    # Search-as-you-type (htmx) only swaps the results: no facet for it.
+    topics, results = kb_index_pieces(
+        user=request.user, query=query, limit=30, with_topics=not (request.htmx and query)
+    )
     if query:
-        context["results"] = article_search_cached(user=request.user, query=query, limit=30)
+        context["results"] = results
     elif topic:
         chosen = next((t for t in topics if t["slug"] == topic), None)
         if chosen is None:

@@ -176,3 +176,26 @@ def test_cache_outage_computes_instead_of_failing(network, client, monkeypatch, 
     # A write during the outage still succeeds (the bump is skipped with a log line).
     services.article_archive(actor=manager, article=Article.objects.get(slug="vpn-drops"))
     assert results(client.get("/kb/?q=vpn").content.decode()) == []
+
+
+def test_htmx_search_skips_the_facet(network, client, django_assert_num_queries):
+    # Cold cache: only the search runs; the facet is not part of the swapped results.
+    with django_assert_num_queries(1):
+        html = client.get("/kb/?q=vpn", headers={"HX-Request": "true"}).content.decode()
+    assert results(html) == ["vpn-drops"] and "Topics" not in html
+
+
+def test_page_pieces_are_read_in_two_cache_round_trips(network, client, monkeypatch):
+    from django.core.cache import cache
+
+    client.get("/kb/?q=vpn")  # fills the cache
+    calls = []
+
+    class Recording:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(cache, name)
+
+    monkeypatch.setattr("knowledgebase.cache.cache", Recording())
+    assert results(client.get("/kb/?q=vpn").content.decode()) == ["vpn-drops"]
+    assert calls == ["get", "get_many"]  # the version, then facet and results together
