@@ -119,8 +119,9 @@ ONE_CONNECTION_NOTE = (
     "page. These targets are therefore also measured with **one connection** (wrk, one "
     "thread, same rounds and duration, interleaved with the others): the rows marked "
     '"(1 connection)" give the latency of one request at a time, and their p95 is the '
-    "one held against the goal. The 32-connection rows stay in the table for throughput "
-    "and the ratio to the ceiling."
+    "one held against the goal; the ceiling's own 1-connection row shows what the "
+    "machine adds to any page (on a shared machine, compare with it). The 32-connection "
+    "rows stay in the table for throughput and the ratio to the ceiling."
 )
 
 
@@ -201,7 +202,16 @@ def build_targets(fx: dict) -> list[Target]:
             ["manager"],
             Goal(max_p99_ms=300),
         ),
-        Target("ceiling", "Ceiling (bare Django page)", "/bench/ceiling/", [None], Goal()),
+        # Also at one connection: the reference for the KB rows' latency (on a shared
+        # machine, the ceiling's own 1-connection p95 shows how much is the machine).
+        Target(
+            "ceiling",
+            "Ceiling (bare Django page)",
+            "/bench/ceiling/",
+            [None],
+            Goal(),
+            one_connection=True,
+        ),
     ]
 
 
@@ -742,7 +752,10 @@ def main() -> int:
         one = r.get("one_connection")
         if one is not None:
             limit = t.goal.max_p95_ms
-            one["goal"] = f"p95 ≤ {limit:g} ms" if limit is not None else "reference"
+            if limit is None:
+                one.update(goal="reference", status="–")
+                continue
+            one["goal"] = f"p95 ≤ {limit:g} ms"
             one_miss = (
                 [f"p95 {one['p95_ms']} ms > {limit:g} ms"]
                 if limit and one["p95_ms"] > limit
@@ -844,7 +857,8 @@ def render_table(report: dict) -> str:
             else ""
         )
         one = r.get("one_connection")
-        status = r["status"] + (" (p95 judged at 1 connection)" if one else "")
+        judged_at_one = one and one.get("goal", "reference") != "reference"
+        status = r["status"] + (" (p95 judged at 1 connection)" if judged_at_one else "")
         lines.append(
             f"| {r['title']} | {r['goal']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} "
             f"| {r['queries'] if r['queries'] is not None else '–'} | {non2xx} | {r['ratio'] if r['ratio'] is not None else '–'} "

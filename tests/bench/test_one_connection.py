@@ -27,9 +27,9 @@ def _row(**extra) -> dict:
     return row
 
 
-def test_kb_targets_are_measured_with_one_connection_and_others_are_not():
+def test_kb_targets_and_the_ceiling_are_measured_with_one_connection_and_others_are_not():
     flagged = {t.name for t in build_targets(FX) if t.one_connection}
-    assert flagged == {"kb_search", "kb_suggest"}
+    assert flagged == {"kb_search", "kb_suggest", "ceiling"}
 
 
 def test_p95_goal_is_judged_at_one_connection_when_measured():
@@ -84,3 +84,22 @@ def test_report_shows_a_one_connection_row_and_explains_it():
     md = render_markdown(report)
     assert ONE_CONNECTION_NOTE in md
     assert "Little's law" in md
+
+
+def test_the_ceilings_one_connection_row_is_a_reference():
+    one = {"rps": 500.0, "p50_ms": 1.5, "p95_ms": 2.5, "p99_ms": 4.0, "non_ok": 0}
+    one.update(goal="reference", status="–")
+    row = _row(title="Ceiling (bare Django page)", goal="reference", one_connection=one)
+    assert Goal().misses(row) == []
+    report_table = render_table(
+        {
+            "date": "2026-11-26T04:00:00+00:00",
+            "machine": {"cores": 2, "memory_gb": 4},
+            "targets": {"ceiling": row},
+            "memory": {},
+            "kb": {"status": "skipped"},
+            "escalation": {"status": "skipped"},
+        }
+    )
+    assert "| Ceiling (bare Django page) (1 connection) | reference | 500 |" in report_table
+    assert "judged at 1 connection" not in report_table
