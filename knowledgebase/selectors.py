@@ -167,29 +167,53 @@ def _fallback_snippet(article: Article, words: list[str]) -> SafeString:
     return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
 
 
-def kb_index_pieces(
+def kb_search_page_pieces(
     *, user: AnyUser, query: str, limit: int = 30, with_topics: bool = True
-) -> tuple[list | None, list[Article] | None]:
-    """What the search page shows (topic facet, results of ``query``), both cached as
-    in ``article_topics`` and ``article_search_cached`` but read in one go: two
-    Redis round trips for the page instead of four."""
+) -> tuple[str | None, str]:
+    """The search page's two costly pieces as HTML: the topic facet and the results
+    of ``query``. Both are the same for every reader of a visibility class (who typed
+    exactly ``query``: the markup repeats it), so both are cached under the KB version
+    (``knowledgebase.cache``) and read in one go: two Redis round trips, no query and
+    no template loop on a hit. They are rendered without the request (no user, no
+    CSRF token, nothing per reader). A search that finds nothing is still counted for
+    the KB-gap list on every view, cached or not."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+    from django.utils.safestring import mark_safe
+
     from .cache import cached_many
 
-    pieces: dict = {}
+    lang = translation.get_language() or ""
+
+    def results_piece() -> tuple[str, int]:
+        results = article_search(user=user, query=query, limit=limit, log_miss=False)
+        html_ = render_to_string(
+            "knowledgebase/_results.html", {"query": query, "topic": None, "results": results}
+        )
+        return str(html_), len(results)
+
+    pieces = {}
+    # A query without words lists the most helpful articles, ordered by view_count,
+    # which every article view changes: not cached.
+    words = query_words(normalize_query(query), limit=MAX_SEARCH_WORDS)
+    digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+    results_key = f"results-html:{lang}:{limit}:{digest}"
+    topics_key = f"topics-html:{lang}"
+    if words:
+        pieces[results_key] = results_piece
     if with_topics:
-        pieces["topics"] = lambda: _article_topics_uncached(user=user)
-    key, compute = _search_piece(user=user, query=query, limit=limit)
-    if key is not None:
-        pieces[key] = compute
+        pieces[topics_key] = lambda: str(
+            render_to_string(
+                "knowledgebase/_topics.html", {"topics": _article_topics_uncached(user=user)}
+            )
+        )
     found = cached_many(user, pieces) if pieces else {}
-    results = None
-    if key is not None:
-        results = found[key]
-        if not results:
-            search_log_miss(query=normalize_query(query))
-    elif query:
-        results = article_search(user=user, query=query, limit=limit)
-    return found.get("topics"), results
+    results_html, count = found[results_key] if words else results_piece()
+    if not count:
+        search_log_miss(query=normalize_query(query))
+    # Our own template output, escaped when it was rendered.
+    topics_html = mark_safe(found[topics_key]) if with_topics else None
+    return topics_html, mark_safe(results_html)
 
 
 def _search_piece(*, user: AnyUser, query: str, limit: int):

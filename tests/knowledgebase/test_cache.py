@@ -199,3 +199,33 @@ def test_page_pieces_are_read_in_two_cache_round_trips(network, client, monkeypa
     monkeypatch.setattr("knowledgebase.cache.cache", Recording())
     assert results(client.get("/kb/?q=vpn").content.decode()) == ["vpn-drops"]
     assert calls == ["get", "get_many"]  # the version, then facet and results together
+
+
+def test_cached_results_markup_escapes_and_repeats_only_the_readers_own_query(network, client):
+    evil = "<script>alert(1)</script> vpn"
+    for _ in range(2):  # computed, then from the cache
+        html = client.get("/kb/", {"q": evil}).content.decode()
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; vpn" in html
+    # Same words, other spelling: its own markup (the heading repeats what was typed).
+    html = client.get("/kb/", {"q": "VPN"}).content.decode()
+    assert "Results for “VPN”" in html and "alert(1)" not in html
+    assert results(html) == ["vpn-drops"]
+
+
+def test_cached_pieces_hold_nothing_of_the_reader(network, client, agent1):
+    from knowledgebase.selectors import kb_search_page_pieces
+
+    client.force_login(agent1)
+    client.get("/kb/?q=vpn")  # fills the cache as this agent
+    topics_html, results_html = kb_search_page_pieces(user=agent1, query="vpn")
+    for piece in (topics_html, results_html):
+        assert "csrf" not in piece.lower()
+        assert agent1.username not in piece
+
+
+def test_topic_page_marks_the_chosen_topic(network, client):
+    client.get("/kb/?q=vpn")  # caches the facet of the plain search page
+    html = client.get("/kb/?topic=network").content.decode()
+    assert 'aria-current="page"' in html
+    assert results(html) == ["vpn-drops"]
