@@ -21,14 +21,35 @@ class RateLimitResult:
     count: int
 
 
+def _redis_count(cache_key: str, timeout: int) -> int | None:
+    """On Django's Redis cache: create-with-expiry and increment in one round trip
+    (``SET NX EX`` + ``INCR`` pipelined) instead of two (``add`` then ``incr``): the
+    limiter runs twice on every ticket submission. ``None`` on any other backend.
+    Django stores integers unserialized, so ``peek``/``reset`` read the same value."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]  # the backend itself (``cache`` is a proxy to it)
+    if not isinstance(backend, RedisCache):
+        return None
+    key = backend.make_and_validate_key(cache_key)
+    client = backend._cache.get_client(key, write=True)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(key, 0, ex=timeout, nx=True)
+    pipe.incr(key)
+    return int(pipe.execute()[1])
+
+
 def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     """Count one hit on ``key``; allowed while the window's count is within ``limit``."""
     now = int(time.time())
     bucket = now // window
     cache_key = f"rl:{key}:{bucket}"
     try:
-        cache.add(cache_key, 0, timeout=window + 5)
-        count = cache.incr(cache_key)
+        count = _redis_count(cache_key, window + 5)
+        if count is None:
+            cache.add(cache_key, 0, timeout=window + 5)
+            count = cache.incr(cache_key)
     except Exception:  # cache down: fail open, but say so in the logs
         logger.warning("rate limit cache unavailable; allowing %s", key)
         return RateLimitResult(True, 0, 0)

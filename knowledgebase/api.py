@@ -17,7 +17,7 @@ from helpdesk.markdown import render_markdown
 from integrations.schema import error_responses
 
 from .models import Article
-from .selectors import article_list_visible_to, article_search, article_suggest
+from .selectors import article_list_visible_to, article_search_cached, article_suggest
 
 TAG = ["knowledge base"]
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,200}")
@@ -89,7 +89,7 @@ class ArticleListApi(APIView):
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        articles = article_search(
+        articles = article_search_cached(
             user=request.user,
             query=filters.validated_data.get("q", ""),
             limit=filters.validated_data["limit"],

@@ -9,6 +9,7 @@ mode) it falls back to ``icontains``. Every read starts from
 from __future__ import annotations
 
 import difflib
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -166,7 +167,92 @@ def _fallback_snippet(article: Article, words: list[str]) -> SafeString:
     return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
 
 
-def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Article]:
+def kb_search_page_pieces(
+    *, user: AnyUser, query: str, limit: int = 30, with_topics: bool = True
+) -> tuple[str | None, str]:
+    """The search page's two costly pieces as HTML: the topic facet and the results
+    of ``query``. Both are the same for every reader of a visibility class (who typed
+    exactly ``query``: the markup repeats it), so both are cached under the KB version
+    (``knowledgebase.cache``) and read in one go: two Redis round trips, no query and
+    no template loop on a hit. They are rendered without the request (no user, no
+    CSRF token, nothing per reader). A search that finds nothing is still counted for
+    the KB-gap list on every view, cached or not."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+    from django.utils.safestring import mark_safe
+
+    from .cache import cached_many
+
+    lang = translation.get_language() or ""
+
+    def results_piece() -> tuple[str, int]:
+        results = article_search(user=user, query=query, limit=limit, log_miss=False)
+        html_ = render_to_string(
+            "knowledgebase/_results.html", {"query": query, "topic": None, "results": results}
+        )
+        return str(html_), len(results)
+
+    pieces = {}
+    # A query without words lists the most helpful articles, ordered by view_count,
+    # which every article view changes: not cached.
+    words = query_words(normalize_query(query), limit=MAX_SEARCH_WORDS)
+    digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+    results_key = f"results-html:{lang}:{limit}:{digest}"
+    topics_key = f"topics-html:{lang}"
+    if words:
+        pieces[results_key] = results_piece
+    if with_topics:
+        pieces[topics_key] = lambda: str(
+            render_to_string(
+                "knowledgebase/_topics.html", {"topics": _article_topics_uncached(user=user)}
+            )
+        )
+    found = cached_many(user, pieces) if pieces else {}
+    results_html, count = found[results_key] if words else results_piece()
+    if not count:
+        search_log_miss(query=normalize_query(query))
+    # Our own template output, escaped when it was rendered.
+    topics_html = mark_safe(found[topics_key]) if with_topics else None
+    return topics_html, mark_safe(results_html)
+
+
+def _search_piece(*, user: AnyUser, query: str, limit: int):
+    """The cache name and computation of a search, or ``(None, None)`` when it is not
+    cached (no words: the "most helpful" list orders by view_count, which every view
+    changes)."""
+    normalized = normalize_query(query)
+    if not query_words(normalized, limit=MAX_SEARCH_WORDS):
+        return None, None
+    digest = hashlib.sha256(normalized.encode()).hexdigest()[:32]
+    return f"search:{limit}:{digest}", lambda: article_search(
+        user=user, query=normalized, limit=limit, log_miss=False
+    )
+
+
+def article_search_cached(*, user: AnyUser, query: str, limit: int = 20) -> list[Article]:
+    """``article_search`` for the search page and the API: a query's results are cached
+    per visibility class under the KB version (``knowledgebase.cache``), so a popular
+    query costs one Redis read instead of the ranked search and its headlines. What
+    they show (title, summary, audience, snippet, category) and their order (rank,
+    then ``helpful_yes``) change only through article or category writes and feedback
+    votes, which all bump the version. A miss is still counted for the KB-gap list on
+    every search, cached or not. ``article_search`` itself stays uncached (bench/kb.py
+    times it)."""
+    limit = max(1, min(int(limit), 100))
+    key, compute = _search_piece(user=user, query=query, limit=limit)
+    if key is None:
+        return article_search(user=user, query=query, limit=limit)
+    from .cache import cached
+
+    results = cached(key, user, compute)
+    if not results:
+        search_log_miss(query=normalize_query(query))
+    return results
+
+
+def article_search(
+    *, user: AnyUser, query: str, limit: int = 20, log_miss: bool = True
+) -> list[Article]:
     """Published articles the user may read that match ``query``, best first.
 
     PostgreSQL: all words must match (the last one as a prefix, for search-as-you-type),
@@ -191,6 +277,8 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
         tsquery = SearchQuery(
             _tsquery(words, joiner="&", prefix_min=2), search_type="raw", config="english"
         )
+        # Snippets come from ts_headline: the (possibly TOASTed) body is not fetched.
+        qs = qs.defer("body")
         results = _pg_ranked(qs, Q(search_vector=tsquery), Value(0.0), tsquery, limit)
         if len(results) < min(limit, TYPO_FALLBACK_BELOW) and len(normalized) >= 4:
             # Few or no full-text hits: probably a typo. Titles within trigram distance of
@@ -223,7 +311,7 @@ def article_search(*, user: AnyUser, query: str, limit: int = 20) -> list[Articl
         results.sort(key=lambda a: -a.rank)
         results = results[:limit]
 
-    if not results:
+    if not results and log_miss:
         search_log_miss(query=normalized)
     return results
 
@@ -365,7 +453,17 @@ def article_related(*, user: AnyUser, article: Article, limit: int = 4) -> list[
 
 
 def article_topics(*, user: AnyUser) -> list:
-    """Categories that hold at least one article this user may read, with counts."""
+    """Categories that hold at least one article this user may read, with counts.
+
+    Cached per visibility class under the KB version (``knowledgebase.cache``): the
+    count reads every published article, and it only changes when an article or a
+    category is written."""
+    from .cache import cached
+
+    return cached("topics", user, lambda: _article_topics_uncached(user=user))
+
+
+def _article_topics_uncached(*, user: AnyUser) -> list:
     rows = (
         article_list_visible_to(user=user)
         .filter(category__isnull=False)

@@ -27,10 +27,10 @@ from .selectors import (
     article_manage_list_visible_to,
     article_most_helpful,
     article_related,
-    article_search,
     article_topics,
     article_version_diffs,
     kb_gaps,
+    kb_search_page_pieces,
     user_is_kb_author,
     user_is_kb_reviewer,
     user_sees_kb_gaps,
@@ -62,10 +62,17 @@ def index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:MAX_Q].strip()
     topic = request.GET.get("topic", "")[:120]
     context: dict = {"query": query, "topic": None}
-    topics = article_topics(user=request.user)
     if query:
-        context["results"] = article_search(user=request.user, query=query, limit=30)
-    elif topic:
+        # Search-as-you-type (htmx) only swaps the results: no facet for it.
+        topics_html, results_html = kb_search_page_pieces(
+            user=request.user, query=query, limit=30, with_topics=not request.htmx
+        )
+        if request.htmx:
+            return HttpResponse(results_html)
+        context.update(topics_html=topics_html, results_html=results_html)
+        return render(request, "knowledgebase/index.html", _with_roles(request, context))
+    topics = article_topics(user=request.user)
+    if topic:
         chosen = next((t for t in topics if t["slug"] == topic), None)
         if chosen is None:
             raise Http404("No such topic.")
@@ -76,11 +83,15 @@ def index(request: HttpRequest) -> HttpResponse:
     else:
         context["most_helpful"] = article_most_helpful(user=request.user)
     context["topics"] = topics
-    context["is_author"] = user_is_kb_author(request.user)
-    context["sees_gaps"] = user_sees_kb_gaps(request.user)
     if request.htmx:
         return render(request, "knowledgebase/_results.html", context)
-    return render(request, "knowledgebase/index.html", context)
+    return render(request, "knowledgebase/index.html", _with_roles(request, context))
+
+
+def _with_roles(request: HttpRequest, context: dict) -> dict:
+    context["is_author"] = user_is_kb_author(request.user)
+    context["sees_gaps"] = user_sees_kb_gaps(request.user)
+    return context
 
 
 def article_list_for_topic(*, request: HttpRequest, topic_slug: str):

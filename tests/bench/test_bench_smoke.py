@@ -91,6 +91,11 @@ def test_bench_harness_reports_every_target_without_server_errors(smoke_db_url, 
         assert "rps" in report["targets"][name], report["targets"][name]
     assert report["targets"]["submission"]["non_ok"] == 0  # every POST made a ticket (302)
     assert report["targets"]["agent_queue"]["queries"] <= 12
+    # The KB latency goals are also measured one request at a time (bench/run.py).
+    for name in ("kb_search", "kb_suggest"):
+        one = report["targets"][name]["one_connection"]
+        assert one["requests"] > 0 and one["s5xx"] == 0, one
+    assert "(1 connection)" in out_md.read_text()
     assert report["memory"]["gunicorn_worker_peak_mb"] > 0
     md = out_md.read_text()
     assert "| Target | Goal |" in md

@@ -7,8 +7,13 @@ from tests.factories import ArticleFactory
 
 @pytest.fixture(autouse=True)
 def _private_cache(settings):
-    """Rate-limit counters in a fresh in-memory cache: reruns start from zero."""
+    """Rate-limit counters and cached KB pieces in a fresh in-memory cache: reruns
+    start from zero, and a test never reads what another cached (its rolled-back
+    writes never bumped the KB version)."""
+    from django.core.cache import cache
+
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
 
 
 @pytest.fixture

@@ -167,7 +167,8 @@ def ticket_submit(
             "kb_opened": [a.slug for a in opened],
         },
     )
-    created_event = ticket.events.filter(kind=Kind.CREATED).first()
+    # Attachments hang off the "created" event; without files it is not read at all.
+    created_event = ticket.events.filter(kind=Kind.CREATED).first() if checked else None
     stored: list[Attachment] = []
     with _delete_files_on_error(stored):
         for upload, _name, _type in checked:

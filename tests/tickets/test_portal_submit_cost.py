@@ -1,0 +1,107 @@
+"""What one ticket submission costs: its queries (no UPDATE after the INSERT) and its
+rate-limit round trips, with the same safety (CSRF, limits, idempotent key)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from helpdesk import ratelimit
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+NEW = "/tickets/new/"
+
+
+@pytest.fixture
+def form(policies, category):
+    return {
+        "name": "Pat Customer",
+        "email": "pat@example.com",
+        "category": str(category.pk),
+        "subject": "Laptop does not start",
+        "description": "Since this morning my laptop shows a black screen.",
+        "urgency": "high",
+        "impact": "medium",
+        "website": "",
+        "submission_key": uuid.uuid4().hex,
+    }
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend (make test runs with REDIS_URL)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis (REDIS_URL)")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+
+
+def test_submission_inserts_the_ticket_with_its_reference_and_never_updates_it(client, form):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(NEW, form)
+    assert response.status_code == 302
+    ticket = Ticket.objects.get()
+    assert ticket.reference == Ticket.reference_for(ticket.pk)
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert not [q for q in sql if q.startswith('UPDATE "tickets_ticket"')]
+    # Without attachments the "created" event is not read back.
+    assert not [q for q in sql if q.startswith('SELECT "tickets_ticketevent"')]
+
+
+def test_submission_query_count_is_bounded(client, form, django_assert_max_num_queries):
+    # Was 19 (with transaction statements); the policies and calendar are 4 of these.
+    with django_assert_max_num_queries(17):
+        assert client.post(NEW, form).status_code == 302
+
+
+def test_csrf_is_still_checked(form):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(NEW, form).status_code == 403
+    assert not Ticket.objects.exists()
+
+
+def test_redis_limit_counts_with_expiry_peek_and_reset(redis_cache):
+    from django.core.cache import cache, caches
+
+    results = [ratelimit.hit("cost:ip", limit=2, window=60) for _ in range(3)]
+    assert [r.allowed for r in results] == [True, True, False]
+    assert [r.count for r in results] == [1, 2, 3]
+    assert ratelimit.peek("cost:ip", window=60) == 3
+    backend = caches["default"]
+    key = backend.make_and_validate_key(f"rl:cost:ip:{int(__import__('time').time()) // 60}")
+    assert 0 < backend._cache.get_client(key).ttl(key) <= 65
+    ratelimit.reset("cost:ip", window=60)
+    assert ratelimit.peek("cost:ip", window=60) == 0
+    cache.clear()
+
+
+def test_redis_limits_still_refuse_submissions_over_the_limit(redis_cache, client, form, settings):
+    settings.PORTAL_SUBMIT_LIMIT_PER_IP = 1
+    assert client.post(NEW, form).status_code == 302
+    assert client.post(NEW, dict(form, submission_key=uuid.uuid4().hex)).status_code == 429
+    assert Ticket.objects.count() == 1
+
+
+def test_unreachable_redis_fails_open(settings, client, form):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    assert ratelimit.hit("cost:down", limit=1, window=60).allowed
+    assert client.post(NEW, form).status_code == 302
