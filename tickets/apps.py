@@ -6,20 +6,19 @@ class TicketsConfig(AppConfig):
     name = "tickets"
 
     def ready(self) -> None:
-        # The agent ticket page caches KB suggestions, article choices, the agents and
-        # the canned responses under versions (tickets/pagecache.py): every write of
-        # those rows must bump them, whichever process makes it (web, Celery, commands).
+        # The agent ticket page caches the agents and the canned responses under
+        # versions (tickets/pagecache.py): every write of those rows must bump them,
+        # whichever process makes it (web, Celery, commands). KB pieces use the KB's
+        # own version (knowledgebase/cache.py), bumped by knowledgebase's receivers.
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
-        from knowledgebase.models import Article
         from tiers.models import AgentProfile
 
         from . import pagecache
         from .models import CannedResponse
 
         for sender, receiver in (
-            (Article, pagecache.kb_version_bump),
             (AgentProfile, pagecache.agents_version_bump),
             (get_user_model(), pagecache.agents_version_bump),
             (CannedResponse, pagecache.canned_version_bump),

@@ -28,6 +28,8 @@ from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.http import RFC3986_SUBDELIMS
 
+from knowledgebase import cache as kb_cache
+
 logger = logging.getLogger(__name__)
 
 #: How long a shared piece may live without a write that bumps its version.
@@ -38,7 +40,7 @@ def versions(*names: str) -> dict[str, str | None]:
     """The current version tokens of kinds of shared data ("kb", "agents", "canned"),
     in one round trip. A ``None`` token means the cache is unavailable: the caller
     must not cache anything built on it."""
-    keys = {name: f"pagecache:version:{name}" for name in names}
+    keys = {name: _version_key(name) for name in names}
     try:
         found = cache.get_many(list(keys.values()))
         for key in keys.values():
@@ -52,6 +54,12 @@ def versions(*names: str) -> dict[str, str | None]:
     return {name: None if found[key] is None else str(found[key]) for name, key in keys.items()}
 
 
+def _version_key(name: str) -> str:
+    # The KB's counter is the knowledge base's own (bumped after commit by every
+    # article and category write and every vote): one version for all KB caches.
+    return kb_cache.VERSION_KEY if name == "kb" else f"pagecache:version:{name}"
+
+
 def version(name: str) -> str | None:
     return versions(name)[name]
 
@@ -59,19 +67,10 @@ def version(name: str) -> str | None:
 def bump(name: str) -> None:
     """Every key built on ``name``'s version becomes a miss."""
     try:
-        cache.set(f"pagecache:version:{name}", time.time_ns(), None)
+        cache.set(_version_key(name), time.time_ns(), None)
     except Exception:
         # The TTLs bound how long the old pieces can be served.
         logger.warning("cache unavailable; %s version not bumped", name)
-
-
-def kb_version() -> str | None:
-    return version("kb")
-
-
-def kb_version_bump(**_kwargs: Any) -> None:
-    """Signal receiver: any article write makes every KB-derived key a miss."""
-    bump("kb")
 
 
 def agents_version_bump(**kwargs: Any) -> None:
