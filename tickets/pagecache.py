@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -28,49 +27,16 @@ from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.http import RFC3986_SUBDELIMS
 
-from knowledgebase import cache as kb_cache
+from helpdesk.versions import bump, version, versions
 
 logger = logging.getLogger(__name__)
 
+# The version tokens live in helpdesk/versions.py (the tiers app reads them too and
+# never imports tickets); re-exported here for the page caches and their tests.
+__all__ = ["bump", "version", "versions"]
+
 #: How long a shared piece may live without a write that bumps its version.
 KB_TTL = 10 * 60
-
-
-def versions(*names: str) -> dict[str, str | None]:
-    """The current version tokens of kinds of shared data ("kb", "agents", "canned"),
-    in one round trip. A ``None`` token means the cache is unavailable: the caller
-    must not cache anything built on it."""
-    keys = {name: _version_key(name) for name in names}
-    try:
-        found = cache.get_many(list(keys.values()))
-        for key in keys.values():
-            if key not in found:
-                # First use or evicted: a fresh token, never one used before.
-                cache.add(key, time.time_ns(), None)
-                found[key] = cache.get(key)
-    except Exception:
-        logger.warning("cache unavailable; shared pieces computed without it")
-        return dict.fromkeys(names)
-    return {name: None if found[key] is None else str(found[key]) for name, key in keys.items()}
-
-
-def _version_key(name: str) -> str:
-    # The KB's counter is the knowledge base's own (bumped after commit by every
-    # article and category write and every vote): one version for all KB caches.
-    return kb_cache.VERSION_KEY if name == "kb" else f"pagecache:version:{name}"
-
-
-def version(name: str) -> str | None:
-    return versions(name)[name]
-
-
-def bump(name: str) -> None:
-    """Every key built on ``name``'s version becomes a miss."""
-    try:
-        cache.set(_version_key(name), time.time_ns(), None)
-    except Exception:
-        # The TTLs bound how long the old pieces can be served.
-        logger.warning("cache unavailable; %s version not bumped", name)
 
 
 def agents_version_bump(**kwargs: Any) -> None:

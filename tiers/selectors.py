@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
+
+from helpdesk.versions import version
 
 from .business_time import TWENTY_FOUR_SEVEN, CalendarSpec
 from .models import AgentProfile, BusinessCalendar, EscalationPolicy, SLAPolicy, VendorContact
@@ -45,6 +49,73 @@ class BudgetRule:
         )
 
 
+@dataclass(frozen=True)
+class SLARule:
+    """An SLA policy's targets as plain data (what ``sla_policy_for`` returns): safe to
+    keep across requests, unlike a model instance with lazy relations."""
+
+    id: int
+    priority: str
+    first_response: timedelta
+    resolution: timedelta
+    warn_at_percent: int
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+# ---------------------------------------------------------------------------
+# Policies shared across requests
+# ---------------------------------------------------------------------------
+#: Every write of EscalationPolicy, SLAPolicy, BusinessCalendar, WorkingHours or
+#: Holiday bumps this version (receivers in ``TiersConfig.ready``, after commit).
+POLICIES = "policies"
+#: A backstop only: a bump missed while the cache was down is picked up this late.
+POLICY_MEMO_SECONDS = 5 * 60
+
+_memo_lock = threading.Lock()
+#: (version token, monotonic deadline, {lookup key: plain value}). Process-local: a
+#: ticket create reads the version (one cache round trip) instead of 4 queries, and
+#: needs no second round trip for the value. Only frozen dataclasses go in it.
+_memo: tuple[str | None, float, dict[Any, Any]] = (None, 0.0, {})
+
+
+def _policy_memo() -> dict[Any, Any] | None:
+    """The memo for the current policies version; ``None`` (compute, don't keep)
+    when the cache is unavailable."""
+    global _memo
+    token = version(POLICIES)
+    if token is None:
+        return None
+    now = time.monotonic()
+    with _memo_lock:
+        current, deadline, values = _memo
+        if current != token or now >= deadline:
+            values = {}
+            _memo = (token, now + POLICY_MEMO_SECONDS, values)
+        return values
+
+
+def _memoized(key: Any, compute: Callable[[], Any]) -> Any:
+    memo = _policy_memo()
+    if memo is None:
+        return compute()
+    try:
+        return memo[key]
+    except KeyError:
+        # Two threads may both compute; each result is correct for the token.
+        value = memo[key] = compute()
+        return value
+
+
+def policies_changed(**_kwargs: Any) -> None:
+    """Signal receiver: a policy, calendar, working-hours or holiday row changed."""
+    from helpdesk.versions import bump_now_and_after_commit
+
+    bump_now_and_after_commit(POLICIES)
+
+
 def calendar_spec_from(calendar: BusinessCalendar | None) -> CalendarSpec:
     if calendar is None or calendar.is_24x7:
         if calendar is None:
@@ -63,6 +134,10 @@ def calendar_spec_from(calendar: BusinessCalendar | None) -> CalendarSpec:
 
 
 def calendar_default() -> CalendarSpec:
+    return _memoized(("calendar_default",), _calendar_default_uncached)
+
+
+def _calendar_default_uncached() -> CalendarSpec:
     # No prefetch: a 24×7 calendar (the default) never reads its hours or holidays, and
     # calendar_spec_from loads them itself for a business-hours one.
     return calendar_spec_from(BusinessCalendar.objects.filter(is_default=True).first())
@@ -91,9 +166,16 @@ def budget_rule_for(*, tier: int, priority: str) -> BudgetRule | None:
     cache = _RULE_CACHE.get()
     if cache is not None:
         if (tier, priority) not in cache:
-            cache[(tier, priority)] = _budget_rule_uncached(tier=tier, priority=priority)
+            cache[(tier, priority)] = _budget_rule_shared(tier=tier, priority=priority)
         return cache[(tier, priority)]
-    return _budget_rule_uncached(tier=tier, priority=priority)
+    return _budget_rule_shared(tier=tier, priority=priority)
+
+
+def _budget_rule_shared(*, tier: int, priority: str) -> BudgetRule:
+    return _memoized(
+        ("budget", tier, priority),
+        lambda: _budget_rule_uncached(tier=tier, priority=priority),
+    )
 
 
 def _budget_rule_uncached(*, tier: int, priority: str) -> BudgetRule:
@@ -110,11 +192,21 @@ def _budget_rule_uncached(*, tier: int, priority: str) -> BudgetRule:
     return BudgetRule(tier, priority, policy.budget, policy.warn_at_percent, calendar, policy.pk)
 
 
-def sla_policy_for(*, priority: str) -> tuple[SLAPolicy | None, CalendarSpec]:
+def sla_policy_for(*, priority: str) -> tuple[SLARule | None, CalendarSpec]:
+    """The SLA targets of a priority (``None`` without a policy) and their calendar."""
+    return _memoized(("sla", priority), lambda: _sla_policy_uncached(priority=priority))
+
+
+def _sla_policy_uncached(*, priority: str) -> tuple[SLARule | None, CalendarSpec]:
     policy = SLAPolicy.objects.select_related("calendar").filter(priority=priority).first()
-    if policy is not None and policy.calendar_id:
-        return policy, calendar_spec_from(policy.calendar)
-    return policy, calendar_default()
+    if policy is None:
+        return None, calendar_default()
+    rule = SLARule(
+        policy.pk, policy.priority, policy.first_response, policy.resolution, policy.warn_at_percent
+    )
+    if policy.calendar_id:
+        return rule, calendar_spec_from(policy.calendar)
+    return rule, calendar_default()
 
 
 def agent_profile_of(user: AbstractBaseUser | AnonymousUser | None) -> AgentProfile | None:
