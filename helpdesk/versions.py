@@ -12,7 +12,10 @@ can use it without importing the tickets app.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import cache
 
@@ -70,3 +73,48 @@ def bump_now_and_after_commit(name: str) -> None:
 
     bump(name)
     transaction.on_commit(lambda: bump(name))
+
+
+class VersionedMemo:
+    """Process-local values built from rows that rarely change, kept while their kind's
+    version token stays the same.
+
+    A read costs one cache round trip (the token) and no query; the values never
+    travel through Redis, so they need not be picklable and cost no second round
+    trip. Put only plain data in it (frozen dataclasses, tuples), never model
+    instances with lazy relations. ``max_age`` bounds what a bump missed while the
+    cache was down can leave behind. Cache down: compute, keep nothing.
+    """
+
+    def __init__(self, name: str, *, max_age: float = 5 * 60) -> None:
+        self.name = name
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._state: tuple[str | None, float, dict[Any, Any]] = (None, 0.0, {})
+
+    def _values(self) -> dict[Any, Any] | None:
+        token = version(self.name)
+        if token is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            current, deadline, values = self._state
+            if current != token or now >= deadline:
+                values = {}
+                self._state = (token, now + self.max_age, values)
+            return values
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        values = self._values()
+        if values is None:
+            return compute()
+        try:
+            return values[key]
+        except KeyError:
+            # Two threads may both compute; each result is right for the token.
+            value = values[key] = compute()
+            return value
+
+    def changed(self, **_kwargs: Any) -> None:
+        """Signal receiver: a row the values are built from was written or deleted."""
+        bump_now_and_after_commit(self.name)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import DomainError
+from helpdesk.versions import VersionedMemo
 
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
 
@@ -152,6 +153,28 @@ def verify_signature(
     return hmac.compare_digest(expected, signature or "")
 
 
+#: Every Webhook save or delete bumps this version (receivers in
+#: ``IntegrationsConfig.ready``): the subscription list is read once per process and
+#: version instead of on every ticket event.
+WEBHOOKS = "webhooks"
+_subscriptions = VersionedMemo(WEBHOOKS)
+#: Signal receiver for Webhook writes.
+webhooks_changed = _subscriptions.changed
+
+
+def webhook_ids_for(event_type: str) -> tuple[int, ...]:
+    """The ids of the active webhooks subscribed to ``event_type`` (plain ints: the
+    delivery task loads the row itself and skips one deactivated since)."""
+    return _subscriptions.get(
+        ("subscribed", event_type),
+        lambda: tuple(
+            w.pk
+            for w in Webhook.objects.filter(is_active=True).only("id", "events")
+            if event_type in (w.events or [])
+        ),
+    )
+
+
 def webhook_event_hook(event: TicketEvent) -> None:
     """Registered in ``tickets.services.core.EVENT_HOOKS``; runs after commit. Queues one
     delivery per subscribed active webhook. Never raises: a webhook must not break a
@@ -160,24 +183,22 @@ def webhook_event_hook(event: TicketEvent) -> None:
     if event_type is None:
         return
     try:
-        hooks = [
-            w for w in Webhook.objects.filter(is_active=True) if event_type in (w.events or [])
-        ]
+        hook_ids = webhook_ids_for(str(event_type))
     except Exception:
         logger.exception("could not read webhooks for event %s", event.pk)
         return
     from .tasks import webhook_deliver
 
-    for hook in hooks:
+    for hook_id in hook_ids:
         try:
             webhook_deliver.delay(
-                webhook_id=hook.pk,
+                webhook_id=hook_id,
                 event_id=event.pk,
                 event_type=str(event_type),
                 delivery_id=str(uuid.uuid4()),
             )
         except Exception:  # broker down; the event stays in the ticket's timeline
-            logger.warning("could not queue webhook %s for event %s", hook.pk, event.pk)
+            logger.warning("could not queue webhook %s for event %s", hook_id, event.pk)
 
 
 def webhook_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
