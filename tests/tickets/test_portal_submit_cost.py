@@ -60,9 +60,28 @@ def test_submission_inserts_the_ticket_with_its_reference_and_never_updates_it(c
 
 
 def test_submission_query_count_is_bounded(client, form, django_assert_max_num_queries):
-    # Was 19 (with transaction statements); the policies and calendar are 4 of these.
-    with django_assert_max_num_queries(17):
+    # Was 19 (with transaction statements). Cold: the policies, calendar and webhook
+    # list are read once here (5 queries), then served from the versioned memos.
+    with django_assert_max_num_queries(16):
         assert client.post(NEW, form).status_code == 302
+
+
+def test_submission_looks_the_key_up_once_and_reads_no_policy_when_warm(client, form):
+    """The portal's own check (it compares the e-mail) is the only submission_key
+    lookup; the policies, calendar and webhook list come from the versioned memos."""
+    assert client.post(NEW, form).status_code == 302  # cold: reads the policies once
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(NEW, dict(form, submission_key=uuid.uuid4().hex))
+    assert response.status_code == 302
+    sql = [q["sql"] for q in ctx.captured_queries]
+    key_lookups = [
+        q
+        for q in sql
+        if q.startswith('SELECT "tickets_ticket"') and "submission_key" in q.split("WHERE")[-1]
+    ]
+    assert len(key_lookups) == 1
+    assert not [q for q in sql if '"tiers_' in q or '"integrations_webhook"' in q]
+    assert Ticket.objects.count() == 2
 
 
 def test_csrf_is_still_checked(form):

@@ -138,13 +138,17 @@ def ticket_create(
     submission_key: str | None = None,
     via: str = "web",
     data: dict[str, Any] | None = None,
+    key_checked: bool = False,
 ) -> Ticket:
     """Open a ticket at its category's entry tier with both clocks running.
 
     With ``submission_key``, a second call with the same key returns the first
     ticket instead of creating another (double-submitted forms, API retries).
+    ``key_checked``: the caller has just looked the key up in this transaction (the
+    portal does, to compare the e-mail), so it is not looked up again; a racing
+    identical request is still settled by the unique key below.
     """
-    if submission_key:
+    if submission_key and not key_checked:
         existing = Ticket.objects.filter(submission_key=submission_key).first()
         if existing is not None:
             return existing

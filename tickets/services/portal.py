@@ -159,6 +159,7 @@ def ticket_submit(
         requester_email=email,
         priority=core.priority_from(category=category, urgency=urgency, impact=impact),
         submission_key=submission_key,
+        key_checked=True,  # looked up above, with the e-mail check
         via="web",
         data={
             "urgency": urgency,
