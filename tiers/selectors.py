@@ -72,6 +72,8 @@ class SLARule:
 POLICIES = "policies"
 _policies = VersionedMemo(POLICIES)
 _memoized = _policies.get
+#: ``with policies_pinned():`` reads the policies version once for the whole block.
+policies_pinned = _policies.pinned
 #: Signal receiver: a policy, calendar, working-hours or holiday row changed.
 policies_changed = _policies.changed
 

@@ -147,3 +147,12 @@ def test_cache_outage_reads_the_database(policies, category, frozen_now, setting
     policy.budget = timedelta(hours=4)
     policy.save()
     assert _create(category).escalate_at == MONDAY + timedelta(hours=4)
+
+
+def test_a_ticket_create_reads_the_policies_version_once(policies, category, monkeypatch):
+    _create(category)  # cold: reads the rows
+    reads = []
+    real = versions.version
+    monkeypatch.setattr("helpdesk.versions.version", lambda name: reads.append(name) or real(name))
+    _create(category)
+    assert reads.count(selectors.POLICIES) == 1

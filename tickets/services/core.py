@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
 from tiers.models import PRIORITY_RANK, Priority, TierLevel
+from tiers.selectors import policies_pinned
 
 from ..models import Category, Ticket, TicketEvent
 from ..selectors import user_can_act_on
@@ -167,8 +168,9 @@ def ticket_create(
         status=Status.NEW,
         submission_key=submission_key or None,
     )
-    clock.clock_start(ticket, now=now)
-    clock.sla_start(ticket, now=now)
+    with policies_pinned():  # one read of the policies version for both clocks
+        clock.clock_start(ticket, now=now)
+        clock.sla_start(ticket, now=now)
     # The reference derives from the id. On PostgreSQL the id is drawn from the
     # table's sequence first, so the row is inserted with its reference: the former
     # UPDATE … SET reference rewrote the new row in every index of tickets_ticket
