@@ -1,0 +1,78 @@
+"""The bulk compare-and-set and the batch query of the sweep (the fast path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+
+from tickets.models import Ticket, TicketEvent
+from tiers.services import _bulk_compare_and_set, _CasRow, _CompareAndSetMissed, escalation_sweep
+
+from .helpers import make_overdue_tickets
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _row(ticket: Ticket, **changes) -> _CasRow:
+    read = {"from_tier": ticket.tier, "from_deadline": ticket.escalate_at}
+    read["from_status"] = ticket.status
+    read.update(changes)
+    ticket.tier = read["from_tier"] + 1
+    return _CasRow(ticket=ticket, **read)
+
+
+def test_compare_and_set_writes_rows_still_as_read(policies, category):
+    ids = make_overdue_tickets(3, category=category, due=NOW - timedelta(minutes=1))
+    rows = [_row(t) for t in Ticket.objects.filter(pk__in=ids)]
+    _bulk_compare_and_set(rows, fields=["tier"], now=NOW)
+    assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {2}
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"from_tier": 2},
+        {"from_deadline": NOW - timedelta(minutes=2)},
+        {"from_status": Ticket.Status.OPEN},
+    ],
+    ids=["tier", "deadline", "status"],
+)
+def test_compare_and_set_refuses_a_row_that_changed(policies, category, changed):
+    ids = make_overdue_tickets(3, category=category, due=NOW - timedelta(minutes=1))
+    tickets = list(Ticket.objects.filter(pk__in=ids).order_by("pk"))
+    rows = [_row(tickets[0]), _row(tickets[1], **changed), _row(tickets[2])]
+    with pytest.raises(_CompareAndSetMissed), transaction.atomic():
+        _bulk_compare_and_set(rows, fields=["tier"], now=NOW)
+    # The sweep rolls the savepoint back and redoes the batch ticket by ticket.
+    assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {1}
+
+
+def test_compare_and_set_refuses_a_row_not_yet_due(policies, category):
+    ids = make_overdue_tickets(1, category=category, due=NOW + timedelta(minutes=1))
+    rows = [_row(Ticket.objects.get(pk=ids[0]))]
+    with pytest.raises(_CompareAndSetMissed):
+        _bulk_compare_and_set(rows, fields=["tier"], now=NOW)
+
+
+def test_many_tickets_with_one_deadline_span_batches_exactly_once(policies, category):
+    # Ties on escalate_at across batch boundaries: the keyset must neither skip nor repeat.
+    ids = make_overdue_tickets(23, category=category, due=NOW - timedelta(seconds=5))
+    report = escalation_sweep(now=NOW, batch=4)
+    assert len(report.promoted) == 23
+    assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {2}
+    events = TicketEvent.objects.filter(kind=TicketEvent.Kind.PROMOTED, ticket_id__in=ids)
+    assert sorted(events.values_list("ticket_id", flat=True)) == sorted(ids)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
+def test_the_planner_setting_is_put_back(policies, category):
+    make_overdue_tickets(5, category=category, due=NOW - timedelta(seconds=5))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = on")
+        escalation_sweep(now=NOW, batch=2)
+        cursor.execute("SHOW enable_bitmapscan")
+        assert cursor.fetchone()[0] == "on"
