@@ -228,11 +228,32 @@ def _enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
     transaction.on_commit(send)
 
 
-def _run_event_hooks(events: Iterable[TicketEvent]) -> None:
-    # Bulk-created events skip ticket_event_create; integrations still hear of them.
-    for event in events:
-        for hook in list(core.EVENT_HOOKS):
-            transaction.on_commit(lambda hook=hook, event=event: hook(event))
+def _run_event_hooks(events: Sequence[TicketEvent]) -> None:
+    """Bulk-created events skip ticket_event_create; integrations still hear of them,
+    after commit, in one callback per batch. A hook that offers ``for_many`` (webhooks)
+    gets the whole batch in one call; a failing hook is logged and does not stop the
+    others or the sweep."""
+    hooks = list(core.EVENT_HOOKS)
+    if not hooks or not events:
+        return
+    batch = list(events)
+
+    def call(hook: Any, arg: Any) -> None:
+        try:
+            hook(arg)
+        except Exception:
+            logger.exception("event hook %r failed", hook)
+
+    def run() -> None:
+        for hook in hooks:
+            many = getattr(hook, "for_many", None)
+            if many is not None:
+                call(many, batch)
+            else:
+                for event in batch:
+                    call(hook, event)
+
+    transaction.on_commit(run)
 
 
 def _notify_in_app(*, ticket: Ticket, event: TicketEvent, users: Iterable, text: str) -> None:

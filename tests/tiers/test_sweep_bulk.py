@@ -76,3 +76,56 @@ def test_the_planner_setting_is_put_back(policies, category):
         escalation_sweep(now=NOW, batch=2)
         cursor.execute("SHOW enable_bitmapscan")
         assert cursor.fetchone()[0] == "on"
+
+
+def test_webhooks_hear_of_each_promotion_with_one_lookup_per_batch(
+    policies, category, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.models import Webhook
+    from integrations.tasks import webhook_deliver
+
+    escalations = Webhook.objects.create(
+        name="esc", url="https://example.com/h", events=["ticket.escalated"]
+    )
+    Webhook.objects.create(name="new", url="https://example.com/n", events=["ticket.created"])
+    ids = make_overdue_tickets(5, category=category, due=NOW - timedelta(seconds=5))
+    with (
+        mock.patch.object(webhook_deliver, "delay") as delay,
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        escalation_sweep(now=NOW, batch=2)
+    events = TicketEvent.objects.filter(kind=TicketEvent.Kind.PROMOTED, ticket_id__in=ids)
+    assert sorted(c.kwargs["event_id"] for c in delay.call_args_list) == sorted(
+        events.values_list("pk", flat=True)
+    )
+    assert {c.kwargs["webhook_id"] for c in delay.call_args_list} == {escalations.pk}
+    lookups = [q for q in queries.captured_queries if "integrations_webhook" in q["sql"]]
+    assert len(lookups) == 3  # batches of 2, 2, 1
+
+
+def test_a_failing_event_hook_does_not_break_the_sweep(
+    policies, category, django_capture_on_commit_callbacks
+):
+    from tickets.services import core
+
+    calls = []
+
+    def broken(event):
+        calls.append(event.pk)
+        raise RuntimeError("integration down")
+
+    ids = make_overdue_tickets(3, category=category, due=NOW - timedelta(seconds=5))
+    core.EVENT_HOOKS.append(broken)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            report = escalation_sweep(now=NOW, batch=2)
+    finally:
+        core.EVENT_HOOKS.remove(broken)
+    assert len(report.promoted) == 3
+    assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {2}
+    assert len(calls) == 3  # each event, each failure logged
