@@ -177,7 +177,8 @@ class Ticket(TimestampedModel):
         # what a query uses. Gone (migration 0008): ``ticket_queue`` and
         # ``ticket_escalate_at_live`` (the live partial indexes below serve the queue
         # and the sweep; only running tickets have a deadline) and the single-column
-        # indexes on requester/assignee (composite indexes below lead with them).
+        # indexes on requester/assignee (composite indexes below lead with them);
+        # ``ticket_resolved`` became partial (``ticket_resolved_set``).
         # The FKs that are NULL on a live ticket get partial indexes, so the rows the
         # sweep writes do not enter them; deleting a user or an article still finds
         # its tickets by index.
@@ -209,7 +210,13 @@ class Ticket(TimestampedModel):
             models.Index(fields=["requester_email", "-created_at"], name="ticket_email_created"),
             models.Index(fields=["status", "created_at"], name="ticket_status_created"),
             models.Index(fields=["created_at"], name="ticket_created"),
-            models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # Partial: a live ticket (all the sweep writes) has no resolved_at; any
+            # range on resolved_at implies NOT NULL, so queries can still use it.
+            models.Index(
+                fields=["resolved_at"],
+                name="ticket_resolved_set",
+                condition=Q(resolved_at__isnull=False),
+            ),
             models.Index(
                 fields=["owner"], name="ticket_owner_set", condition=Q(owner__isnull=False)
             ),
