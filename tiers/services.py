@@ -21,6 +21,7 @@ marks them sent and ``vendor_followup_sweep`` resends any whose task was lost.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -228,6 +229,50 @@ def _enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
     transaction.on_commit(send)
 
 
+def _insert_events(events: list[TicketEvent]) -> list[TicketEvent]:
+    """Insert a batch of new events in one statement; like ``bulk_create``, each object
+    gets its ``pk`` and ``created_at``.
+
+    On PostgreSQL the columns travel as arrays to ``INSERT … SELECT FROM unnest(…)``:
+    ``bulk_create`` prepares every field of every object in Python (~0.1 ms per event,
+    a fifth of the sweep's Python time per promotion). Only the columns the sweep sets
+    are written; the others take their defaults (no actor, not yet notified)."""
+    if (
+        connection.vendor != "postgresql"
+        or not events
+        or any(e.actor_id is not None or e.notified_at is not None for e in events)
+    ):
+        return TicketEvent.objects.bulk_create(events)
+    now = timezone.now()
+    columns = [
+        ("ticket_id", "bigint", [e.ticket_id for e in events]),
+        ("kind", "text", [e.kind for e in events]),
+        ("actor_name", "text", [e.actor_name for e in events]),
+        ("body", "text", [e.body for e in events]),
+        ("is_public", "boolean", [e.is_public for e in events]),
+        ("data", "jsonb", [json.dumps(e.data) for e in events]),
+        ("dedupe_key", "text", [e.dedupe_key for e in events]),
+        ("notify", "boolean", [e.notify for e in events]),
+    ]
+    names = ", ".join(name for name, _type, _values in columns)
+    arrays = ", ".join(f"%s::{sql_type}[]" for _name, sql_type, _values in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO tickets_ticketevent (created_at, {names}) "  # noqa: S608 - fixed names
+            f"SELECT %s, * FROM unnest({arrays}) RETURNING id",
+            [now, *(values for _name, _type, values in columns)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    # unnest() keeps the order of its arrays and RETURNING that of the rows inserted
+    # (what Django's own bulk_create relies on for PostgreSQL).
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event.created_at = now
+        event._state.adding = False
+        event._state.db = connection.alias
+    return events
+
+
 def _run_event_hooks(events: Sequence[TicketEvent]) -> None:
     """Bulk-created events skip ticket_event_create; integrations still hear of them,
     after commit, in one callback per batch. A hook that offers ``for_many`` (webhooks)
@@ -414,7 +459,7 @@ def _promote_bulk(
     if events:
         update_fields = sorted({*fields, "escalation_count"})
         _bulk_compare_and_set(cas_rows, fields=update_fields, now=now)
-        created = TicketEvent.objects.bulk_create(events)
+        created = _insert_events(events)
         # One task per batch rather than per event keeps the broker off the hot path.
         _enqueue_after_commit("events_notify", event_ids=[e.pk for e in created])
         _run_event_hooks(created)

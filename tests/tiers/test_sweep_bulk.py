@@ -129,3 +129,29 @@ def test_a_failing_event_hook_does_not_break_the_sweep(
     assert len(report.promoted) == 3
     assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {2}
     assert len(calls) == 3  # each event, each failure logged
+
+
+def test_events_inserted_in_one_statement_keep_order_and_values(policies, category):
+    from tiers.services import _insert_events
+
+    ids = make_overdue_tickets(3, category=category, due=NOW)
+    events = [
+        TicketEvent(
+            ticket_id=pk,
+            kind=TicketEvent.Kind.PROMOTED,
+            actor_name="escalation timer",
+            body=f"Body {i} with 'quotes', \"double\", {{braces}} and ünïcode",
+            data={"n": i, "text": "a,b}{'\"", "none": None},
+            dedupe_key=f"test:{pk}" if i != 1 else None,
+            notify=i == 0,
+        )
+        for i, pk in enumerate(ids)
+    ]
+    created = _insert_events(events)
+    assert [e.ticket_id for e in created] == ids
+    for i, event in enumerate(created):
+        stored = TicketEvent.objects.get(pk=event.pk)
+        assert stored.ticket_id == ids[i] and stored.created_at == event.created_at
+        assert stored.body == events[i].body and stored.data == events[i].data
+        assert (stored.dedupe_key, stored.notify) == (events[i].dedupe_key, i == 0)
+        assert stored.actor_id is None and stored.notified_at is None and not stored.is_public
