@@ -499,7 +499,13 @@ def _bulk_compare_and_set(rows: list[_CasRow], *, fields: Sequence[str], now: da
         raise _CompareAndSetMissed  # read under the sweep's filter: cannot happen
     if connection.vendor != "postgresql":
         for row in rows:
-            if not _cas_update(row.ticket, from_tier=row.from_tier, now=now, fields=fields):
+            written = Ticket.objects.filter(
+                pk=row.ticket.pk,
+                tier=row.from_tier,
+                escalate_at=row.from_deadline,
+                status=row.from_status,
+            ).update(**{name: getattr(row.ticket, name) for name in set(fields)})
+            if not written:
                 raise _CompareAndSetMissed
         return
     meta = Ticket._meta
