@@ -12,6 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -156,28 +157,41 @@ def webhook_event_hook(event: TicketEvent) -> None:
     """Registered in ``tickets.services.core.EVENT_HOOKS``; runs after commit. Queues one
     delivery per subscribed active webhook. Never raises: a webhook must not break a
     ticket action."""
-    event_type = webhook_event_type_for(event)
-    if event_type is None:
+    webhook_events_hook([event])
+
+
+def webhook_events_hook(events: Sequence[TicketEvent]) -> None:
+    """:func:`webhook_event_hook` for many events at once, reading the webhooks once:
+    the escalation sweep promotes hundreds of tickets per batch, and one query per
+    event was two thirds of its time (10,000 promotions: 10 s of webhook queries)."""
+    typed = [(event, webhook_event_type_for(event)) for event in events]
+    typed = [(event, event_type) for event, event_type in typed if event_type is not None]
+    if not typed:
         return
     try:
-        hooks = [
-            w for w in Webhook.objects.filter(is_active=True) if event_type in (w.events or [])
-        ]
+        webhooks = list(Webhook.objects.filter(is_active=True))
     except Exception:
-        logger.exception("could not read webhooks for event %s", event.pk)
+        logger.exception("could not read webhooks for %d events", len(typed))
         return
     from .tasks import webhook_deliver
 
-    for hook in hooks:
-        try:
-            webhook_deliver.delay(
-                webhook_id=hook.pk,
-                event_id=event.pk,
-                event_type=str(event_type),
-                delivery_id=str(uuid.uuid4()),
-            )
-        except Exception:  # broker down; the event stays in the ticket's timeline
-            logger.warning("could not queue webhook %s for event %s", hook.pk, event.pk)
+    for event, event_type in typed:
+        for hook in webhooks:
+            if event_type not in (hook.events or []):
+                continue
+            try:
+                webhook_deliver.delay(
+                    webhook_id=hook.pk,
+                    event_id=event.pk,
+                    event_type=str(event_type),
+                    delivery_id=str(uuid.uuid4()),
+                )
+            except Exception:  # broker down; the event stays in the ticket's timeline
+                logger.warning("could not queue webhook %s for event %s", hook.pk, event.pk)
+
+
+#: Callers with many events at once (``tiers.services``) use this instead of one call each.
+webhook_event_hook.for_many = webhook_events_hook  # type: ignore[attr-defined]
 
 
 def webhook_redeliver(*, deliveries: list[WebhookDelivery]) -> int:

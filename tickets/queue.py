@@ -30,7 +30,7 @@ from helpdesk.exceptions import DomainError
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
-from .models import Ticket
+from .models import Ticket, ticket_text_contains
 from .selectors import ticket_base_qs, ticket_list_visible_to
 
 if TYPE_CHECKING:
@@ -151,12 +151,15 @@ def _scope(*, user: AbstractBaseUser, view: str) -> QuerySet[Ticket]:
 
 def _search(qs: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     """A reference is an exact (unique index) lookup; an e-mail matches the requester;
-    anything else matches the subject or the description (trigram-indexed on PG)."""
+    anything else matches the subject or the description (trigram-indexed on PG, in the
+    ``TicketSearch`` side table)."""
     if REFERENCE_RE.match(text):
         return qs.filter(reference=text.upper())
     if "@" in text and " " not in text:
-        return qs.filter(requester_email__icontains=text.lower())
-    return qs.filter(Q(subject__icontains=text) | Q(description__icontains=text))
+        return qs.filter(ticket_text_contains("requester_email", text.lower()))
+    return qs.filter(
+        ticket_text_contains("subject", text) | ticket_text_contains("description", text)
+    )
 
 
 def _sla_condition(state: str, now: datetime) -> Q:
