@@ -7,7 +7,9 @@ the message and what the agent typed (status 400/409); a forbidden one is a 403.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -20,8 +22,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.exceptions import DomainError, ForbiddenError
@@ -30,6 +34,7 @@ from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .. import queue as q
+from .. import versions
 from ..models import Category, Notification, Ticket, TicketEvent
 from ..selectors import (
     ticket_attachments,
@@ -70,10 +75,6 @@ def agent_required(view: Callable) -> Callable:
     return wrapper
 
 
-def _unread_count(user: Any) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
-
-
 def _text(request: HttpRequest, name: str, limit: int = MAX_TEXT) -> str:
     return (request.POST.get(name) or "")[:limit]
 
@@ -88,50 +89,167 @@ def _int(value: str | None) -> int | None:
 # ---------------------------------------------------------------------------
 
 
-@require_GET
-@agent_required
-def queue(request: HttpRequest) -> HttpResponse:
-    params = q.params_from(request.GET)
-    status = 200
-    try:
-        page = q.queue_page(user=request.user, params=params)
-    except q.QueueError as exc:
-        # A stale or hand-edited cursor: say so, and show the first page.
-        params.errors.append(exc.message)
-        params.cursor = ""
-        page = q.queue_page(user=request.user, params=params)
-        status = 400
-    filters = params.filter_items()
-    context = {
-        "page": page,
-        "params": params,
-        "filters_qs": q.as_query_params(filters),
-        "next_qs": q.as_query_params({**filters, "cursor": page.next_cursor})
-        if page.next_cursor
-        else "",
-        "poll_qs": q.as_query_params(
-            {**filters, "cursor": params.cursor} if params.cursor else filters
-        ),
-    }
-    if request.GET.get("partial") == "rows":
-        # The htmx poll: only the rows, same query string, so filters and page stay.
-        return render(request, "tickets/agent/_queue_rows.html", context, status=status)
-    profile = agent_profile_of(request.user)
-    context.update(
+#: The rows fragment is cached per 5-second slice of the clock (the page's htmx
+#: refresh period): the server-rendered "time left" text is at most that old, and
+#: static/js/countdown.js keeps it current in the browser from ``data-deadline``.
+ROWS_CACHE_SECONDS = 5
+#: The filter form changes only with the directory version; this is a backstop.
+FILTERS_CACHE_SECONDS = 600
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class _QueueScope:
+    """Who is asking, as far as the cached queue pieces depend on it."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.user = request.user
+        self.profile = agent_profile_of(self.user)
+        self.manager = user_is_manager(self.user)
+        self.tier = self.profile.tier if self.profile else 0
+
+    def rows_key(self, version: int, poll_qs: str, now: Any) -> str:
+        """The rows depend on the tickets (``version``), the clock slice, the user (its
+        own claims: no one else ever reads this entry), the scope its profile gives,
+        and the normalized query string (filters and cursor)."""
+        slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
+        role = "m" if self.manager else "a"
+        return f"queue-rows:{version}:{slice_}:{self.user.pk}:{self.tier}:{role}:{_digest(poll_qs)}"
+
+    def filters_key(self, version: int, filters_qs: str) -> str:
+        """The filter form depends on the directory (categories, agents), the scope
+        (which agents the assignee filter offers) and the selected values."""
+        scope = "m" if self.manager else f"t{self.tier}"
+        return f"queue-filters:{version}:{scope}:{_digest(filters_qs)}"
+
+
+def _render_rows(scope: _QueueScope, params: q.QueueParams, now: Any) -> dict[str, Any]:
+    """The ``<tbody>`` of the queue and its paging. Raises ``QueueError`` for a bad
+    cursor. Holds no CSRF token (the Claim buttons submit the page's one
+    ``claim-form``) and nothing of the layout, so it can be cached."""
+    page = q.queue_page(user=scope.user, params=params, now=now)
+    html = render_to_string(
+        "tickets/agent/_queue_rows.html",
         {
-            "tier": profile.tier if profile else None,
-            "views": q.VIEWS,
+            # Escaped value by value in rows_html.
+            "rows_html": mark_safe(q.rows_html(page, show_tier=params.view == "all")),
+            "filters_qs": q.as_query_params(params.filter_items()),
+            "poll_qs": _poll_qs(params),
+        },
+    )
+    return {"html": html, "next_cursor": page.next_cursor, "is_first": page.is_first, "page": page}
+
+
+def _poll_qs(params: q.QueueParams) -> str:
+    filters = params.filter_items()
+    return q.as_query_params({**filters, "cursor": params.cursor} if params.cursor else filters)
+
+
+def _render_filters(scope: _QueueScope, params: q.QueueParams) -> str:
+    return render_to_string(
+        "tickets/agent/_queue_filters.html",
+        {
+            "params": params,
             "sorts": q.SORTS,
             "statuses": [("active", "All active"), *Ticket.Status.choices],
             "priorities": Priority.choices,
             "sla_states": q.SLA_STATES,
             "ages": {k: v[0] for k, v in q.AGES.items()},
             "categories": Category.objects.only("id", "name"),
-            "assignees": q.queue_assignee_choices(user=request.user),
-            "bulk_actions": svc.BULK_ACTIONS,
-            "unread": _unread_count(request.user),
-        }
+            "assignees": q.queue_assignee_choices(user=scope.user),
+        },
     )
+
+
+def _count_unread(user: Any) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def _unread_count(user: Any) -> int:
+    """The bell's count, cached per user until a notification of theirs is written."""
+    return versions.unread_count(user, lambda: _count_unread(user))
+
+
+@require_GET
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """The queue. Three pieces are cached, each under the versions it depends on
+    (tickets/versions.py), fetched together in two cache round trips: the rows, the
+    filter form and the bell count. The layout and the CSRF token are never cached.
+    With the cache down every piece is computed."""
+    params = q.params_from(request.GET)
+    scope = _QueueScope(request)
+    partial = request.GET.get("partial") == "rows"
+    now = timezone.now()
+    user_notif = versions.notif_key(scope.user.pk)
+    wanted = (
+        [versions.TICKETS_KEY]
+        if partial
+        else [versions.TICKETS_KEY, versions.DIRECTORY_KEY, user_notif]
+    )
+    current = versions.current(*wanted)
+    filters_qs = q.as_query_params(params.filter_items())
+    keys: dict[str, str] = {}
+    if current is not None:
+        keys["rows"] = scope.rows_key(current[versions.TICKETS_KEY], _poll_qs(params), now)
+        if not partial:
+            keys["filters"] = scope.filters_key(current[versions.DIRECTORY_KEY], filters_qs)
+            keys["unread"] = versions.unread_key(scope.user.pk, current[user_notif])
+    found = versions.get_many(keys.values()) if keys else {}
+
+    status = 200
+    rows = found.get(keys.get("rows", ""))
+    if rows is None:
+        try:
+            rows = _render_rows(scope, params, now)
+        except q.QueueError as exc:
+            # A stale or hand-edited cursor: say so, and show the first page.
+            params.errors.append(exc.message)
+            params.cursor = ""
+            rows = _render_rows(scope, params, now)
+            status = 400
+            if "rows" in keys:
+                keys["rows"] = scope.rows_key(current[versions.TICKETS_KEY], _poll_qs(params), now)
+        if "rows" in keys:
+            cached = {k: v for k, v in rows.items() if k != "page"}
+            versions.set_quietly(keys["rows"], cached, ROWS_CACHE_SECONDS)
+    if partial:
+        # The htmx poll: only the rows, same query string, so filters and page stay.
+        return HttpResponse(rows["html"], status=status)
+
+    filters_html = found.get(keys.get("filters", ""))
+    if filters_html is None:
+        filters_html = _render_filters(scope, params)
+        if "filters" in keys:
+            versions.set_quietly(keys["filters"], filters_html, FILTERS_CACHE_SECONDS)
+    unread = found.get(keys.get("unread", ""))
+    if unread is None:
+        unread = _count_unread(scope.user)
+        if "unread" in keys:
+            versions.set_quietly(keys["unread"], unread, versions.UNREAD_TTL)
+
+    next_cursor = rows["next_cursor"]
+    context = {
+        # Both rendered (autoescaped) from our templates here, maybe via the cache.
+        "rows_html": mark_safe(rows["html"]),
+        "filters_html": mark_safe(filters_html),
+        "server_time_ms": int(time.time() * 1000),
+        "page": rows.get("page"),  # only when computed here (tests, debugging)
+        "next_cursor": next_cursor,
+        "is_first": rows["is_first"],
+        "params": params,
+        "filters_qs": filters_qs,
+        "next_qs": q.as_query_params({**params.filter_items(), "cursor": next_cursor})
+        if next_cursor
+        else "",
+        "tier": scope.profile.tier if scope.profile else None,
+        "views": q.VIEWS,
+        "priorities": Priority.choices,
+        "bulk_actions": svc.BULK_ACTIONS,
+        "unread": unread,
+    }
     return render(request, "tickets/agent/queue.html", context, status=status)
 
 
@@ -631,5 +749,6 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("Choose a notification.")
         qs = qs.filter(pk__in=ids)
     count = qs.update(read_at=timezone.now())
+    versions.bump_notifications([request.user.pk])  # update() fires no signal
     messages.success(request, f"Marked {count} as read.")
     return redirect("tickets:agent-notifications")

@@ -1,0 +1,192 @@
+"""Version counters that name cached pieces of pages, so that a write invalidates them.
+
+A cached piece's key embeds the counter it depends on; every write that changes what
+the piece shows bumps the counter *after its transaction commits*, so the next read
+misses and recomputes. A reader that read the old counter and raced the write at
+worst stores a stale entry under the old key, which nobody asks for any more.
+
+- ``tickets_version()``: every ticket write (services in ``tickets/services/``, the
+  escalation sweep in ``tiers/services.py``, and any ``Ticket.save()`` through the
+  ``post_save`` receiver below) bumps it. The agent queue's rows are cached under it.
+- ``directory`` (``bump_directory_version``): categories, agent profiles and users;
+  the queue's filter form (category and assignee choices) is cached under it.
+- ``unread_count(user)``: the notification bell, cached per user under a per-user
+  counter that notification writers bump (``bump_notifications(user_ids)``).
+
+When Redis is down every function here degrades: a read returns ``None`` (the caller
+computes, uncached) and a bump is skipped with a log line. A counter that Redis lost
+(restart, eviction) restarts from the clock in nanoseconds, never from a value that
+an old cached entry could still carry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+TICKETS_KEY = "ver:tickets"
+DIRECTORY_KEY = "ver:directory"
+#: How long a user's cached unread count lives without any write (a backstop only).
+UNREAD_TTL = 300
+
+
+def notif_key(user_id: int) -> str:
+    return f"ver:notif:{user_id}"
+
+
+def unread_key(user_id: int, version: Any) -> str:
+    return f"unread:{user_id}:{version}"
+
+
+def _incr(key: str) -> None:
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:  # missing: start from the clock, above any value used before
+            if not cache.add(key, time.time_ns(), timeout=None):
+                cache.incr(key)
+    except Exception:  # a cache outage must not fail the write
+        logger.warning("could not bump cache version %s", key, exc_info=True)
+
+
+def _after_commit(key: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the current transaction commits (now outside one).
+
+    Many writes in one transaction (a bulk action, a sweep batch with a savepoint per
+    ticket) bump once, in O(1) each: a registration is remembered with the
+    ``run_on_commit`` list it went into. Django replaces that list on every commit and
+    every rollback (of the transaction or of a savepoint, dropping the callbacks made
+    inside it), so while it is the same list object the registration is still pending;
+    otherwise this write registers its own bump."""
+    if not connection.in_atomic_block:
+        callback()
+        return
+    pending = connection.__dict__.setdefault("_tierdesk_bumps", {})
+    if pending.get(key) is connection.run_on_commit:
+        return
+    pending[key] = connection.run_on_commit
+    transaction.on_commit(callback)
+
+
+def bump_tickets_version() -> None:
+    """Call after any write that changes what a ticket list shows (one line per write)."""
+    _after_commit(TICKETS_KEY, lambda: _incr(TICKETS_KEY))
+
+
+def bump_directory_version() -> None:
+    """Categories, agent profiles or user names changed (the queue's filter form)."""
+    _after_commit(DIRECTORY_KEY, lambda: _incr(DIRECTORY_KEY))
+
+
+def bump_notifications(user_ids: Iterable[int | None]) -> None:
+    """Call after notifications of these users were created, read or deleted."""
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return
+
+    def run() -> None:
+        for user_id in ids:
+            _incr(notif_key(user_id))
+
+    _after_commit(f"notif:{','.join(map(str, ids))}", run)
+
+
+def current(*keys: str) -> dict[str, int] | None:
+    """The counters ``keys`` in one round trip (a missing one starts from the clock),
+    or ``None`` when the cache is unreachable: the caller then computes, uncached."""
+    try:
+        values = cache.get_many(keys)
+        missing = [k for k in keys if values.get(k) is None]
+        if missing:
+            for key in missing:
+                cache.add(key, time.time_ns(), timeout=None)
+            values.update(cache.get_many(missing))
+        if any(values.get(k) is None for k in keys):
+            return None
+        return values
+    except Exception:  # degrade to computing
+        logger.warning("cache unreachable: versions", exc_info=True)
+        return None
+
+
+def tickets_version() -> int | None:
+    values = current(TICKETS_KEY)
+    return values[TICKETS_KEY] if values else None
+
+
+def get_many(keys: Iterable[str]) -> dict[str, Any]:
+    """Cached entries by key; empty when the cache is unreachable."""
+    try:
+        return cache.get_many(list(keys))
+    except Exception:
+        logger.warning("cache unreachable: get", exc_info=True)
+        return {}
+
+
+def set_quietly(key: str, value: Any, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        logger.warning("cache unreachable: set %s", key, exc_info=True)
+
+
+def unread_count(user: Any, compute: Callable[[], int]) -> int:
+    """The user's unread notification count, cached under the user's counter."""
+    versions = current(notif_key(user.pk))
+    if versions is None:
+        return compute()
+    key = unread_key(user.pk, versions[notif_key(user.pk)])
+    value = get_many([key]).get(key)
+    if value is None:
+        value = compute()
+        set_quietly(key, value, UNREAD_TTL)
+    return value
+
+
+@receiver(post_save, sender="tickets.Ticket", dispatch_uid="tickets-version-save")
+@receiver(post_delete, sender="tickets.Ticket", dispatch_uid="tickets-version-delete")
+def _ticket_written(**kwargs: Any) -> None:
+    # Every Ticket.save() (services, admin, merges) bumps; QuerySet.update() and
+    # bulk writes fire no signal, so their callers bump explicitly.
+    bump_tickets_version()
+
+
+@receiver(post_save, sender="tickets.Notification", dispatch_uid="notifications-version-save")
+@receiver(post_delete, sender="tickets.Notification", dispatch_uid="notifications-version-del")
+def _notification_written(instance: Any, **kwargs: Any) -> None:
+    bump_notifications([instance.user_id])
+
+
+@receiver(post_save, sender="tickets.TicketAccessGrant", dispatch_uid="tickets-version-grant")
+@receiver(post_delete, sender="tickets.TicketAccessGrant", dispatch_uid="tickets-version-ungrant")
+def _grant_written(**kwargs: Any) -> None:
+    # A grant changes which tickets the "all tiers" view lists for its user.
+    bump_tickets_version()
+
+
+@receiver(post_save, sender="tickets.Category", dispatch_uid="directory-version-category")
+@receiver(post_delete, sender="tickets.Category", dispatch_uid="directory-version-category-del")
+@receiver(post_save, sender="tiers.AgentProfile", dispatch_uid="directory-version-profile")
+@receiver(post_delete, sender="tiers.AgentProfile", dispatch_uid="directory-version-profile-del")
+def _directory_written(**kwargs: Any) -> None:
+    # The queue's filter form lists categories and agents (by user name).
+    bump_directory_version()
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="directory-version-user")
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="directory-version-user-del")
+def _user_written(update_fields: Any = None, **kwargs: Any) -> None:
+    # Every login saves last_login, which no list shows.
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    bump_directory_version()
