@@ -59,23 +59,46 @@ def _incr(key: str) -> None:
         logger.warning("could not bump cache version %s", key, exc_info=True)
 
 
+class _Pending:
+    """One bump waiting for the commit; several registrations may share it."""
+
+    __slots__ = ("done", "hooks", "savepoints")
+
+    def __init__(self, hooks: list, savepoints: set) -> None:
+        self.hooks, self.savepoints, self.done = hooks, savepoints, False
+
+
 def _after_commit(key: str, callback: Callable[[], None]) -> None:
-    """Run ``callback`` when the current transaction commits (now outside one).
+    """Run ``callback`` once when the current transaction commits (now outside one).
 
     Many writes in one transaction (a bulk action, a sweep batch with a savepoint per
-    ticket) bump once, in O(1) each: a registration is remembered with the
-    ``run_on_commit`` list it went into. Django replaces that list on every commit and
-    every rollback (of the transaction or of a savepoint, dropping the callbacks made
-    inside it), so while it is the same list object the registration is still pending;
-    otherwise this write registers its own bump."""
+    ticket) cost O(1) each and bump once. A pending bump is reused while Django's
+    ``run_on_commit`` list is the same object (Django replaces it on every commit and
+    on every rollback, of the transaction or of a savepoint, which drops the callbacks
+    made inside). A write at the same savepoint level as the pending registration, or
+    inside it, needs nothing more; a write outside it (that savepoint was released)
+    registers another callback sharing the bump, so that rolling back the savepoint
+    it is in cannot drop the only registration."""
     if not connection.in_atomic_block:
         callback()
         return
-    pending = connection.__dict__.setdefault("_tierdesk_bumps", {})
-    if pending.get(key) is connection.run_on_commit:
+    registry = connection.__dict__.setdefault("_tierdesk_bumps", {})
+    savepoints = set(connection.savepoint_ids)
+    pending = registry.get(key)
+    if pending is None or pending.done or pending.hooks is not connection.run_on_commit:
+        pending = registry[key] = _Pending(connection.run_on_commit, savepoints)
+    elif pending.savepoints <= savepoints:
         return
-    pending[key] = connection.run_on_commit
-    transaction.on_commit(callback)
+    else:
+        pending.savepoints = savepoints
+    shared = pending
+
+    def run() -> None:
+        if not shared.done:
+            shared.done = True
+            callback()
+
+    transaction.on_commit(run)
 
 
 def bump_tickets_version() -> None:
