@@ -44,8 +44,8 @@ def notif_key(user_id: int) -> str:
     return f"ver:notif:{user_id}"
 
 
-def unread_key(user_id: int, version: Any) -> str:
-    return f"unread:{user_id}:{version}"
+def unread_key(user_id: int) -> str:
+    return f"unread:{user_id}"
 
 
 def _incr(key: str) -> None:
@@ -124,56 +124,64 @@ def bump_notifications(user_ids: Iterable[int | None]) -> None:
     _after_commit(f"notif:{','.join(map(str, ids))}", run)
 
 
-def current(*keys: str) -> dict[str, int] | None:
-    """The counters ``keys`` in one round trip (a missing one starts from the clock),
-    or ``None`` when the cache is unreachable: the caller then computes, uncached."""
+def fetch(
+    counters: Iterable[str], entries: Iterable[str] = ()
+) -> tuple[dict[str, int] | None, dict[str, Any]]:
+    """The version ``counters`` and the cached ``entries``, in one round trip.
+
+    Entries are stored with the version they were computed at (``store``) instead of
+    under a key naming it, so one ``MGET`` brings both; ``valid`` then checks them.
+    A missing counter starts from the clock. ``(None, {})`` when the cache is
+    unreachable: the caller computes everything, uncached."""
+    counters, entries = list(counters), list(entries)
     try:
-        values = cache.get_many(keys)
-        missing = [k for k in keys if values.get(k) is None]
+        found = cache.get_many([*counters, *entries])
+        missing = [c for c in counters if found.get(c) is None]
         if missing:
-            for key in missing:
-                cache.add(key, time.time_ns(), timeout=None)
-            values.update(cache.get_many(missing))
-        if any(values.get(k) is None for k in keys):
-            return None
-        return values
+            for counter in missing:
+                cache.add(counter, time.time_ns(), timeout=None)
+            found.update(cache.get_many(missing))
+            if any(found.get(c) is None for c in counters):
+                return None, {}
     except Exception:  # degrade to computing
         logger.warning("cache unreachable: versions", exc_info=True)
-        return None
+        return None, {}
+    return {c: found[c] for c in counters}, {e: found[e] for e in entries if e in found}
 
 
-def tickets_version() -> int | None:
-    values = current(TICKETS_KEY)
-    return values[TICKETS_KEY] if values else None
+def valid(entry: Any, version: int) -> Any | None:
+    """The payload of a cached entry if it was computed at ``version``, else ``None``.
+
+    A reader that raced a write may store an entry under the old version after a
+    newer one was stored; the next reader sees the version differ and recomputes."""
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == version:
+        return entry[1]
+    return None
 
 
-def get_many(keys: Iterable[str]) -> dict[str, Any]:
-    """Cached entries by key; empty when the cache is unreachable."""
+def store(key: str, version: int, payload: Any, timeout: int) -> None:
     try:
-        return cache.get_many(list(keys))
-    except Exception:
-        logger.warning("cache unreachable: get", exc_info=True)
-        return {}
-
-
-def set_quietly(key: str, value: Any, timeout: int) -> None:
-    try:
-        cache.set(key, value, timeout)
+        cache.set(key, (version, payload), timeout)
     except Exception:
         logger.warning("cache unreachable: set %s", key, exc_info=True)
 
 
+def tickets_version() -> int | None:
+    values, _entries = fetch([TICKETS_KEY])
+    return values[TICKETS_KEY] if values else None
+
+
 def unread_count(user: Any, compute: Callable[[], int]) -> int:
     """The user's unread notification count, cached under the user's counter."""
-    versions = current(notif_key(user.pk))
-    if versions is None:
+    counter, key = notif_key(user.pk), unread_key(user.pk)
+    values, entries = fetch([counter], [key])
+    if values is None:
         return compute()
-    key = unread_key(user.pk, versions[notif_key(user.pk)])
-    value = get_many([key]).get(key)
-    if value is None:
-        value = compute()
-        set_quietly(key, value, UNREAD_TTL)
-    return value
+    count = valid(entries.get(key), values[counter])
+    if count is None:
+        count = compute()
+        store(key, values[counter], count, UNREAD_TTL)
+    return count
 
 
 @receiver(post_save, sender="tickets.Ticket", dispatch_uid="tickets-version-save")

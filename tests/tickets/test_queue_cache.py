@@ -290,7 +290,7 @@ def test_query_bounds_cold_and_warm(client, agent1, django_assert_max_num_querie
 
 
 def _tickets_version() -> int:
-    return versions.current(versions.TICKETS_KEY)[versions.TICKETS_KEY]
+    return versions.tickets_version()
 
 
 def test_bumps_happen_after_commit_once_per_transaction(django_capture_on_commit_callbacks):

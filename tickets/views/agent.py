@@ -110,19 +110,20 @@ class _QueueScope:
         self.manager = user_is_manager(self.user)
         self.tier = self.profile.tier if self.profile else 0
 
-    def rows_key(self, version: int, poll_qs: str, now: Any) -> str:
-        """The rows depend on the tickets (``version``), the clock slice, the user (its
-        own claims: no one else ever reads this entry), the scope its profile gives,
-        and the normalized query string (filters and cursor)."""
+    def rows_key(self, poll_qs: str, now: Any) -> str:
+        """Besides the tickets version (stored in the entry), the rows depend on the
+        clock slice, the user (its own claims: no one else ever reads this entry),
+        the scope its profile gives, and the normalized query string (filters and
+        cursor)."""
         slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
         role = "m" if self.manager else "a"
-        return f"queue-rows:{version}:{slice_}:{self.user.pk}:{self.tier}:{role}:{_digest(poll_qs)}"
+        return f"queue-rows:{slice_}:{self.user.pk}:{self.tier}:{role}:{_digest(poll_qs)}"
 
-    def filters_key(self, version: int, filters_qs: str) -> str:
-        """The filter form depends on the directory (categories, agents), the scope
-        (which agents the assignee filter offers) and the selected values."""
+    def filters_key(self, filters_qs: str) -> str:
+        """Besides the directory version (categories, agents), the filter form depends
+        on the scope (which agents the assignee filter offers) and the selected values."""
         scope = "m" if self.manager else f"t{self.tier}"
-        return f"queue-filters:{version}:{scope}:{_digest(filters_qs)}"
+        return f"queue-filters:{scope}:{_digest(filters_qs)}"
 
 
 def _render_rows(scope: _QueueScope, params: q.QueueParams, now: Any) -> dict[str, Any]:
@@ -175,32 +176,29 @@ def _unread_count(user: Any) -> int:
 @require_GET
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
-    """The queue. Three pieces are cached, each under the versions it depends on
-    (tickets/versions.py), fetched together in two cache round trips: the rows, the
-    filter form and the bell count. The layout and the CSRF token are never cached.
-    With the cache down every piece is computed."""
+    """The queue. Three pieces are cached, each valid for the version counters it
+    depends on (tickets/versions.py): the rows, the filter form and the bell count;
+    the counters and the pieces come in one cache round trip. The layout and the CSRF
+    token are never cached. With the cache down every piece is computed."""
     params = q.params_from(request.GET)
     scope = _QueueScope(request)
     partial = request.GET.get("partial") == "rows"
     now = timezone.now()
-    user_notif = versions.notif_key(scope.user.pk)
-    wanted = (
-        [versions.TICKETS_KEY]
-        if partial
-        else [versions.TICKETS_KEY, versions.DIRECTORY_KEY, user_notif]
-    )
-    current = versions.current(*wanted)
     filters_qs = q.as_query_params(params.filter_items())
-    keys: dict[str, str] = {}
-    if current is not None:
-        keys["rows"] = scope.rows_key(current[versions.TICKETS_KEY], _poll_qs(params), now)
-        if not partial:
-            keys["filters"] = scope.filters_key(current[versions.DIRECTORY_KEY], filters_qs)
-            keys["unread"] = versions.unread_key(scope.user.pk, current[user_notif])
-    found = versions.get_many(keys.values()) if keys else {}
+    rows_key = scope.rows_key(_poll_qs(params), now)
+    notif, unread_key = versions.notif_key(scope.user.pk), versions.unread_key(scope.user.pk)
+    filters_key = scope.filters_key(filters_qs)
+    if partial:
+        current, found = versions.fetch([versions.TICKETS_KEY], [rows_key])
+    else:
+        current, found = versions.fetch(
+            [versions.TICKETS_KEY, versions.DIRECTORY_KEY, notif],
+            [rows_key, filters_key, unread_key],
+        )
+    # With the cache down (current is None) every piece is computed and nothing stored.
 
     status = 200
-    rows = found.get(keys.get("rows", ""))
+    rows = versions.valid(found.get(rows_key), current[versions.TICKETS_KEY]) if current else None
     if rows is None:
         try:
             rows = _render_rows(scope, params, now)
@@ -209,26 +207,29 @@ def queue(request: HttpRequest) -> HttpResponse:
             params.errors.append(exc.message)
             params.cursor = ""
             rows = _render_rows(scope, params, now)
+            rows_key = scope.rows_key(_poll_qs(params), now)
             status = 400
-            if "rows" in keys:
-                keys["rows"] = scope.rows_key(current[versions.TICKETS_KEY], _poll_qs(params), now)
-        if "rows" in keys:
+        if current:
             cached = {k: v for k, v in rows.items() if k != "page"}
-            versions.set_quietly(keys["rows"], cached, ROWS_CACHE_SECONDS)
+            versions.store(rows_key, current[versions.TICKETS_KEY], cached, ROWS_CACHE_SECONDS)
     if partial:
         # The htmx poll: only the rows, same query string, so filters and page stay.
         return HttpResponse(rows["html"], status=status)
 
-    filters_html = found.get(keys.get("filters", ""))
+    filters_html = (
+        versions.valid(found.get(filters_key), current[versions.DIRECTORY_KEY]) if current else None
+    )
     if filters_html is None:
         filters_html = _render_filters(scope, params)
-        if "filters" in keys:
-            versions.set_quietly(keys["filters"], filters_html, FILTERS_CACHE_SECONDS)
-    unread = found.get(keys.get("unread", ""))
+        if current:
+            versions.store(
+                filters_key, current[versions.DIRECTORY_KEY], filters_html, FILTERS_CACHE_SECONDS
+            )
+    unread = versions.valid(found.get(unread_key), current[notif]) if current else None
     if unread is None:
         unread = _count_unread(scope.user)
-        if "unread" in keys:
-            versions.set_quietly(keys["unread"], unread, versions.UNREAD_TTL)
+        if current:
+            versions.store(unread_key, current[notif], unread, versions.UNREAD_TTL)
 
     next_cursor = rows["next_cursor"]
     context = {
