@@ -349,10 +349,6 @@ STATUS_LABELS = dict(Ticket.Status.choices)
 _REF = "__ref__"
 
 
-def _sort_value(sort: str) -> str:
-    return "escalate_at" if sort == "time_left" else "created_at"
-
-
 def _page_ids(
     qs: QuerySet[Ticket], *, sort: str, after: tuple[datetime | None, int] | None
 ) -> list[tuple[int, datetime | None]]:
