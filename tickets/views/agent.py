@@ -109,21 +109,29 @@ class _QueueScope:
         self.profile = agent_profile_of(self.user)
         self.manager = user_is_manager(self.user)
         self.tier = self.profile.tier if self.profile else 0
+        #: Stored in each cached piece and compared on reading: a piece computed
+        #: before the user's tier or role changed is not used.
+        self.tag = f"{self.tier}:{'m' if self.manager else 'a'}"
 
-    def rows_key(self, poll_qs: str, now: Any) -> str:
-        """Besides the tickets version (stored in the entry), the rows depend on the
-        clock slice, the user (its own claims: no one else ever reads this entry),
-        the scope its profile gives, and the normalized query string (filters and
-        cursor)."""
-        slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
-        role = "m" if self.manager else "a"
-        return f"queue-rows:{slice_}:{self.user.pk}:{self.tier}:{role}:{_digest(poll_qs)}"
 
-    def filters_key(self, filters_qs: str) -> str:
-        """Besides the directory version (categories, agents), the filter form depends
-        on the scope (which agents the assignee filter offers) and the selected values."""
-        scope = "m" if self.manager else f"t{self.tier}"
-        return f"queue-filters:{scope}:{_digest(filters_qs)}"
+def _rows_key(user_id: int, poll_qs: str, now: Any) -> str:
+    """Besides the tickets version and the scope (both stored in the entry), the rows
+    depend on the clock slice, the user (its own claims: no one else ever reads this
+    entry) and the normalized query string (filters and cursor)."""
+    slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
+    return f"queue-rows:{slice_}:{user_id}:{_digest(poll_qs)}"
+
+
+def _filters_key(user_id: int, filters_qs: str) -> str:
+    """Besides the directory version and the scope (in the entry: which agents the
+    assignee filter offers), the filter form depends on the selected values."""
+    return f"queue-filters:{user_id}:{_digest(filters_qs)}"
+
+
+def _in_scope(payload: Any, scope: _QueueScope) -> Any | None:
+    if isinstance(payload, dict) and payload.get("scope") == scope.tag:
+        return payload
+    return None
 
 
 def _render_rows(scope: _QueueScope, params: q.QueueParams, now: Any) -> dict[str, Any]:
@@ -140,7 +148,13 @@ def _render_rows(scope: _QueueScope, params: q.QueueParams, now: Any) -> dict[st
             "poll_qs": _poll_qs(params),
         },
     )
-    return {"html": html, "next_cursor": page.next_cursor, "is_first": page.is_first, "page": page}
+    return {
+        "scope": scope.tag,
+        "html": html,
+        "next_cursor": page.next_cursor,
+        "is_first": page.is_first,
+        "page": page,
+    }
 
 
 def _poll_qs(params: q.QueueParams) -> str:
@@ -173,32 +187,61 @@ def _unread_count(user: Any) -> int:
     return versions.unread_count(user, lambda: _count_unread(user))
 
 
+#: Cached in place of a profile for a user that has none (a superuser manager).
+_NO_PROFILE = "none"
+
+
 @require_GET
-@agent_required
+@login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    """The queue. Three pieces are cached, each valid for the version counters it
-    depends on (tickets/versions.py): the rows, the filter form and the bell count;
-    the counters and the pieces come in one cache round trip. The layout and the CSRF
-    token are never cached. With the cache down every piece is computed."""
+    """The queue (agents and managers; others get 403). Four pieces are cached, each
+    valid for the version counter it depends on (tickets/versions.py) and, for the
+    rows and the filter form, the scope it was computed for: the agent profile, the
+    rows, the filter form and the bell count; the counters and the pieces come in one
+    cache round trip. The layout and the CSRF token are never cached. With the cache
+    down every piece is computed."""
+    user = request.user
     params = q.params_from(request.GET)
-    scope = _QueueScope(request)
     partial = request.GET.get("partial") == "rows"
     now = timezone.now()
     filters_qs = q.as_query_params(params.filter_items())
-    rows_key = scope.rows_key(_poll_qs(params), now)
-    notif, unread_key = versions.notif_key(scope.user.pk), versions.unread_key(scope.user.pk)
-    filters_key = scope.filters_key(filters_qs)
+    keys = {
+        "profile": f"agent-profile:{user.pk}",
+        "rows": _rows_key(user.pk, _poll_qs(params), now),
+        "filters": _filters_key(user.pk, filters_qs),
+        "unread": versions.unread_key(user.pk),
+    }
+    notif = versions.notif_key(user.pk)
     if partial:
-        current, found = versions.fetch([versions.TICKETS_KEY], [rows_key])
-    else:
-        current, found = versions.fetch(
-            [versions.TICKETS_KEY, versions.DIRECTORY_KEY, notif],
-            [rows_key, filters_key, unread_key],
+        del keys["filters"], keys["unread"]
+    # One round trip: the version counters and every cached piece (each stored with
+    # the version it was computed at). With the cache down (current is None) every
+    # piece is computed and nothing is stored.
+    current, found = versions.fetch(
+        [versions.TICKETS_KEY, versions.DIRECTORY_KEY, notif], keys.values()
+    )
+
+    def cached(name: str, counter: str) -> Any | None:
+        return versions.valid(found.get(keys[name]), current[counter]) if current else None
+
+    # The agent profile decides access and scope. It is cached under the directory
+    # version, which every profile and user write bumps after commit: a deactivated
+    # agent is refused on its next request.
+    profile = cached("profile", versions.DIRECTORY_KEY)
+    if profile is not None:
+        user._tierdesk_profile = None if profile == _NO_PROFILE else profile
+    elif current:
+        profile = agent_profile_of(user)  # from the database
+        stored = profile or _NO_PROFILE
+        versions.store(
+            keys["profile"], current[versions.DIRECTORY_KEY], stored, FILTERS_CACHE_SECONDS
         )
-    # With the cache down (current is None) every piece is computed and nothing stored.
+    if agent_profile_of(user) is None and not user_is_manager(user):
+        raise PermissionDenied("The agent workspace is for help-desk staff.")
+    scope = _QueueScope(request)
 
     status = 200
-    rows = versions.valid(found.get(rows_key), current[versions.TICKETS_KEY]) if current else None
+    rows = _in_scope(cached("rows", versions.TICKETS_KEY), scope)
     if rows is None:
         try:
             rows = _render_rows(scope, params, now)
@@ -207,35 +250,33 @@ def queue(request: HttpRequest) -> HttpResponse:
             params.errors.append(exc.message)
             params.cursor = ""
             rows = _render_rows(scope, params, now)
-            rows_key = scope.rows_key(_poll_qs(params), now)
+            keys["rows"] = _rows_key(user.pk, _poll_qs(params), now)
             status = 400
         if current:
-            cached = {k: v for k, v in rows.items() if k != "page"}
-            versions.store(rows_key, current[versions.TICKETS_KEY], cached, ROWS_CACHE_SECONDS)
+            entry = {k: v for k, v in rows.items() if k != "page"}
+            versions.store(keys["rows"], current[versions.TICKETS_KEY], entry, ROWS_CACHE_SECONDS)
     if partial:
         # The htmx poll: only the rows, same query string, so filters and page stay.
         return HttpResponse(rows["html"], status=status)
 
-    filters_html = (
-        versions.valid(found.get(filters_key), current[versions.DIRECTORY_KEY]) if current else None
-    )
-    if filters_html is None:
-        filters_html = _render_filters(scope, params)
+    filters = _in_scope(cached("filters", versions.DIRECTORY_KEY), scope)
+    if filters is None:
+        filters = {"scope": scope.tag, "html": _render_filters(scope, params)}
         if current:
             versions.store(
-                filters_key, current[versions.DIRECTORY_KEY], filters_html, FILTERS_CACHE_SECONDS
+                keys["filters"], current[versions.DIRECTORY_KEY], filters, FILTERS_CACHE_SECONDS
             )
-    unread = versions.valid(found.get(unread_key), current[notif]) if current else None
+    unread = cached("unread", notif)
     if unread is None:
-        unread = _count_unread(scope.user)
+        unread = _count_unread(user)
         if current:
-            versions.store(unread_key, current[notif], unread, versions.UNREAD_TTL)
+            versions.store(keys["unread"], current[notif], unread, versions.UNREAD_TTL)
 
     next_cursor = rows["next_cursor"]
     context = {
         # Both rendered (autoescaped) from our templates here, maybe via the cache.
         "rows_html": mark_safe(rows["html"]),
-        "filters_html": mark_safe(filters_html),
+        "filters_html": mark_safe(filters["html"]),
         "server_time_ms": int(time.time() * 1000),
         "page": rows.get("page"),  # only when computed here (tests, debugging)
         "next_cursor": next_cursor,
