@@ -1,22 +1,25 @@
-"""Version counters that name cached pieces of pages, so that a write invalidates them.
+"""Version counters for cached pieces of pages, so that a write invalidates them.
 
-A cached piece's key embeds the counter it depends on; every write that changes what
-the piece shows bumps the counter *after its transaction commits*, so the next read
-misses and recomputes. A reader that read the old counter and raced the write at
-worst stores a stale entry under the old key, which nobody asks for any more.
+Each cached entry is stored with the counter value it was computed at (``store``),
+and read back together with the counters in one round trip (``fetch``); ``valid``
+accepts it only while the counter has not moved. Every write that changes what a
+piece shows bumps the counter *after its transaction commits*, so the next read
+recomputes. A reader that raced a write may store an entry computed at the old value
+after a newer one; the next reader sees the counter differ and recomputes.
 
-- ``tickets_version()``: every ticket write (services in ``tickets/services/``, the
+- ``TICKETS_KEY``: every ticket write (services in ``tickets/services/``, the
   escalation sweep in ``tiers/services.py``, and any ``Ticket.save()`` through the
-  ``post_save`` receiver below) bumps it. The agent queue's rows are cached under it.
-- ``directory`` (``bump_directory_version``): categories, agent profiles and users;
-  the queue's filter form (category and assignee choices) is cached under it.
-- ``unread_count(user)``: the notification bell, cached per user under a per-user
-  counter that notification writers bump (``bump_notifications(user_ids)``).
+  ``post_save`` receiver below) bumps it. The agent queue's rows depend on it.
+- ``DIRECTORY_KEY`` (``bump_directory_version``): categories, agent profiles and
+  users; the queue's filter form and the cached agent profile depend on it.
+- ``notif_key(user)``: the notification bell, per user, bumped by notification
+  writers (``bump_notifications(user_ids)``).
 
-When Redis is down every function here degrades: a read returns ``None`` (the caller
-computes, uncached) and a bump is skipped with a log line. A counter that Redis lost
-(restart, eviction) restarts from the clock in nanoseconds, never from a value that
-an old cached entry could still carry.
+When Redis is down every function here degrades: ``fetch`` returns ``(None, {})``
+(the caller computes, uncached) and a bump is skipped with a log line; entries are
+short-lived so that a bump lost that way cannot keep a stale entry alive for long. A
+counter that Redis lost (restart, eviction) restarts from the clock in nanoseconds,
+never from a value that an old cached entry could still carry.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ logger = logging.getLogger(__name__)
 TICKETS_KEY = "ver:tickets"
 DIRECTORY_KEY = "ver:directory"
 #: How long a user's cached unread count lives without any write (a backstop only).
-UNREAD_TTL = 300
+UNREAD_TTL = 60
 
 
 def notif_key(user_id: int) -> str:

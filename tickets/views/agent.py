@@ -95,6 +95,10 @@ def _int(value: str | None) -> int | None:
 ROWS_CACHE_SECONDS = 5
 #: The filter form changes only with the directory version; this is a backstop.
 FILTERS_CACHE_SECONDS = 600
+#: The agent profile decides access. Its entry is short-lived so that a deactivation
+#: whose version bump was lost (Redis unreachable at that moment, but not emptied)
+#: still takes effect within seconds.
+PROFILE_CACHE_SECONDS = 10
 
 
 def _digest(text: str) -> str:
@@ -234,7 +238,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         profile = agent_profile_of(user)  # from the database
         stored = profile or _NO_PROFILE
         versions.store(
-            keys["profile"], current[versions.DIRECTORY_KEY], stored, FILTERS_CACHE_SECONDS
+            keys["profile"], current[versions.DIRECTORY_KEY], stored, PROFILE_CACHE_SECONDS
         )
     if agent_profile_of(user) is None and not user_is_manager(user):
         raise PermissionDenied("The agent workspace is for help-desk staff.")
