@@ -195,6 +195,25 @@ class Ticket(TimestampedModel):
                 name="ticket_live_deadline",
                 condition=Q(status__in=["new", "open", "pending_customer", "pending_vendor"]),
             ),
+            # The agent queue's default view ("unassigned or mine") as two ordered
+            # scans: the planner cannot estimate "live and unassigned" (correlated),
+            # and an index whose predicate holds it needs no estimate (tickets/queue.py).
+            models.Index(
+                fields=["tier", "escalate_at", "id"],
+                name="ticket_queue_unassigned",
+                condition=Q(
+                    status__in=["new", "open", "pending_customer", "pending_vendor"],
+                    assignee__isnull=True,
+                ),
+            ),
+            models.Index(
+                fields=["assignee", "tier", "escalate_at", "id"],
+                name="ticket_queue_assigned",
+                condition=Q(
+                    status__in=["new", "open", "pending_customer", "pending_vendor"],
+                    assignee__isnull=False,
+                ),
+            ),
             models.Index(
                 fields=["escalation_warn_at"],
                 name="ticket_warn_at_live",

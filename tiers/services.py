@@ -45,6 +45,7 @@ from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
 from tickets.services.core import ticket_enter_tier, ticket_event_create
 from tickets.services.notify import send_templated_mail, ticket_event_send
+from tickets.versions import bump_notifications, bump_tickets_version
 
 from .business_time import add_business_time, business_time_between
 from .models import VendorContact, VendorHandoff
@@ -310,6 +311,7 @@ def _notify_in_app(*, ticket: Ticket, event: TicketEvent, users: Iterable, text:
         seen.add(user.pk)
         rows.append(Notification(user=user, ticket=ticket, event=event, text=text[:300]))
     Notification.objects.bulk_create(rows)
+    bump_notifications(n.user_id for n in rows)  # the bell count (tickets/versions.py)
 
 
 def _responsible_users(ticket: Ticket, tier_agents: dict[int, list]) -> list:
@@ -325,6 +327,7 @@ def _responsible_users(ticket: Ticket, tier_agents: dict[int, list]) -> list:
 def _cas_update(ticket: Ticket, *, from_tier: int, now: datetime, fields: Sequence[str]) -> bool:
     """Write ``fields`` only if the row is still at ``from_tier`` and overdue."""
     values = {name: getattr(ticket, name) for name in set(fields)}
+    bump_tickets_version()  # cached queue rows (tickets/versions.py); update() has no signal
     return bool(
         Ticket.objects.filter(
             pk=ticket.pk, tier=from_tier, escalate_at__lte=now, status__in=RUNNING
@@ -534,6 +537,7 @@ def _bulk_compare_and_set(rows: list[_CasRow], *, fields: Sequence[str], now: da
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, [row.ticket.pk for row in rows]])
         matched = len(cursor.fetchall())
+    bump_tickets_version()  # cached queue rows (tickets/versions.py), after commit
     if matched != len(rows):
         raise _CompareAndSetMissed
 
@@ -805,6 +809,7 @@ def _sla_checkpoint(
         )
     ticket.sla_warn_at = min((p[0] for p in points if p[0] > now), default=None)
     Ticket.objects.filter(pk=ticket.pk).update(**{f: getattr(ticket, f) for f in fields})
+    bump_tickets_version()  # the queue's SLA filter reads these (tickets/versions.py)
 
 
 # ---------------------------------------------------------------------------
