@@ -12,7 +12,7 @@ from django.http import QueryDict
 
 from tests.factories import TicketFactory
 from tickets.models import Ticket, TicketSearch, ticket_text_contains
-from tickets.queue import params_from, queue_queryset
+from tickets.queue import params_from, queue_querysets
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ postgres_only = pytest.mark.skipif(
 
 def search(user, q: str) -> set[str]:
     params = params_from(QueryDict(f"view=all&q={q}"))
-    return {t.reference for t in queue_queryset(user=user, params=params)}
+    return {t.reference for qs in queue_querysets(user=user, params=params) for t in qs}
 
 
 @postgres_only
