@@ -6,8 +6,8 @@ canned responses. Nothing per user, no
 CSRF token, no HTML with forms. Every read and write tolerates a cache outage: the
 caller computes and the page still answers.
 
-Each kind of data has a version token in the cache, replaced on every save or delete
-of its rows (signals connected in ``TicketsConfig.ready``, so the web, Celery and
+Each kind of data has a version token in the cache, bumped after the commit of every
+save or delete of its rows (signals connected in ``TicketsConfig.ready``, so the web, Celery and
 management commands all bump it). Keys built on it go stale the moment an article is
 published, edited, archived or deleted, an agent profile changes, a canned response
 is edited; the TTLs only bound what a missed bump (the cache down at
@@ -29,6 +29,8 @@ from django.utils import translation
 from django.utils.http import RFC3986_SUBDELIMS
 
 from knowledgebase import cache as kb_cache
+
+from .versions import bump_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +67,8 @@ def version(name: str) -> str | None:
 
 
 def bump(name: str) -> None:
-    """Every key built on ``name``'s version becomes a miss."""
-    try:
-        cache.set(_version_key(name), time.time_ns(), None)
-    except Exception:
-        # The TTLs bound how long the old pieces can be served.
-        logger.warning("cache unavailable; %s version not bumped", name)
+    """Every key built on ``name``'s version becomes a miss once the write commits."""
+    bump_after_commit(_version_key(name))
 
 
 def agents_version_bump(**kwargs: Any) -> None:

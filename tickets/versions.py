@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -51,7 +52,8 @@ def unread_key(user_id: int) -> str:
     return f"unread:{user_id}"
 
 
-def _incr(key: str) -> None:
+def incr(key: str) -> None:
+    """Bump the counter ``key`` now (use ``bump_after_commit`` inside a write)."""
     try:
         try:
             cache.incr(key)
@@ -104,14 +106,22 @@ def _after_commit(key: str, callback: Callable[[], None]) -> None:
     transaction.on_commit(run)
 
 
+def bump_after_commit(key: str) -> None:
+    """Bump the counter ``key`` once the current transaction commits (at once outside
+    one): a reader that recomputed before the commit would otherwise store the old
+    data under the new version. For rare writes (KB, canned responses, agents); the
+    hot ticket paths share one bump per transaction (``_after_commit``)."""
+    transaction.on_commit(partial(incr, key))
+
+
 def bump_tickets_version() -> None:
     """Call after any write that changes what a ticket list shows (one line per write)."""
-    _after_commit(TICKETS_KEY, lambda: _incr(TICKETS_KEY))
+    _after_commit(TICKETS_KEY, partial(incr, TICKETS_KEY))
 
 
 def bump_directory_version() -> None:
     """Categories, agent profiles or user names changed (the queue's filter form)."""
-    _after_commit(DIRECTORY_KEY, lambda: _incr(DIRECTORY_KEY))
+    _after_commit(DIRECTORY_KEY, partial(incr, DIRECTORY_KEY))
 
 
 def bump_notifications(user_ids: Iterable[int | None]) -> None:
@@ -122,7 +132,7 @@ def bump_notifications(user_ids: Iterable[int | None]) -> None:
 
     def run() -> None:
         for user_id in ids:
-            _incr(notif_key(user_id))
+            incr(notif_key(user_id))
 
     _after_commit(f"notif:{','.join(map(str, ids))}", run)
 
