@@ -645,12 +645,21 @@ def seed(
     conn.commit()
     tables = [
         "tickets_ticket",
+        "tickets_ticketsearch",
         "tickets_ticketevent",
         "tickets_satisfactionrating",
         "tiers_vendorhandoff",
     ]
     index_defs = s.drop_secondary_indexes(tables)
     s.load_tickets()
+    # Triggers are off while loading (replica role): fill the searchable-text side
+    # table the trigger would have filled, before its trigram indexes are rebuilt.
+    log("ticket search text")
+    s.q(
+        "INSERT INTO tickets_ticketsearch (ticket_id, subject, description, requester_email) "
+        "SELECT id, subject, description, requester_email FROM tickets_ticket "
+        "ON CONFLICT (ticket_id) DO NOTHING"
+    )
     log("vendor hand-offs and CSAT ratings")
     s.vendor_handoffs()
     s.ratings()

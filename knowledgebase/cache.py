@@ -28,7 +28,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db import transaction
+
+from tickets.versions import bump_after_commit
 
 if TYPE_CHECKING:
     from .selectors import AnyUser
@@ -55,21 +56,10 @@ def kb_version() -> int | None:
     return version
 
 
-def _bump() -> None:
-    try:
-        try:
-            cache.incr(VERSION_KEY)
-        except ValueError:  # missing: start from the clock, above any value used before
-            if not cache.add(VERSION_KEY, time.time_ns(), timeout=None):
-                cache.incr(VERSION_KEY)
-    except Exception:  # a cache outage must not fail the write
-        logger.warning("could not bump the KB cache version", exc_info=True)
-
-
 def kb_changed() -> None:
     """Something the cached KB pieces show changed: bump the version when the current
     transaction commits (at once outside one)."""
-    transaction.on_commit(_bump)
+    bump_after_commit(VERSION_KEY)
 
 
 def visibility_class(user: AnyUser) -> str:

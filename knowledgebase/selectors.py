@@ -576,7 +576,7 @@ def kb_gaps(*, user: AnyUser, limit: int = 40) -> list[GapEntry]:
     """What the KB is missing: escalations marked "missing article" (grouped by
     category) and searches that found nothing (by normalised query), each with the
     tickets behind it that the user may read. A fixed number of queries."""
-    from tickets.models import Category, TicketEvent
+    from tickets.models import Category, TicketEvent, ticket_text_contains
     from tickets.selectors import ticket_list_visible_to
 
     visible = ticket_list_visible_to(user=user)
@@ -615,7 +615,7 @@ def kb_gaps(*, user: AnyUser, limit: int = 40) -> list[GapEntry]:
     if logs:
         condition = Q()
         for log in logs:
-            condition |= Q(subject__icontains=log.query)
+            condition |= ticket_text_contains("subject", log.query)
         tickets = list(visible.filter(condition).order_by("-created_at")[:500])
         for log in logs:
             matching = [t for t in tickets if log.query in t.subject.lower()][:10]

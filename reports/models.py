@@ -39,13 +39,10 @@ class RollupDay(models.Model):
         return f"rollup {self.day}"
 
 
-class DailyTicketRollup(models.Model):
-    day = models.DateField()
-    category = models.ForeignKey(
-        "tickets.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    priority = models.CharField(max_length=10)
-    tier = models.PositiveSmallIntegerField()
+class _DailyFacts(models.Model):
+    """The counts and duration arrays of one rollup row, shared by the fine
+    (category × priority × tier) and the coarse (priority × tier) rollups, which the
+    same SQL fills."""
 
     created = models.IntegerField(default=0)
     arrivals = models.IntegerField(default=0)
@@ -64,6 +61,18 @@ class DailyTicketRollup(models.Model):
     stint_seconds = _seconds_array()
 
     class Meta:
+        abstract = True
+
+
+class DailyTicketRollup(_DailyFacts):
+    day = models.DateField()
+    category = models.ForeignKey(
+        "tickets.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    priority = models.CharField(max_length=10)
+    tier = models.PositiveSmallIntegerField()
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "category", "priority", "tier"], name="ticket_rollup_key"
@@ -74,7 +83,7 @@ class DailyTicketRollup(models.Model):
         return f"{self.day} c{self.category_id} {self.priority} T{self.tier}"
 
 
-class DailyTierRollup(models.Model):
+class DailyTierRollup(_DailyFacts):
     """``DailyTicketRollup`` without the category: one row per day, priority and tier.
 
     The same facts, summed, with the same arrays merged (still sorted). A dashboard
@@ -86,22 +95,6 @@ class DailyTierRollup(models.Model):
     day = models.DateField()
     priority = models.CharField(max_length=10)
     tier = models.PositiveSmallIntegerField()
-
-    created = models.IntegerField(default=0)
-    arrivals = models.IntegerField(default=0)
-    departures = models.IntegerField(default=0)
-    resolved = models.IntegerField(default=0)
-    resolved_first_contact = models.IntegerField(default=0)
-    resolved_breached = models.IntegerField(default=0)
-    reopened = models.IntegerField(default=0)
-    escalated = models.IntegerField(default=0)
-    deescalated = models.IntegerField(default=0)
-    pingpong = models.IntegerField(default=0)
-    csat_count = models.IntegerField(default=0)
-    csat_sum = models.IntegerField(default=0)
-    resolution_seconds = _seconds_array()
-    first_response_seconds = _seconds_array()
-    stint_seconds = _seconds_array()
 
     class Meta:
         constraints = [

@@ -36,7 +36,7 @@ from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
 from .forms import TicketSubmitForm
-from .models import Attachment, Category, Ticket, TicketEvent
+from .models import Attachment, Category, Ticket, TicketEvent, ticket_text_contains
 from .selectors import (
     ticket_attachments,
     ticket_get_visible_to,
@@ -222,7 +222,7 @@ class TicketListApi(APIView):
             condition = Q(reference__iexact=query)
             words = Q()
             for word in query.split()[:8]:
-                words &= Q(subject__icontains=word)
+                words &= ticket_text_contains("subject", word)
             qs = qs.filter(condition | words)
         return qs
 

@@ -26,3 +26,6 @@ class TicketsConfig(AppConfig):
             uid = f"tickets-pagecache-{sender.__name__}"
             post_save.connect(receiver, sender=sender, dispatch_uid=uid)
             post_delete.connect(receiver, sender=sender, dispatch_uid=uid + "-del")
+
+        # Connects the receivers that bump the cache versions on ticket writes.
+        from . import versions  # noqa: F401

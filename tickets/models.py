@@ -82,12 +82,14 @@ class Ticket(TimestampedModel):
     description = models.TextField(max_length=20000)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tickets")
 
+    # No single-column index: ``ticket_requester_created`` leads with it (see Meta).
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="requested_tickets",
+        db_index=False,
     )
     requester_name = models.CharField(max_length=120)
     requester_email = models.EmailField()
@@ -95,12 +97,14 @@ class Ticket(TimestampedModel):
     tier = models.PositiveSmallIntegerField(choices=TierLevel.choices, default=TierLevel.FRONTLINE)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    # No single-column index: ``ticket_assignee_status`` leads with it (see Meta).
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_tickets",
+        db_index=False,
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -108,6 +112,7 @@ class Ticket(TimestampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_tickets",
+        db_index=False,  # partial index in Meta
         help_text=_("Accountable staff member while a vendor works the ticket (Tier 4)."),
     )
 
@@ -137,7 +142,12 @@ class Ticket(TimestampedModel):
     resolution = models.TextField(blank=True, max_length=20000)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # partial index in Meta
     )
     resolved_tier = models.PositiveSmallIntegerField(
         choices=TierLevel.choices, null=True, blank=True
@@ -148,16 +158,31 @@ class Ticket(TimestampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="resolved_tickets",
+        db_index=False,  # partial index in Meta
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_tickets"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_tickets",
+        db_index=False,  # partial index in Meta
     )
 
     class Meta:
         ordering = ["-created_at"]
+        # Every index here costs each promotion, reply and status change an entry (a
+        # tier move changes indexed columns, so it is never a HOT update): keep only
+        # what a query uses. Gone (migration 0008): ``ticket_queue`` and
+        # ``ticket_escalate_at_live`` (the live partial indexes below serve the queue
+        # and the sweep; only running tickets have a deadline) and the single-column
+        # indexes on requester/assignee (composite indexes below lead with them);
+        # ``ticket_resolved`` became partial (``ticket_resolved_set``).
+        # The FKs that are NULL on a live ticket get partial indexes, so the rows the
+        # sweep writes do not enter them; deleting a user or an article still finds
+        # its tickets by index.
         indexes = [
-            models.Index(fields=["tier", "status", "escalate_at"], name="ticket_queue"),
             # The agent queue's keyset scans (tickets.queue): live tickets by deadline,
             # per tier and across tiers; partial, so closed history does not bloat them.
             models.Index(
@@ -170,10 +195,24 @@ class Ticket(TimestampedModel):
                 name="ticket_live_deadline",
                 condition=Q(status__in=["new", "open", "pending_customer", "pending_vendor"]),
             ),
+            # The agent queue's default view ("unassigned or mine") as two ordered
+            # scans: the planner cannot estimate "live and unassigned" (correlated),
+            # and an index whose predicate holds it needs no estimate (tickets/queue.py).
             models.Index(
-                fields=["escalate_at"],
-                name="ticket_escalate_at_live",
-                condition=Q(escalate_at__isnull=False),
+                fields=["tier", "escalate_at", "id"],
+                name="ticket_queue_unassigned",
+                condition=Q(
+                    status__in=["new", "open", "pending_customer", "pending_vendor"],
+                    assignee__isnull=True,
+                ),
+            ),
+            models.Index(
+                fields=["assignee", "tier", "escalate_at", "id"],
+                name="ticket_queue_assigned",
+                condition=Q(
+                    status__in=["new", "open", "pending_customer", "pending_vendor"],
+                    assignee__isnull=False,
+                ),
             ),
             models.Index(
                 fields=["escalation_warn_at"],
@@ -190,7 +229,31 @@ class Ticket(TimestampedModel):
             models.Index(fields=["requester_email", "-created_at"], name="ticket_email_created"),
             models.Index(fields=["status", "created_at"], name="ticket_status_created"),
             models.Index(fields=["created_at"], name="ticket_created"),
-            models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            # Partial: a live ticket (all the sweep writes) has no resolved_at; any
+            # range on resolved_at implies NOT NULL, so queries can still use it.
+            models.Index(
+                fields=["resolved_at"],
+                name="ticket_resolved_set",
+                condition=Q(resolved_at__isnull=False),
+            ),
+            models.Index(
+                fields=["owner"], name="ticket_owner_set", condition=Q(owner__isnull=False)
+            ),
+            models.Index(
+                fields=["resolved_by"],
+                name="ticket_resolved_by_set",
+                condition=Q(resolved_by__isnull=False),
+            ),
+            models.Index(
+                fields=["resolved_article"],
+                name="ticket_resolved_article_set",
+                condition=Q(resolved_article__isnull=False),
+            ),
+            models.Index(
+                fields=["merged_into"],
+                name="ticket_merged_into_set",
+                condition=Q(merged_into__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=4), name="ticket_tier_range"),
@@ -216,6 +279,48 @@ class Ticket(TimestampedModel):
     @staticmethod
     def reference_for(pk: int) -> str:
         return f"TD-{pk:06d}"
+
+
+class TicketSearch(models.Model):
+    """The ticket's searchable text, one row per ticket, for the trigram indexes.
+
+    The contain-searches (queue, API, KB gaps) need trigram GIN indexes on the subject,
+    the description and the requester's e-mail. On ``tickets_ticket`` itself every new
+    row version — each promotion, assignment, status change, none of which touches this
+    text — paid entries in all three (the biggest single cost of a sweep). Here a row
+    changes only when its text does. On PostgreSQL a trigger (migration 0009) writes
+    it on every insert and on every update that changes the text, whatever wrote the
+    ticket (services, ``bulk_create``, raw SQL); filter through
+    :func:`ticket_text_contains`, which uses the ticket's own columns elsewhere (SQLite,
+    the embedded mode, has no trigger and no trigram index).
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, primary_key=True, on_delete=models.CASCADE, related_name="search_text"
+    )
+    subject = models.CharField(max_length=200)
+    description = models.TextField()
+    requester_email = models.CharField(max_length=254)
+
+    def __str__(self) -> str:
+        return f"search text of ticket {self.ticket_id}"
+
+
+#: The ticket columns mirrored in :class:`TicketSearch`.
+SEARCHED_TEXT = ("subject", "description", "requester_email")
+
+
+def ticket_text_contains(field: str, text: str) -> Q:
+    """``Q`` for tickets whose ``field`` (one of :data:`SEARCHED_TEXT`) contains
+    ``text``, case-insensitively: on PostgreSQL through the trigram-indexed side table,
+    elsewhere on the ticket's column."""
+    from django.db import connection
+
+    if field not in SEARCHED_TEXT:
+        raise ValueError(f"{field!r} is not a searched ticket column")
+    if connection.vendor == "postgresql":
+        return Q(**{f"search_text__{field}__icontains": text})
+    return Q(**{f"{field}__icontains": text})
 
 
 class TicketEvent(models.Model):
@@ -249,10 +354,18 @@ class TicketEvent(models.Model):
         CSAT = "csat", _("Satisfaction rating")
         ATTACHMENT = "attachment", _("Attachment added")
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    # No single-column index: ``event_ticket_created`` leads with it (see Meta).
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=24, choices=Kind.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # partial index in Meta: timer and system events have no actor
     )
     actor_name = models.CharField(
         max_length=120, blank=True, help_text=_("Who acted when it is not a user: system, vendor.")
@@ -282,6 +395,9 @@ class TicketEvent(models.Model):
                 fields=["created_at"],
                 name="event_outbox_pending",
                 condition=Q(notify=True, notified_at__isnull=True),
+            ),
+            models.Index(
+                fields=["actor"], name="event_actor_set", condition=Q(actor__isnull=False)
             ),
         ]
 

@@ -6,8 +6,8 @@ canned responses. Nothing per user, no
 CSRF token, no HTML with forms. Every read and write tolerates a cache outage: the
 caller computes and the page still answers.
 
-Each kind of data has a version token in the cache, replaced on every save or delete
-of its rows (signals connected in ``TicketsConfig.ready``, so the web, Celery and
+Each kind of data has a version token in the cache, bumped after the commit of every
+save or delete of its rows (signals connected in ``TicketsConfig.ready``, so the web, Celery and
 management commands all bump it). Keys built on it go stale the moment an article is
 published, edited, archived or deleted, an agent profile changes, a canned response
 is edited; the TTLs only bound what a missed bump (the cache down at
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -27,16 +28,47 @@ from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.http import RFC3986_SUBDELIMS
 
-from helpdesk.versions import bump, version, versions
+from knowledgebase import cache as kb_cache
+
+from .versions import bump_after_commit
 
 logger = logging.getLogger(__name__)
 
-# The version tokens live in helpdesk/versions.py (the tiers app reads them too and
-# never imports tickets); re-exported here for the page caches and their tests.
-__all__ = ["bump", "version", "versions"]
-
 #: How long a shared piece may live without a write that bumps its version.
 KB_TTL = 10 * 60
+
+
+def versions(*names: str) -> dict[str, str | None]:
+    """The current version tokens of kinds of shared data ("kb", "agents", "canned"),
+    in one round trip. A ``None`` token means the cache is unavailable: the caller
+    must not cache anything built on it."""
+    keys = {name: _version_key(name) for name in names}
+    try:
+        found = cache.get_many(list(keys.values()))
+        for key in keys.values():
+            if key not in found:
+                # First use or evicted: a fresh token, never one used before.
+                cache.add(key, time.time_ns(), None)
+                found[key] = cache.get(key)
+    except Exception:
+        logger.warning("cache unavailable; shared pieces computed without it")
+        return dict.fromkeys(names)
+    return {name: None if found[key] is None else str(found[key]) for name, key in keys.items()}
+
+
+def _version_key(name: str) -> str:
+    # The KB's counter is the knowledge base's own (bumped after commit by every
+    # article and category write and every vote): one version for all KB caches.
+    return kb_cache.VERSION_KEY if name == "kb" else f"pagecache:version:{name}"
+
+
+def version(name: str) -> str | None:
+    return versions(name)[name]
+
+
+def bump(name: str) -> None:
+    """Every key built on ``name``'s version becomes a miss once the write commits."""
+    bump_after_commit(_version_key(name))
 
 
 def agents_version_bump(**kwargs: Any) -> None:

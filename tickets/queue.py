@@ -15,13 +15,15 @@ word ~20 ms (GIN trigram indexes, migration 0004).
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
 from django.db.models import F, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -30,14 +32,15 @@ from helpdesk.exceptions import DomainError
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
-from .models import Ticket
-from .selectors import ticket_base_qs, ticket_list_visible_to
+from .models import Ticket, ticket_text_contains
+from .selectors import ticket_list_visible_to
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.http import QueryDict
 
-PAGE_SIZE = 50
+#: Rows per page (the ceiling page's size; every row costs template time).
+PAGE_SIZE = 25
 CURSOR_SALT = "tierdesk.queue.cursor"
 REFERENCE_RE = re.compile(r"^TD-\d{1,12}$", re.IGNORECASE)
 
@@ -137,26 +140,52 @@ def params_from(query: QueryDict) -> QueueParams:
 # ---------------------------------------------------------------------------
 
 
-def _scope(*, user: AbstractBaseUser, view: str) -> QuerySet[Ticket]:
-    qs = ticket_list_visible_to(user=user)
-    if view == "mine":
-        return qs.filter(assignee=user)
-    if view == "tier":
+def _scopes(*, user: AbstractBaseUser, params: QueueParams) -> list[QuerySet[Ticket]]:
+    """The view's tickets as one or more disjoint querysets, each paged by its own
+    index scan and merged in Python (``queue_page``).
+
+    The default Tier view is "unassigned or mine". As one ``assignee IS NULL OR
+    assignee = me`` the planner misestimates it (the live, unassigned rows are a tiny,
+    correlated share of the table) and bitmap-scans thousands of rows into a sort;
+    as two scans, each is an ordered range of a small partial index
+    (``ticket_queue_unassigned``, ``ticket_queue_assigned``) stopped at the page size.
+    """
+    if params.view == "tier":
         profile = agent_profile_of(user)
-        if profile is None:  # a manager without an agent profile (superuser): everything
-            return qs
-        return qs.filter(Q(assignee__isnull=True) | Q(assignee=user), tier=profile.tier)
-    return qs
+        if profile is not None:
+            # The agent's own tier is always within what it may read (user_max_tier
+            # >= profile.tier), so the visibility OR (tier, assignee, owner, grants)
+            # adds nothing here but a filter on every row.
+            base = Ticket.objects.filter(tier=profile.tier)
+            parts = []
+            if params.assignee in ("", "none"):
+                parts.append(base.filter(assignee__isnull=True))
+            if params.assignee in ("", "me", str(user.pk)):
+                parts.append(base.filter(assignee=user))
+            return parts  # another agent's id: nothing ("unassigned or mine" only)
+    qs = ticket_list_visible_to(user=user)
+    if params.view == "mine":
+        qs = qs.filter(assignee=user)
+    if params.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif params.assignee == "me":
+        qs = qs.filter(assignee=user)
+    elif params.assignee:
+        qs = qs.filter(assignee_id=int(params.assignee))
+    return [qs]
 
 
 def _search(qs: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     """A reference is an exact (unique index) lookup; an e-mail matches the requester;
-    anything else matches the subject or the description (trigram-indexed on PG)."""
+    anything else matches the subject or the description (trigram-indexed on PG, in the
+    ``TicketSearch`` side table)."""
     if REFERENCE_RE.match(text):
         return qs.filter(reference=text.upper())
     if "@" in text and " " not in text:
-        return qs.filter(requester_email__icontains=text.lower())
-    return qs.filter(Q(subject__icontains=text) | Q(description__icontains=text))
+        return qs.filter(ticket_text_contains("requester_email", text.lower()))
+    return qs.filter(
+        ticket_text_contains("subject", text) | ticket_text_contains("description", text)
+    )
 
 
 def _sla_condition(state: str, now: datetime) -> Q:
@@ -169,12 +198,7 @@ def _sla_condition(state: str, now: datetime) -> Q:
     return ~breached & ~warning
 
 
-def queue_queryset(
-    *, user: AbstractBaseUser, params: QueueParams, now: datetime | None = None
-) -> QuerySet[Ticket]:
-    """The filtered queue, ordered for keyset pagination (without the cursor applied)."""
-    now = now or timezone.now()
-    qs = _scope(user=user, view=params.view)
+def _filtered(qs: QuerySet[Ticket], *, params: QueueParams, now: datetime) -> QuerySet[Ticket]:
     if params.status == "" or params.status == "active":
         qs = qs.filter(status__in=Ticket.ACTIVE_STATUSES)
     else:
@@ -185,12 +209,6 @@ def queue_queryset(
         qs = qs.filter(category_id=params.category)
     if params.sla:
         qs = qs.filter(_sla_condition(params.sla, now))
-    if params.assignee == "none":
-        qs = qs.filter(assignee__isnull=True)
-    elif params.assignee == "me":
-        qs = qs.filter(assignee=user)
-    elif params.assignee:
-        qs = qs.filter(assignee_id=int(params.assignee))
     if params.age:
         _label, older_than, younger_than = AGES[params.age]
         if older_than is not None:
@@ -199,7 +217,15 @@ def queue_queryset(
             qs = qs.filter(created_at__gt=now - younger_than)
     if params.q:
         qs = _search(qs, params.q)
-    return qs.order_by(*_ordering(params.sort))
+    return qs
+
+
+def queue_querysets(
+    *, user: AbstractBaseUser, params: QueueParams, now: datetime | None = None
+) -> list[QuerySet[Ticket]]:
+    """The filtered queue as disjoint querysets (without ordering or the cursor)."""
+    now = now or timezone.now()
+    return [_filtered(qs, params=params, now=now) for qs in _scopes(user=user, params=params)]
 
 
 def _ordering(sort: str) -> list:
@@ -210,15 +236,12 @@ def _ordering(sort: str) -> list:
     return [F("escalate_at").asc(nulls_last=True), "id"]
 
 
-def _cursor_value(ticket: Ticket, sort: str) -> str | None:
-    value = ticket.escalate_at if sort == "time_left" else ticket.created_at
-    return value.isoformat() if value else None
-
-
-def cursor_encode(ticket: Ticket, sort: str) -> str:
-    # Signed so that a hand-edited cursor is a clear 400, not an odd page.
+def cursor_encode(value: datetime | None, pk: int, sort: str) -> str:
+    """The cursor after the row ``(value, pk)``: its sort column (``escalate_at`` or
+    ``created_at``) and id. Signed so that a hand-edited cursor is a clear 400, not an
+    odd page."""
     return signing.dumps(
-        {"s": sort, "v": _cursor_value(ticket, sort), "id": ticket.pk},
+        {"s": sort, "v": value.isoformat() if value else None, "id": pk},
         salt=CURSOR_SALT,
         compress=True,
     )
@@ -259,6 +282,17 @@ class QueueRow:
     time_left: timedelta | None
     time_low: bool
     clock_note: str
+    # Display values computed once per row in Python (cheaper than template lookups,
+    # ``get_priority_display`` and a ``{% url %}`` per row).
+    url: str = ""
+    claim_url: str = ""
+    priority_label: str = ""
+    status_label: str = ""
+    time_text: str = ""
+    #: The deadline for the browser countdown (static/js/countdown.js), UTC ISO 8601.
+    deadline_iso: str = ""
+    #: Low-time threshold for the browser countdown: seconds of budget * LOW_TIME_SHARE.
+    low_seconds: int = 0
 
     @property
     def overdue_by(self) -> timedelta | None:
@@ -282,8 +316,16 @@ def clock_note(ticket: Ticket) -> str:
     if ticket.status == Ticket.Status.PENDING_VENDOR or ticket.tier >= 4:
         return _("with vendor")
     if ticket.status in Ticket.DONE_STATUSES:
-        return _("stopped: %(status)s") % {"status": ticket.get_status_display().lower()}
+        return _("stopped: %(status)s") % {"status": STATUS_LABELS[ticket.status].lower()}
     return _("no budget")
+
+
+def time_left_text(left: timedelta) -> str:
+    """The time-left cell: ``2h 05m`` or ``overdue 3m`` (static/js/countdown.js says
+    the same in the browser)."""
+    from helpdesk.templatetags.tierdesk import duration
+
+    return duration(left) if left > timedelta(0) else f"overdue {duration(-left)}"
 
 
 def row_for(ticket: Ticket, now: datetime) -> QueueRow:
@@ -292,34 +334,97 @@ def row_for(ticket: Ticket, now: datetime) -> QueueRow:
     left = ticket.escalate_at - now
     budget = ticket.tier_budget
     low = left <= timedelta(0) or bool(budget and left < budget * LOW_TIME_SHARE)
-    return QueueRow(ticket, left, low, "")
+    return QueueRow(
+        ticket,
+        left,
+        low,
+        "",
+        time_text=time_left_text(left),
+        deadline_iso=ticket.escalate_at.astimezone(UTC).isoformat(timespec="seconds"),
+        low_seconds=int(budget.total_seconds() * LOW_TIME_SHARE) if budget else 0,
+    )
 
 
-def _time_left_ids(qs: QuerySet[Ticket], *, after: tuple[datetime | None, int] | None) -> list[int]:
+#: ``{value: label}``: ``get_FOO_display`` rebuilds the choices dict (lazy
+#: translations) on every call.
+PRIORITY_LABELS = dict(Priority.choices)
+STATUS_LABELS = dict(Ticket.Status.choices)
+_REF = "__ref__"
+
+
+def _page_ids(
+    qs: QuerySet[Ticket], *, sort: str, after: tuple[datetime | None, int] | None
+) -> list[tuple[int, datetime | None]]:
+    """Up to ``PAGE_SIZE + 1`` ``(id, sort value)`` after the cursor, in page order."""
+    if sort == "time_left":
+        return _time_left_ids(qs, after=after)
+    if after is not None:
+        qs = _after(qs, sort=sort, value=after[0], pk=after[1])
+    return list(qs.order_by(*_ordering(sort)).values_list("pk", "created_at")[: PAGE_SIZE + 1])
+
+
+def _time_left_ids(
+    qs: QuerySet[Ticket], *, after: tuple[datetime | None, int] | None
+) -> list[tuple[int, datetime | None]]:
     """Deadline order, NULLS LAST, as two index range scans: tickets with a deadline
     in ``(escalate_at, id)`` order, then (only when that runs out within the page) the
     ones without, in id order."""
-    ids: list[int] = []
+    rows: list[tuple[int, datetime | None]] = []
     in_null_tail = after is not None and after[0] is None
     if not in_null_tail:
         timed = qs.filter(escalate_at__isnull=False)
         if after is not None:
             timed = _after(timed, sort="time_left", value=after[0], pk=after[1])
-        ids = list(
-            timed.order_by("escalate_at", "id").values_list("pk", flat=True)[: PAGE_SIZE + 1]
+        rows = list(
+            timed.order_by("escalate_at", "id").values_list("pk", "escalate_at")[: PAGE_SIZE + 1]
         )
-    if len(ids) <= PAGE_SIZE:
+    if len(rows) <= PAGE_SIZE:
         untimed = qs.filter(escalate_at__isnull=True)
         if after is not None and in_null_tail:
             untimed = untimed.filter(id__gt=after[1])
         # Ordered as the index is (escalate_at is constant here): the planner then walks
-        # ticket_queue_live / ticket_live_deadline instead of the whole primary key.
-        ids += list(
-            untimed.order_by("escalate_at", "id").values_list("pk", flat=True)[
-                : PAGE_SIZE + 1 - len(ids)
+        # the partial index instead of the whole primary key.
+        rows += list(
+            untimed.order_by("escalate_at", "id").values_list("pk", "escalate_at")[
+                : PAGE_SIZE + 1 - len(rows)
             ]
         )
-    return ids
+    return rows
+
+
+def _merge(parts: list[list[tuple[int, datetime | None]]], sort: str) -> list:
+    """The first ``PAGE_SIZE + 1`` of the disjoint, each already ordered, parts.
+
+    Each part holds its own first ``PAGE_SIZE + 1`` rows after the cursor, so the
+    first ``PAGE_SIZE + 1`` of their union are among them."""
+    if len(parts) == 1:
+        return parts[0]
+    rows = [r for part in parts for r in part]
+    if sort == "time_left":
+        rows.sort(key=lambda r: (0, r[1], r[0]) if r[1] is not None else (1, r[0]))
+    else:
+        rows.sort(key=lambda r: (r[1], r[0]), reverse=sort == "newest")
+    return rows[: PAGE_SIZE + 1]
+
+
+#: What a queue row shows (``.only()``: the ticket's long text columns and the users'
+#: password hashes stay in the database).
+ROW_FIELDS = (
+    "id",
+    "reference",
+    "tier",
+    "subject",
+    "requester_name",
+    "requester_email",
+    "priority",
+    "status",
+    "escalate_at",
+    "tier_budget",
+    "clock_paused_at",
+    "created_at",
+    "category__name",
+    "assignee__username",
+)
 
 
 def _load(ids: list[int]) -> list[Ticket]:
@@ -327,46 +432,143 @@ def _load(ids: list[int]) -> list[Ticket]:
 
     Paging selects ids only (no joins), so PostgreSQL walks the index in order and
     stops at the limit; joining first lets a misestimate turn that into a full sort."""
-    by_id = {t.pk: t for t in ticket_base_qs().filter(pk__in=ids)}
+    qs = Ticket.objects.select_related("category", "assignee").only(*ROW_FIELDS)
+    by_id = {t.pk: t for t in qs.filter(pk__in=ids)}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def queue_page(
     *, user: AbstractBaseUser, params: QueueParams, now: datetime | None = None
 ) -> QueuePage:
-    """One page of the queue: ``PAGE_SIZE`` rows after ``params.cursor``. Two queries
-    (ids, then rows), three where the deadline part of the queue ends mid-page."""
+    """One page of the queue: ``PAGE_SIZE`` rows after ``params.cursor``. One id query
+    per part of the view (two for the default Tier view; one more for a part whose
+    deadlines end mid-page), then one for the rows."""
     now = now or timezone.now()
-    qs = queue_queryset(user=user, params=params, now=now)
-    value, pk = None, 0
+    after = None
     if params.cursor:
-        value, pk = _cursor_decode(params.cursor, params.sort)
-        if params.sort != "time_left" and value is None:
+        after = _cursor_decode(params.cursor, params.sort)
+        if params.sort != "time_left" and after[0] is None:
             raise QueueError(_("This page link is no longer valid; start from the first page."))
-        if params.sort != "time_left":
-            qs = _after(qs, sort=params.sort, value=value, pk=pk)
-    if params.sort == "time_left":
-        ids = _time_left_ids(qs, after=(value, pk) if params.cursor else None)
-    else:
-        ids = list(qs.values_list("pk", flat=True)[: PAGE_SIZE + 1])
+    parts = [
+        _page_ids(qs, sort=params.sort, after=after)
+        for qs in queue_querysets(user=user, params=params, now=now)
+    ]
+    ids = _merge(parts, params.sort)
     more = len(ids) > PAGE_SIZE
-    tickets = _load(ids[:PAGE_SIZE])
+    tickets = _load([i for i, _v in ids[:PAGE_SIZE]]) if ids else []
+    ticket_url = reverse("tickets:agent-ticket", kwargs={"reference": _REF})
+    claim_url = reverse("tickets:agent-claim", kwargs={"reference": _REF})
+    rows = []
+    for t in tickets:
+        row = row_for(t, now)
+        # References are ``TD-<digits>``: safe in a path as they are.
+        row.url = ticket_url.replace(_REF, t.reference)
+        row.claim_url = claim_url.replace(_REF, t.reference)
+        row.priority_label = PRIORITY_LABELS.get(t.priority, t.priority)
+        row.status_label = STATUS_LABELS.get(t.status, t.status)
+        rows.append(row)
+    last = ids[PAGE_SIZE - 1] if more else None
     return QueuePage(
-        rows=[row_for(t, now) for t in tickets],
-        next_cursor=cursor_encode(tickets[-1], params.sort) if more else None,
+        rows=rows,
+        next_cursor=cursor_encode(last[1], last[0], params.sort) if last else None,
         is_first=not params.cursor,
     )
 
 
+# ---------------------------------------------------------------------------
+# The rows' HTML
+# ---------------------------------------------------------------------------
+
+#: One row of the queue table. Built with ``str.format`` over escaped values: the
+#: same markup as a template loop at a tenth of the cost (the template engine's
+#: lookups and auto-escaping, 25 rows x 30 variables, were most of a cold render).
+_ROW = (
+    '<tr data-reference="{ref}">'
+    '<td><label class="sr-only" for="sel-{ref}">Select {ref}</label>'
+    '<input type="checkbox" id="sel-{ref}" name="tickets" value="{ref}" form="bulk-form"></td>'
+    '<td><a class="queue-link" href="{url}">{ref}</a>{tier_badge}</td>'
+    "<td>{subject}</td>"
+    '<td>{name}<br><span class="muted small">{email}</span></td>'
+    "<td>{category}</td>"
+    '<td><span class="badge priority-{priority}">{priority_label}</span>{status_badge}</td>'
+    "<td>{time_cell}</td>"
+    "<td>{assignee_cell}</td>"
+    "</tr>\n"
+)
+
+
+def _e(value: object) -> str:
+    """HTML-escape like the template engine (``& < > " '``); ``None`` is empty."""
+    return "" if value is None else html.escape(str(value), quote=True)
+
+
+def _time_cell(row: QueueRow) -> str:
+    if row.time_left is None:
+        return f'<span class="muted">{_e(row.clock_note)}</span>'
+    css = "time-low" if row.time_low else ""
+    iso = _e(row.deadline_iso)
+    return (
+        f'<span class="{css}" title="Escalates at {iso}" data-deadline="{iso}" '
+        f'data-low="{row.low_seconds}">{_e(row.time_text)}</span>'
+    )
+
+
+def rows_html(page: QueuePage, *, show_tier: bool) -> str:
+    """The ``<tr>`` of one page (static/js/countdown.js reads ``data-deadline``).
+
+    Nothing here depends on the request: no CSRF token (each Claim button submits the
+    page's one ``claim-form`` with its own ``formaction``), so the result can be cached."""
+    out = []
+    for row in page.rows:
+        t = row.ticket
+        ref = _e(t.reference)
+        status_badge = (
+            ""
+            if t.status in (Ticket.Status.NEW, Ticket.Status.OPEN)
+            else f' <span class="badge status-{_e(t.status)}">{_e(row.status_label)}</span>'
+        )
+        if t.assignee_id is not None:
+            assignee_cell = _e(t.assignee.get_username())
+        else:
+            assignee_cell = (
+                f'<button type="submit" form="claim-form" formaction="{_e(row.claim_url)}" '
+                'class="secondary">Claim</button>'
+            )
+        out.append(
+            _ROW.format(
+                ref=ref,
+                url=_e(row.url),
+                tier_badge=f' <span class="tier-badge tier-{t.tier}">T{t.tier}</span>'
+                if show_tier
+                else "",
+                subject=_e(t.subject),
+                name=_e(t.requester_name),
+                email=_e(t.requester_email),
+                category=_e(t.category.name if t.category_id is not None else ""),
+                priority=_e(t.priority),
+                priority_label=_e(row.priority_label),
+                status_badge=status_badge,
+                time_cell=_time_cell(row),
+                assignee_cell=assignee_cell,
+            )
+        )
+    return "".join(out)
+
+
 def queue_assignee_choices(*, user: AbstractBaseUser) -> list[tuple[str, str]]:
-    """Agents offered in the assignee filter: those the user's queue can show."""
+    """Agents offered in the assignee filter: those the user's queue can show.
+    Tuples straight from the database (a model instance per agent cost ~1 ms for 100)."""
+    from django.contrib.auth import get_user_model
+
     from tiers.models import AgentProfile
 
-    qs = AgentProfile.objects.filter(is_active=True).select_related("user")
+    qs = AgentProfile.objects.filter(is_active=True)
     if not user_is_manager(user):
         profile = agent_profile_of(user)
         qs = qs.filter(tier__lte=profile.tier if profile else 0)
-    return [(str(p.user_id), p.user.get_username()) for p in qs.order_by("tier", "user__username")]
+    name = f"user__{get_user_model().USERNAME_FIELD}"
+    rows = qs.order_by("tier", name).values_list("user_id", name)
+    return [(str(user_id), username) for user_id, username in rows]
 
 
 def bulk_queryset(*, user: AbstractBaseUser, references: list[str]) -> QuerySet[Ticket]:

@@ -1,4 +1,5 @@
-"""Reads about tiers, agents, policies and calendars. Never imports ``tickets``."""
+"""Reads about tiers, agents, policies and calendars. Never imports ``tickets``'
+models or services (``helpdesk.memo`` uses the version counters of tickets/versions.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from helpdesk.versions import VersionedMemo
+from helpdesk.memo import VersionedMemo
 
 from .business_time import TWENTY_FOUR_SEVEN, CalendarSpec
 from .models import AgentProfile, BusinessCalendar, EscalationPolicy, SLAPolicy, VendorContact
@@ -67,10 +68,11 @@ class SLARule:
 # Policies shared across requests
 # ---------------------------------------------------------------------------
 #: Every write of EscalationPolicy, SLAPolicy, BusinessCalendar, WorkingHours or
-#: Holiday bumps this version (receivers in ``TiersConfig.ready``, after commit): a
-#: ticket create then reads one cache token instead of 4 queries.
-POLICIES = "policies"
-_policies = VersionedMemo(POLICIES)
+#: Holiday bumps this counter (receivers in ``TiersConfig.ready``, after commit): a
+#: ticket create then reads one cache counter instead of 4 queries.
+POLICIES_KEY = "ver:policies"
+_policies = VersionedMemo(POLICIES_KEY)
+policies_version = _policies.version
 _memoized = _policies.get
 #: ``with policies_pinned():`` reads the policies version once for the whole block.
 policies_pinned = _policies.pinned

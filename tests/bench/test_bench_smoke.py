@@ -100,3 +100,12 @@ def test_bench_harness_reports_every_target_without_server_errors(smoke_db_url, 
     md = out_md.read_text()
     assert "| Target | Goal |" in md
     assert "Ceiling (bare Django page)" in md
+    # The seeded tickets are searchable: the side table the queue search reads is full.
+    conn = connect(smoke_db_url)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT (SELECT count(*) FROM tickets_ticket), (SELECT count(*) FROM tickets_ticketsearch)"
+        )
+        tickets, searchable = cur.fetchone()
+    conn.close()
+    assert tickets >= 2000 and searchable == tickets

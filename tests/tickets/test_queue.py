@@ -3,6 +3,8 @@ query-count bounds."""
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,7 +22,8 @@ QUEUE = reverse("tickets:agent-queue")
 
 
 def refs(response) -> list[str]:
-    return [row.ticket.reference for row in response.context["page"].rows]
+    """The references listed, from the HTML (a cached response has no ``page``)."""
+    return re.findall(r'<tr data-reference="([^"]+)"', response.content.decode())
 
 
 @pytest.fixture
@@ -184,11 +187,11 @@ def test_keyset_pagination_visits_every_ticket_once(client, agent1, sort):
         assert response.status_code == 200
         seen += refs(response)
         pages += 1
-        cursor = response.context["page"].next_cursor
+        cursor = response.context["next_cursor"]
         if not cursor:
             break
         params = {"sort": sort, "cursor": cursor}
-    assert pages == 3
+    assert pages == math.ceil(130 / q.PAGE_SIZE)
     assert len(seen) == len(set(seen)) == 130
     if sort == "time_left":
         assert seen == _expected_order(tickets)
@@ -228,7 +231,7 @@ def test_queue_query_count_with_200_tickets(client, agent1, django_assert_max_nu
     assert len(refs(response)) == q.PAGE_SIZE
     with django_assert_max_num_queries(12):
         client.get(
-            QUEUE, {"view": "all", "q": "Problem", "cursor": response.context["page"].next_cursor}
+            QUEUE, {"view": "all", "q": "Problem", "cursor": response.context["next_cursor"]}
         )
     with django_assert_max_num_queries(6):
         client.get(QUEUE, {"partial": "rows"})

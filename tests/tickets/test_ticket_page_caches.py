@@ -309,28 +309,36 @@ def test_query_counts_are_constant_in_the_number_of_events(
 # ---------------------------------------------------------------------------
 
 
-def test_new_renamed_and_deactivated_agents_show_on_the_next_view(client, make_ticket, agent1):
+def test_new_renamed_and_deactivated_agents_show_on_the_next_view(
+    client, make_ticket, agent1, django_capture_on_commit_callbacks
+):
     from tests.factories import make_agent
+    from tiers.models import AgentProfile
 
+    # The versions are bumped after commit: run those callbacks as a request would.
+    committed = partial(django_capture_on_commit_callbacks, execute=True)
     ticket = make_ticket()
     agent_page(client, agent1, ticket)
-    newcomer = make_agent(tier=1, username="newcomer")
+    with committed():
+        newcomer = make_agent(tier=1, username="newcomer")
     picker = agent_page(client, agent1, ticket).split('id="assignee"', 1)[1].split("</select>")[0]
     assert f'<option value="{newcomer.pk}">newcomer (Tier 1)</option>' in picker
     newcomer.username = "renamed<x>"
-    newcomer.save()
+    with committed():
+        newcomer.save()
     picker = agent_page(client, agent1, ticket).split('id="assignee"', 1)[1].split("</select>")[0]
     assert "renamed&lt;x&gt; (Tier 1)" in picker and "newcomer" not in picker
-    from tiers.models import AgentProfile
-
     profile = AgentProfile.objects.get(user=newcomer)
     profile.is_active = False
-    profile.save()
+    with committed():
+        profile.save()
     picker = agent_page(client, agent1, ticket).split('id="assignee"', 1)[1].split("</select>")[0]
     assert f'value="{newcomer.pk}"' not in picker
 
 
-def test_canned_responses_follow_edits_and_tiers(client, make_ticket, agent1, agent3):
+def test_canned_responses_follow_edits_and_tiers(
+    client, make_ticket, agent1, agent3, django_capture_on_commit_callbacks
+):
     from tickets.models import CannedResponse
 
     ticket = make_ticket()
@@ -344,8 +352,22 @@ def test_canned_responses_follow_edits_and_tiers(client, make_ticket, agent1, ag
     html = agent_page(client, agent1, ticket)
     assert "Tier3 only" not in html and "Hello Pat Customer" in html
     first.body = "Good morning {{ requester_name }}"
-    first.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        first.save()
     html = agent_page(client, agent1, ticket)
     assert "Good morning Pat Customer" in html and "Hello Pat Customer" not in html
-    first.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        first.delete()
     assert "Good morning" not in agent_page(client, agent1, ticket)
+
+
+def test_shared_pieces_are_bumped_only_when_the_write_commits(django_capture_on_commit_callbacks):
+    """A version bumped before the commit let a reader cache the old rows under the
+    new version, where they stayed until the next write."""
+    from tickets.models import CannedResponse
+
+    before = pagecache.version("canned")
+    with django_capture_on_commit_callbacks(execute=True):
+        CannedResponse.objects.create(title="Greeting", body="Hello", tier=1)
+        assert pagecache.version("canned") == before  # not committed yet
+    assert pagecache.version("canned") != before

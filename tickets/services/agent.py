@@ -30,6 +30,7 @@ from ..models import (
     TicketAccessGrant,
     TicketEvent,
 )
+from ..versions import bump_notifications
 from . import clock, core
 from .core import TicketError, ticket_enter_tier, ticket_event_create
 
@@ -56,6 +57,7 @@ def _notify_in_app(*, users: Iterable[Any], ticket: Ticket, event: TicketEvent, 
         if u.pk != event.actor_id
     ]
     Notification.objects.bulk_create(rows)
+    bump_notifications(n.user_id for n in rows)  # bulk_create fires no signal
 
 
 def latest_escalation(ticket: Ticket) -> TicketEvent | None:

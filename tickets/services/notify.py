@@ -16,6 +16,7 @@ from tiers.models import CUSTOMER_TIER_NAMES
 from tiers.selectors import agents_of_tier, managers
 
 from ..models import Notification, TicketEvent
+from ..versions import bump_notifications
 
 logger = logging.getLogger(__name__)
 Kind = TicketEvent.Kind
@@ -107,6 +108,7 @@ def ticket_event_send(*, event_id: int) -> int:
             Notification.objects.bulk_create(
                 [Notification(user=u, ticket=ticket, event=event, text=text) for u in staff]
             )
+            bump_notifications(u.pk for u in staff)  # the bell count (tickets/versions.py)
             emails = [u.email for u in staff if u.email]
             send_templated_mail(
                 to=emails,

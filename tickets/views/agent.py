@@ -7,7 +7,9 @@ the message and what the agent typed (status 400/409); a forbidden one is a 403.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from html import escape as html_escape
@@ -20,6 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -31,7 +34,7 @@ from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
-from .. import pagecache
+from .. import pagecache, versions
 from .. import queue as q
 from ..models import CannedResponse, Category, Notification, Ticket, TicketEvent
 from ..selectors import (
@@ -91,10 +94,6 @@ def agent_required(view: Callable) -> Callable:
     return wrapper
 
 
-def _unread_count(user: Any) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
-
-
 def _text(request: HttpRequest, name: str, limit: int = MAX_TEXT) -> str:
     """A posted text field; too long is refused with a message (the page keeps what
     was typed), never cut short without the agent knowing."""
@@ -118,50 +117,213 @@ def _int(value: str | None) -> int | None:
 # ---------------------------------------------------------------------------
 
 
-@require_GET
-@agent_required
-def queue(request: HttpRequest) -> HttpResponse:
-    params = q.params_from(request.GET)
-    status = 200
-    try:
-        page = q.queue_page(user=request.user, params=params)
-    except q.QueueError as exc:
-        # A stale or hand-edited cursor: say so, and show the first page.
-        params.errors.append(exc.message)
-        params.cursor = ""
-        page = q.queue_page(user=request.user, params=params)
-        status = 400
-    filters = params.filter_items()
-    context = {
-        "page": page,
-        "params": params,
-        "filters_qs": q.as_query_params(filters),
-        "next_qs": q.as_query_params({**filters, "cursor": page.next_cursor})
-        if page.next_cursor
-        else "",
-        "poll_qs": q.as_query_params(
-            {**filters, "cursor": params.cursor} if params.cursor else filters
-        ),
-    }
-    if request.GET.get("partial") == "rows":
-        # The htmx poll: only the rows, same query string, so filters and page stay.
-        return render(request, "tickets/agent/_queue_rows.html", context, status=status)
-    profile = agent_profile_of(request.user)
-    context.update(
+#: The rows fragment is cached per 5-second slice of the clock (the page's htmx
+#: refresh period): the server-rendered "time left" text is at most that old, and
+#: static/js/countdown.js keeps it current in the browser from ``data-deadline``.
+ROWS_CACHE_SECONDS = 5
+#: The filter form changes only with the directory version; this is a backstop.
+FILTERS_CACHE_SECONDS = 600
+#: The agent profile decides access. Its entry is short-lived so that a deactivation
+#: whose version bump was lost (Redis unreachable at that moment, but not emptied)
+#: still takes effect within seconds.
+PROFILE_CACHE_SECONDS = 10
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class _QueueScope:
+    """Who is asking, as far as the cached queue pieces depend on it."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.user = request.user
+        self.profile = agent_profile_of(self.user)
+        self.manager = user_is_manager(self.user)
+        self.tier = self.profile.tier if self.profile else 0
+        #: Stored in each cached piece and compared on reading: a piece computed
+        #: before the user's tier or role changed is not used.
+        self.tag = f"{self.tier}:{'m' if self.manager else 'a'}"
+
+
+def _rows_key(user_id: int, poll_qs: str, now: Any) -> str:
+    """Besides the tickets version and the scope (both stored in the entry), the rows
+    depend on the clock slice, the user (its own claims: no one else ever reads this
+    entry) and the normalized query string (filters and cursor)."""
+    slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
+    return f"queue-rows:{slice_}:{user_id}:{_digest(poll_qs)}"
+
+
+def _filters_key(user_id: int, filters_qs: str) -> str:
+    """Besides the directory version and the scope (in the entry: which agents the
+    assignee filter offers), the filter form depends on the selected values."""
+    return f"queue-filters:{user_id}:{_digest(filters_qs)}"
+
+
+def _in_scope(payload: Any, scope: _QueueScope) -> Any | None:
+    if isinstance(payload, dict) and payload.get("scope") == scope.tag:
+        return payload
+    return None
+
+
+def _render_rows(scope: _QueueScope, params: q.QueueParams, now: Any) -> dict[str, Any]:
+    """The ``<tbody>`` of the queue and its paging. Raises ``QueueError`` for a bad
+    cursor. Holds no CSRF token (the Claim buttons submit the page's one
+    ``claim-form``) and nothing of the layout, so it can be cached."""
+    page = q.queue_page(user=scope.user, params=params, now=now)
+    html = render_to_string(
+        "tickets/agent/_queue_rows.html",
         {
-            "tier": profile.tier if profile else None,
-            "views": q.VIEWS,
+            # Escaped value by value in rows_html.
+            "rows_html": mark_safe(q.rows_html(page, show_tier=params.view == "all")),
+            "filters_qs": q.as_query_params(params.filter_items()),
+            "poll_qs": _poll_qs(params),
+        },
+    )
+    return {
+        "scope": scope.tag,
+        "html": html,
+        "next_cursor": page.next_cursor,
+        "is_first": page.is_first,
+        "page": page,
+    }
+
+
+def _poll_qs(params: q.QueueParams) -> str:
+    filters = params.filter_items()
+    return q.as_query_params({**filters, "cursor": params.cursor} if params.cursor else filters)
+
+
+def _render_filters(scope: _QueueScope, params: q.QueueParams) -> str:
+    return render_to_string(
+        "tickets/agent/_queue_filters.html",
+        {
+            "params": params,
             "sorts": q.SORTS,
             "statuses": [("active", "All active"), *Ticket.Status.choices],
             "priorities": Priority.choices,
             "sla_states": q.SLA_STATES,
             "ages": {k: v[0] for k, v in q.AGES.items()},
             "categories": Category.objects.only("id", "name"),
-            "assignees": q.queue_assignee_choices(user=request.user),
-            "bulk_actions": svc.BULK_ACTIONS,
-            "unread": _unread_count(request.user),
-        }
+            "assignees": q.queue_assignee_choices(user=scope.user),
+        },
     )
+
+
+def _count_unread(user: Any) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def _unread_count(user: Any) -> int:
+    """The bell's count, cached per user until a notification of theirs is written."""
+    return versions.unread_count(user, lambda: _count_unread(user))
+
+
+#: Cached in place of a profile for a user that has none (a superuser manager).
+_NO_PROFILE = "none"
+
+
+@require_GET
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """The queue (agents and managers; others get 403). Four pieces are cached, each
+    valid for the version counter it depends on (tickets/versions.py) and, for the
+    rows and the filter form, the scope it was computed for: the agent profile, the
+    rows, the filter form and the bell count; the counters and the pieces come in one
+    cache round trip. The layout and the CSRF token are never cached. With the cache
+    down every piece is computed."""
+    user = request.user
+    params = q.params_from(request.GET)
+    partial = request.GET.get("partial") == "rows"
+    now = timezone.now()
+    filters_qs = q.as_query_params(params.filter_items())
+    keys = {
+        "profile": f"agent-profile:{user.pk}",
+        "rows": _rows_key(user.pk, _poll_qs(params), now),
+        "filters": _filters_key(user.pk, filters_qs),
+        "unread": versions.unread_key(user.pk),
+    }
+    notif = versions.notif_key(user.pk)
+    if partial:
+        del keys["filters"], keys["unread"]
+    # One round trip: the version counters and every cached piece (each stored with
+    # the version it was computed at). With the cache down (current is None) every
+    # piece is computed and nothing is stored.
+    current, found = versions.fetch(
+        [versions.TICKETS_KEY, versions.DIRECTORY_KEY, notif], keys.values()
+    )
+
+    def cached(name: str, counter: str) -> Any | None:
+        return versions.valid(found.get(keys[name]), current[counter]) if current else None
+
+    # The agent profile decides access and scope. It is cached under the directory
+    # version, which every profile and user write bumps after commit: a deactivated
+    # agent is refused on its next request.
+    profile = cached("profile", versions.DIRECTORY_KEY)
+    if profile is not None:
+        user._tierdesk_profile = None if profile == _NO_PROFILE else profile
+    elif current:
+        profile = agent_profile_of(user)  # from the database
+        stored = profile or _NO_PROFILE
+        versions.store(
+            keys["profile"], current[versions.DIRECTORY_KEY], stored, PROFILE_CACHE_SECONDS
+        )
+    if agent_profile_of(user) is None and not user_is_manager(user):
+        raise PermissionDenied("The agent workspace is for help-desk staff.")
+    scope = _QueueScope(request)
+
+    status = 200
+    rows = _in_scope(cached("rows", versions.TICKETS_KEY), scope)
+    if rows is None:
+        try:
+            rows = _render_rows(scope, params, now)
+        except q.QueueError as exc:
+            # A stale or hand-edited cursor: say so, and show the first page.
+            params.errors.append(exc.message)
+            params.cursor = ""
+            rows = _render_rows(scope, params, now)
+            keys["rows"] = _rows_key(user.pk, _poll_qs(params), now)
+            status = 400
+        if current:
+            entry = {k: v for k, v in rows.items() if k != "page"}
+            versions.store(keys["rows"], current[versions.TICKETS_KEY], entry, ROWS_CACHE_SECONDS)
+    if partial:
+        # The htmx poll: only the rows, same query string, so filters and page stay.
+        return HttpResponse(rows["html"], status=status)
+
+    filters = _in_scope(cached("filters", versions.DIRECTORY_KEY), scope)
+    if filters is None:
+        filters = {"scope": scope.tag, "html": _render_filters(scope, params)}
+        if current:
+            versions.store(
+                keys["filters"], current[versions.DIRECTORY_KEY], filters, FILTERS_CACHE_SECONDS
+            )
+    unread = cached("unread", notif)
+    if unread is None:
+        unread = _count_unread(user)
+        if current:
+            versions.store(keys["unread"], current[notif], unread, versions.UNREAD_TTL)
+
+    next_cursor = rows["next_cursor"]
+    context = {
+        # Both rendered (autoescaped) from our templates here, maybe via the cache.
+        "rows_html": mark_safe(rows["html"]),
+        "filters_html": mark_safe(filters["html"]),
+        "server_time_ms": int(time.time() * 1000),
+        "page": rows.get("page"),  # only when computed here (tests, debugging)
+        "next_cursor": next_cursor,
+        "is_first": rows["is_first"],
+        "params": params,
+        "filters_qs": filters_qs,
+        "next_qs": q.as_query_params({**params.filter_items(), "cursor": next_cursor})
+        if next_cursor
+        else "",
+        "tier": scope.profile.tier if scope.profile else None,
+        "views": q.VIEWS,
+        "priorities": Priority.choices,
+        "bulk_actions": svc.BULK_ACTIONS,
+        "unread": unread,
+    }
     return render(request, "tickets/agent/queue.html", context, status=status)
 
 
@@ -752,5 +914,6 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("Choose a notification.")
         qs = qs.filter(pk__in=ids)
     count = qs.update(read_at=timezone.now())
+    versions.bump_notifications([request.user.pk])  # update() fires no signal
     messages.success(request, f"Marked {count} as read.")
     return redirect("tickets:agent-notifications")

@@ -1,0 +1,95 @@
+"""Process-local memos of rarely written rows, kept under a version counter.
+
+The counters are the project's one primitive (``tickets/versions.py``: ``fetch`` and
+``incr``, a counter Redis lost restarting from the clock). This module only adds the
+memo: values built from rows that change a few times a year (escalation and SLA
+policies, calendars, webhook subscriptions) are kept in the process while their
+counter stays the same, so a read costs one cache round trip and no query, and the
+values never travel through Redis. Lives outside ``tiers`` and ``integrations`` so
+both can use it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from tickets.versions import bump_after_commit, fetch, incr
+
+
+class VersionedMemo:
+    """Values kept while the counter ``key`` does not move.
+
+    Put only plain data in it (frozen dataclasses, tuples), never model instances with
+    lazy relations. ``max_age`` bounds what a bump missed while the cache was down can
+    leave behind. Cache down: compute, keep nothing.
+    """
+
+    def __init__(self, key: str, *, max_age: float = 5 * 60) -> None:
+        self.key = key
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._state: tuple[int | None, float, dict[Any, Any]] = (None, 0.0, {})
+        self._pin: ContextVar[list | None] = ContextVar(f"memo_{key}", default=None)
+
+    def version(self) -> int | None:
+        """The counter now; ``None`` when the cache is unavailable."""
+        values, _entries = fetch([self.key])
+        return values[self.key] if values else None
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block the counter is read once: a ticket create looks up its
+        budget rule and its SLA targets, one cache round trip instead of two. A
+        ContextVar keeps concurrent threads apart."""
+        reset = self._pin.set([])
+        try:
+            yield
+        finally:
+            self._pin.reset(reset)
+
+    def _values(self) -> dict[Any, Any] | None:
+        box = self._pin.get()
+        if box:
+            return box[0]
+        values = self._current()
+        if box is not None:
+            box.append(values)
+        return values
+
+    def _current(self) -> dict[Any, Any] | None:
+        token = self.version()
+        if token is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            current, deadline, values = self._state
+            if current != token or now >= deadline:
+                values = {}
+                self._state = (token, now + self.max_age, values)
+            return values
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        values = self._values()
+        if values is None:
+            return compute()
+        try:
+            return values[key]
+        except KeyError:
+            # Two threads may both compute; each result is right for the counter.
+            value = values[key] = compute()
+            return value
+
+    def changed(self, **_kwargs: Any) -> None:
+        """Signal receiver: a row the values are built from was written or deleted.
+
+        Bumped after commit (a reader that recomputed before the commit would keep
+        the old rows under the new counter) and at once, so that the writer's own
+        later reads in its transaction, and code that never commits (a test's
+        transaction), see the change too."""
+        incr(self.key)
+        bump_after_commit(self.key)
