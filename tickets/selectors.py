@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -56,13 +56,20 @@ def ticket_get_visible_to(
     return get_object_or_404(qs, reference=reference)
 
 
-def ticket_get_by_token(*, token: str, related: tuple[str, ...] | None = None) -> Ticket:
+def ticket_get_by_token(
+    *, token: str, related: tuple[str, ...] | None = None, newest_event: bool = False
+) -> Ticket:
     """The customer's tracking link. The token is looked up by its unique index, then
     compared in constant time; a malformed token is simply not found. ``related``
-    narrows the joined rows (the tracking page shows only the category)."""
+    narrows the joined rows (the tracking page shows only the category);
+    ``newest_event`` adds ``newest_event_id`` (the tracking page's cache key) in the
+    same query."""
     if not token or len(token) > 64:
         raise Http404
     qs = ticket_base_qs() if related is None else Ticket.objects.select_related(*related)
+    if newest_event:
+        newest = TicketEvent.objects.filter(ticket=OuterRef("pk")).order_by("-id").values("id")
+        qs = qs.annotate(newest_event_id=Subquery(newest[:1]))
     ticket = qs.filter(tracking_token=token).first()
     if ticket is None or not secrets.compare_digest(ticket.tracking_token, token):
         raise Http404

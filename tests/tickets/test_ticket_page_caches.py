@@ -371,3 +371,44 @@ def test_shared_pieces_are_bumped_only_when_the_write_commits(django_capture_on_
         CannedResponse.objects.create(title="Greeting", body="Hello", tier=1)
         assert pagecache.version("canned") == before  # not committed yet
     assert pagecache.version("canned") != before
+
+
+# ---------------------------------------------------------------------------
+# The tracking page's main block: shared per ticket state, CSRF token per reader
+# ---------------------------------------------------------------------------
+
+
+def test_tracking_block_is_shared_but_each_reader_gets_their_own_csrf_token(
+    make_ticket, django_assert_max_num_queries
+):
+    import re
+
+    from django.test import Client
+
+    from tickets.views.portal import CSRF_MARK
+
+    ticket = make_ticket()
+    url = track_url(ticket)
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    html_first = first.get(url).content.decode()
+    with django_assert_max_num_queries(1):  # the ticket with its newest event id: a hit
+        html_second = second.get(url).content.decode()
+
+    def token(html: str) -> str:
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+    assert CSRF_MARK not in html_first + html_second
+    assert token(html_first) != token(html_second)
+    reply = {"body": "Still broken after the restart.", "csrfmiddlewaretoken": token(html_second)}
+    assert second.post(url, reply).status_code == 302
+    # The reply came with an event: the block's key moved, both readers see it.
+    assert "Still broken after the restart." in first.get(url).content.decode()
+
+
+def test_a_refused_reply_is_rendered_live_with_what_was_typed(make_ticket, client):
+    ticket = make_ticket()
+    client.get(track_url(ticket))  # the shared block is warm
+    response = client.post(track_url(ticket), {"body": ""})
+    assert response.status_code == 400
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert "Still broken" not in client.get(track_url(ticket)).content.decode()

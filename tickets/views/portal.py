@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -28,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from helpdesk import ratelimit
 from helpdesk.exceptions import DomainError
 from helpdesk.markdown import render_markdown_many
+from knowledgebase import cache as kb_cache
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import CUSTOMER_TIER_NAMES
 
@@ -383,6 +387,7 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         or last_request.created_at <= now - portal_services.ESCALATION_REQUEST_INTERVAL
     )
     rating_initial = request.GET.get("rating", "")
+    rating_initial = rating_initial if rating_initial in {"1", "2", "3", "4", "5"} else ""
     # The customer's public files, once: the "Files" list and each event's own files
     # (was a second query through a prefetch).
     files = list(
@@ -428,9 +433,7 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         "form": forms.get("form") or CustomerReplyForm(),
         "reopen_form": forms.get("reopen_form") or ReopenForm(),
         "rate_form": forms.get("rate_form")
-        or SatisfactionForm(
-            initial={"rating": rating_initial} if rating_initial in "12345" else {}
-        ),
+        or SatisfactionForm(initial={"rating": rating_initial} if rating_initial else {}),
         "escalate_form": forms.get("escalate_form") or EscalationRequestForm(),
         "max_bytes": settings.ATTACHMENT_MAX_BYTES,
     }
@@ -474,11 +477,74 @@ def _fields(**forms: Any) -> dict[str, str]:
     return out
 
 
+#: Stands for the reader's CSRF token in the cached block (never a real token).
+CSRF_MARK = "csrf-token-of-the-reader"
+#: A cached block is also keyed by the minute: "next update in …", "overdue" and the
+#: once-a-day escalation request read the clock.
+TRACK_BLOCK_TTL = 120
+
+
+def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
+    """What the block shows, as a key: the ticket row (``updated_at``), its newest
+    event (every reply, note, move, rating, escalation request and file comes with
+    one), the minute, the language and the ``?rating=`` of an e-mail link; for a
+    resolved-with-article ticket, the reader's KB visibility and the KB version."""
+    newest = getattr(ticket, "newest_event_id", None)
+    if newest is None:
+        newest = (
+            TicketEvent.objects.filter(ticket_id=ticket.pk)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+    parts: list[Any] = [
+        ticket.pk,
+        ticket.updated_at.timestamp(),
+        newest or 0,
+        int(time.time() // 60),
+        translation.get_language(),
+        rating,
+    ]
+    if ticket.resolved_article_id:
+        parts += [kb_cache.visibility_class(request.user), kb_cache.kb_version()]
+    return "track:" + ":".join(map(str, parts))
+
+
+def _track_block(request: HttpRequest, ticket: Ticket, **forms: Any) -> str:
+    """The page's main block. A plain view (no bound form: a refused POST shows the
+    reader's input and errors, rendered live) is rendered once per ticket state and
+    shared: it is rendered without the request, and its CSRF tokens are a marker
+    replaced here by the reader's own token. Redis down: rendered every time."""
+    template = "tickets/portal/_track_content.html"
+    if forms:
+        return render_to_string(template, _track_context(request, ticket, **forms), request)
+    rating = request.GET.get("rating", "")
+    rating = rating if rating in {"1", "2", "3", "4", "5"} else ""
+    key: str | None = _track_block_key(request, ticket, rating)
+    html = None
+    try:
+        html = cache.get(key)
+    except Exception:
+        logger.warning("cache unavailable; tracking page rendered uncached")
+        key = None
+    if html is None:
+        context = _track_context(request, ticket)
+        context["csrf_token"] = CSRF_MARK
+        html = render_to_string(template, context)
+        if key is not None:
+            try:
+                cache.set(key, html, TRACK_BLOCK_TTL)
+            except Exception:
+                logger.warning("cache unavailable; tracking page block not stored")
+    return html.replace(CSRF_MARK, get_token(request))
+
+
 def _track_render(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any):
+    block = _track_block(request, ticket, **forms)
     return render(
         request,
         "tickets/portal/track.html",
-        _track_context(request, ticket, **forms),
+        {"ticket": ticket, "content": mark_safe(block)},  # rendered (escaped) above
         status=status,
     )
 
@@ -500,7 +566,9 @@ def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse 
 def track(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "POST":
         # The page shows the category; requester, assignee and owner are not joined.
-        return _track_render(request, ticket_get_by_token(token=token, related=("category",)))
+        return _track_render(
+            request, ticket_get_by_token(token=token, related=("category",), newest_event=True)
+        )
     ticket = ticket_get_by_token(token=token)
     limited = _limit_ticket_actions(request, ticket)
     if limited:
