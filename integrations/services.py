@@ -171,7 +171,7 @@ def active_webhooks() -> tuple[tuple[int, frozenset[str]], ...]:
         "active",
         lambda: tuple(
             (w.pk, frozenset(w.events or ()))
-            for w in Webhook.objects.filter(is_active=True).only("id", "events")
+            for w in Webhook.objects.filter(is_active=True).only("id", "events").order_by()
         ),
     )
 

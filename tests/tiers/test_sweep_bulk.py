@@ -105,7 +105,10 @@ def test_webhooks_hear_of_each_promotion_with_one_lookup_per_batch(
     )
     assert {c.kwargs["webhook_id"] for c in delay.call_args_list} == {escalations.pk}
     lookups = [q for q in queries.captured_queries if "integrations_webhook" in q["sql"]]
-    assert len(lookups) == 3  # batches of 2, 2, 1
+    # At most one per batch (batches of 2, 2, 1), never one per event; the active list
+    # is also kept per process under ver:webhooks (integrations/services.py), so
+    # after the first batch it is served without a query.
+    assert 1 <= len(lookups) <= 3
 
 
 def test_a_failing_event_hook_does_not_break_the_sweep(
