@@ -26,6 +26,7 @@ from tickets.services import portal as portal_svc
 from tickets.services.agent import ticket_access_grant
 from tickets.services.uploads import ticket_attachments_upload
 from tickets.views import agent as views
+from tiers.models import AgentProfile
 from tiers.services import escalation_sweep, vendor_handoff, vendor_handoff_revoke
 
 pytestmark = pytest.mark.django_db
@@ -357,3 +358,23 @@ def test_query_bounds_cold_and_warm(client, make_ticket, agent1, renders):
     assert len(cold.captured_queries) <= 12
     # A hit: the user (session auth) and the ticket with its newest event id.
     assert len(hot.captured_queries) <= 2, [q["sql"][:80] for q in hot.captured_queries]
+
+
+def test_the_access_check_on_a_hit_follows_the_viewers_tier(
+    client, make_ticket, agent1, renders, commit
+):
+    """A hit checks access with SQL compiled per visibility inputs (user, manager,
+    tier): a tier change takes effect on the next view, both ways."""
+    seen, above = make_ticket(), make_ticket(subject="ABOVE")
+    core.ticket_escalate(ticket=above, actor=agent1, **HANDOFF)  # Tier 2
+    client.force_login(agent1)
+    warm(client, seen, renders)
+    assert client.get(url(above)).status_code == 404
+    profile = AgentProfile.objects.get(user=agent1)
+    profile.tier = 2
+    commit(profile.save)
+    assert "ABOVE" in page(client, above)
+    page(client, above)  # now a hit: served after the same check
+    profile.is_active = False
+    commit(profile.save)
+    assert client.get(url(seen)).status_code == 403  # no longer staff

@@ -23,7 +23,7 @@ from django.db import connections, router
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
@@ -705,7 +705,28 @@ def _page_version(ticket: Ticket, newest_event_id: int | None, current: dict, no
         newest_event_id or 0,
         *(current[c] for c in PAGE_COUNTERS),
         int(now.timestamp()) // 60,
+        # What the code offers, not the data: whether the KB can draft articles, and
+        # the templates' source (a deploy never serves a block of the old templates).
+        svc.draft_article_service() is not None,
+        _templates_digest(),
     )
+
+
+_TEMPLATES_DIGEST: list[str] = []
+
+
+def _templates_digest() -> str:
+    if not _TEMPLATES_DIGEST:
+        sources = [
+            get_template(name).template.source
+            for name in (
+                "tickets/agent/_ticket_main.html",
+                "tickets/agent/_event.html",
+                "tickets/agent/_handoff.html",
+            )
+        ]
+        _TEMPLATES_DIGEST.append(_digest("\0".join(sources)))
+    return _TEMPLATES_DIGEST[0]
 
 
 def _render_page(
