@@ -9,7 +9,8 @@ after a newer one; the next reader sees the counter differ and recomputes.
 
 - ``TICKETS_KEY``: every ticket write (services in ``tickets/services/``, the
   escalation sweep in ``tiers/services.py``, and any ``Ticket.save()`` through the
-  ``post_save`` receiver below) bumps it. The agent queue's rows depend on it.
+  ``post_save`` receiver below), access grants, attachments and vendor hand-offs bump
+  it. The agent queue's rows and the agent ticket page's cached block depend on it.
 - ``DIRECTORY_KEY`` (``bump_directory_version``): categories, agent profiles and
   users; the queue's filter form and the cached agent profile depend on it.
 - ``notif_key(user)``: the notification bell, per user, bumped by notification
@@ -234,3 +235,14 @@ def _user_written(update_fields: Any = None, **kwargs: Any) -> None:
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
     bump_directory_version()
+
+
+@receiver(post_save, sender="tickets.Attachment", dispatch_uid="tickets-version-attachment")
+@receiver(post_delete, sender="tickets.Attachment", dispatch_uid="tickets-version-attachment-del")
+@receiver(post_save, sender="tiers.VendorHandoff", dispatch_uid="tickets-version-handoff")
+@receiver(post_delete, sender="tiers.VendorHandoff", dispatch_uid="tickets-version-handoff-del")
+def _ticket_part_written(**kwargs: Any) -> None:
+    # The agent ticket page's cached block lists the attachments and the live vendor
+    # link. Every service that writes them also adds an event today; this keeps the
+    # page right for a write that does not (an admin edit, a future service).
+    bump_tickets_version()

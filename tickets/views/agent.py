@@ -19,15 +19,17 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.db import connections, router
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk import fragments
 from helpdesk.exceptions import DomainError, ForbiddenError
 from helpdesk.markdown import render_markdown_many
 from knowledgebase.selectors import article_list_visible_to, article_suggest
@@ -597,23 +599,245 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             ticket.sla_breached_at
             or (ticket.resolution_due and ticket.resolution_due < now and ticket.is_active)
         ),
-        "viewers": svc.presence_touch(ticket=ticket, user=user),
         "lower_tiers": range(1, ticket.tier),
-        "unread": _unread_count(user),
         "post": post,
     }
     context.update(extra)
     return context
 
 
-@require_GET
-@agent_required
-def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    # The page shows the category and the assignee; requester and owner are ids only.
-    ticket = ticket_get_visible_to(
-        user=request.user, reference=reference, related=("category", "assignee")
+#: The cached main block is valid for one minute of the clock at most (it shows clocks
+#: and "time left"); the key carries the minute, the TTL only frees memory.
+PAGE_CACHE_SECONDS = 120
+#: The counters the cached main block depends on besides the ticket row and its newest
+#: event: ``ver:tickets`` (every ticket write and access grant: the requester's other
+#: tickets, what this agent may do), ``ver:directory`` (user names, categories, agent
+#: profiles), and the shared pieces inside the block (KB articles, agents, canned).
+PAGE_COUNTERS = (
+    versions.TICKETS_KEY,
+    versions.DIRECTORY_KEY,
+    pagecache._version_key("kb"),
+    pagecache._version_key("agents"),
+    pagecache._version_key("canned"),
+)
+
+
+#: The page shows the category and the assignee; requester and owner are ids only.
+TICKET_RELATED = ("category", "assignee")
+#: The key row's SQL, compiled once per process for each set of inputs of the
+#: visibility filter (``ticket_list_visible_to``: the user, manager or not, the tier).
+_KEY_ROW_SQL: dict[tuple, tuple[str, list, int]] = {}
+_REFERENCE_MARK = "zz-reference-placeholder-zz"
+
+
+def _visible_ticket_qs(user: Any, reference: str) -> QuerySet[Ticket]:
+    """The ticket by reference within the user's visibility, with its newest event id
+    (a subquery on the event index)."""
+    return (
+        ticket_list_visible_to(user=user)
+        .select_related(None)
+        .filter(reference=reference)
+        .order_by()  # one row by the unique reference: no sort
+        .annotate(
+            newest_event_id=Subquery(
+                TicketEvent.objects.filter(ticket=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+            )
+        )
     )
-    return render(request, "tickets/agent/ticket.html", _ticket_context(request, ticket))
+
+
+def _key_row(user: Any, reference: str) -> tuple | None:
+    """``(id, updated_at, newest event id)`` of the ticket if the user may see it.
+
+    A hit needs only these, and building and compiling the visibility queryset cost
+    more than the rest of the hit. The SQL is the ORM's own, compiled for a
+    placeholder reference and kept per visibility inputs; only the reference
+    parameter changes between calls."""
+    manager = user_is_manager(user)
+    inputs = (user.pk, manager, user_max_tier(user))
+    compiled = _KEY_ROW_SQL.get(inputs)
+    if compiled is None:
+        qs = _visible_ticket_qs(user, _REFERENCE_MARK).values_list(
+            "pk", "updated_at", "newest_event_id"
+        )[:1]
+        sql, params = qs.query.sql_with_params()
+        params = list(params)
+        if params.count(_REFERENCE_MARK) != 1:  # not the shape expected: use the ORM
+            return next(
+                iter(
+                    _visible_ticket_qs(user, reference).values_list(
+                        "pk", "updated_at", "newest_event_id"
+                    )[:1]
+                ),
+                None,
+            )
+        if len(_KEY_ROW_SQL) > 1000:
+            _KEY_ROW_SQL.clear()
+        compiled = _KEY_ROW_SQL[inputs] = (sql, params, params.index(_REFERENCE_MARK))
+    sql, params, at = compiled
+    params = [*params[:at], reference, *params[at + 1 :]]
+    with connections[router.db_for_read(Ticket)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _page_key(user_id: int, reference: str, canned: int) -> str:
+    # Per viewer: the block shows "you", the actions this agent may take and the
+    # canned responses of this agent's tier. Language and time zone change its text.
+    parts = (
+        str(user_id),
+        _digest(reference),
+        translation.get_language() or "",
+        timezone.get_current_timezone_name(),
+        str(canned),
+    )
+    return "agent-page:" + ":".join(parts)
+
+
+def _page_version(ticket: Ticket, newest_event_id: int | None, current: dict, now: Any) -> tuple:
+    """What the cached block was rendered from: a write to the ticket row moves
+    ``updated_at``, a new event (reply, note, sweep promotion, attachment, rating,
+    vendor hand-off or revocation) moves the newest event id, and the counters cover
+    the rest; the minute bounds the clocks' text."""
+    return (
+        ticket.pk,
+        ticket.updated_at.isoformat(),
+        newest_event_id or 0,
+        *(current[c] for c in PAGE_COUNTERS),
+        int(now.timestamp()) // 60,
+        # What the code offers, not the data: whether the KB can draft articles, and
+        # the templates' source (a deploy never serves a block of the old templates).
+        svc.draft_article_service() is not None,
+        _templates_digest(),
+    )
+
+
+_TEMPLATES_DIGEST: list[str] = []
+
+
+def _templates_digest() -> str:
+    if not _TEMPLATES_DIGEST:
+        sources = [
+            get_template(name).template.source
+            for name in (
+                "tickets/agent/_ticket_main.html",
+                "tickets/agent/_event.html",
+                "tickets/agent/_handoff.html",
+            )
+        ]
+        _TEMPLATES_DIGEST.append(_digest("\0".join(sources)))
+    return _TEMPLATES_DIGEST[0]
+
+
+def _render_page(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    fragment: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    viewers: list[str] | None = None,
+    unread: int | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The ticket page: the main block (``fragment``, cached, or rendered here from
+    ``context``) with the requester's CSRF token and the live presence notice put in,
+    inside the layout with the live bell count and messages."""
+    user = request.user
+    if fragment is None:
+        fragment = fragments.render_fragment(
+            "tickets/agent/_ticket_main.html", context or {}, request, slots=("presence",)
+        )
+    if viewers is None:
+        viewers = svc.presence_touch(ticket=ticket, user=user)
+    presence = render_to_string(
+        "tickets/agent/_presence.html", {"viewers": viewers, "new_events": None, "ticket": ticket}
+    )
+    layout = {
+        "ticket": ticket,
+        "main": fragments.fill(fragment, request, presence=presence),
+        "unread": _unread_count(user) if unread is None else unread,
+    }
+    return render(request, "tickets/agent/ticket.html", layout, status=status)
+
+
+def _cached_profile(user: Any, current: dict | None, found: dict) -> None:
+    """The agent profile from the cache entry the queue keeps (``agent-profile:<id>``,
+    valid for the directory version), or from the database and stored for both."""
+    key = f"agent-profile:{user.pk}"
+    profile = versions.valid(found.get(key), current[versions.DIRECTORY_KEY]) if current else None
+    if profile is not None:
+        user._tierdesk_profile = None if profile == _NO_PROFILE else profile
+    elif current:
+        profile = agent_profile_of(user)
+        versions.store(
+            key, current[versions.DIRECTORY_KEY], profile or _NO_PROFILE, PROFILE_CACHE_SECONDS
+        )
+
+
+@require_GET
+@login_required
+def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    """The ticket page. Its main block is cached per viewer and valid for the ticket
+    row's ``updated_at``, the newest event, the counters in ``PAGE_COUNTERS`` and the
+    minute (``_page_version``); the layout, the messages, the bell, the presence
+    notice and the CSRF token are never cached. One cache round trip brings the
+    counters, the agent profile, the bell count and the block; with the cache down
+    everything is computed."""
+    user = request.user
+    now = timezone.now()
+    canned = _int(request.GET.get("canned")) or 0
+    notif = versions.notif_key(user.pk)
+    page_key = _page_key(user.pk, reference, canned)
+    unread_key = versions.unread_key(user.pk)
+    current, found = versions.fetch(
+        [*PAGE_COUNTERS, notif], [f"agent-profile:{user.pk}", unread_key, page_key]
+    )
+    _cached_profile(user, current, found)
+    if agent_profile_of(user) is None and not user_is_manager(user):
+        raise PermissionDenied("The agent workspace is for help-desk staff.")
+    # With a block in the cache, the access check reads only what the key needs: the
+    # row's id and updated_at and its newest event id (a subquery on the event
+    # index), with no joins, so that a hit pays for neither the planning nor the
+    # compiling of the full row. With none (cold, or the cache down) it reads the
+    # full row at once: the page is built anyway.
+    full = found.get(page_key) is None
+    if full:
+        ticket = next(
+            iter(_visible_ticket_qs(user, reference).select_related(*TICKET_RELATED)[:1]), None
+        )
+        if ticket is None:
+            raise Http404("No such ticket.")
+        newest_event_id = ticket.newest_event_id
+    else:
+        row = _key_row(user, reference)
+        if row is None:
+            raise Http404("No such ticket.")
+        pk, updated_at, newest_event_id = row
+        ticket = Ticket(pk=pk, reference=reference, updated_at=updated_at)
+    unread = versions.valid(found.get(unread_key), current[notif]) if current else None
+    if unread is None:
+        unread = _count_unread(user)
+        if current:
+            versions.store(unread_key, current[notif], unread, versions.UNREAD_TTL)
+    version = _page_version(ticket, newest_event_id, current, now) if current else None
+    fragment = versions.valid(found.get(page_key), version) if current else None
+    if fragment is None:
+        if not full:
+            # A stale block: now the whole row (the page shows the category and the
+            # assignee). It may be newer than ``version``: a block newer than its key
+            # is at worst recomputed by the next reader, never shown stale.
+            ticket = Ticket.objects.select_related(*TICKET_RELATED).filter(pk=ticket.pk).first()
+            if ticket is None:
+                raise Http404("No such ticket.")
+        fragment = fragments.render_fragment(
+            "tickets/agent/_ticket_main.html",
+            _ticket_context(request, ticket),
+            request,
+            slots=("presence",),
+        )
+        if current:
+            versions.store(page_key, version, fragment, PAGE_CACHE_SECONDS)
+    return _render_page(request, ticket, fragment=fragment, unread=unread)
 
 
 @require_GET
@@ -650,7 +874,7 @@ def _act(
     except DomainError as exc:
         ticket.refresh_from_db()
         context = _ticket_context(request, ticket, error=exc.message, error_field=exc.field)
-        return render(request, "tickets/agent/ticket.html", context, status=exc.status)
+        return _render_page(request, ticket, context=context, status=exc.status)
     messages.success(request, done)
     if then is not None:
         return redirect(then(ticket))
@@ -727,10 +951,11 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
         last_seen = _int(request.POST.get("last_event_id")) or 0
         new = svc.events_since(ticket=ticket, last_event_id=last_seen, user=request.user)
         # The whole page is built only when it is shown: the usual reply goes straight on.
-        if new or svc.presence_touch(ticket=ticket, user=request.user):
+        viewers = svc.presence_touch(ticket=ticket, user=request.user)
+        if new or viewers:
             context = _ticket_context(request, ticket)
-            context.update({"collision": True, "new_events": new})
-            return render(request, "tickets/agent/ticket.html", context, status=409)
+            context.update({"collision": True, "new_events": new, "viewers": viewers})
+            return _render_page(request, ticket, context=context, viewers=viewers, status=409)
     wait = bool(request.POST.get("pending_customer"))
     return _act(
         request,
