@@ -26,12 +26,17 @@ CSRF = "csrf"
 
 
 def render_fragment(
-    template_name: str, context: dict[str, Any], request: HttpRequest, slots: tuple[str, ...] = ()
+    template_name: str,
+    context: dict[str, Any],
+    request: HttpRequest | None,
+    slots: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``template_name`` rendered with ``csrf_token`` and each of ``slots`` (context
     names the template prints with ``{{ name }}``) as markers. The view context wins
     over the context processors (``make_context`` pushes it on top), so the CSRF
-    context processor's lazy token is never evaluated here."""
+    context processor's lazy token is never evaluated here. Without a ``request`` no
+    context processor runs: the fragment cannot show anything about the viewer, so it
+    can be shared between viewers."""
     nonce = secrets.token_hex(12)
     markers = {name: f"fragment-{name}-{nonce}" for name in (CSRF, *slots)}
     html = render_to_string(

@@ -19,7 +19,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -28,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk import ratelimit
+from helpdesk import fragments, ratelimit
 from helpdesk.exceptions import DomainError
 from helpdesk.markdown import render_markdown_many
 from knowledgebase import cache as kb_cache
@@ -477,8 +476,6 @@ def _fields(**forms: Any) -> dict[str, str]:
     return out
 
 
-#: Stands for the reader's CSRF token in the cached block (never a real token).
-CSRF_MARK = "csrf-token-of-the-reader"
 #: A cached block is also keyed by the minute: "next update in …", "overdue" and the
 #: once-a-day escalation request read the clock.
 TRACK_BLOCK_TTL = 120
@@ -513,30 +510,29 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
 def _track_block(request: HttpRequest, ticket: Ticket, **forms: Any) -> str:
     """The page's main block. A plain view (no bound form: a refused POST shows the
     reader's input and errors, rendered live) is rendered once per ticket state and
-    shared: it is rendered without the request, and its CSRF tokens are a marker
-    replaced here by the reader's own token. Redis down: rendered every time."""
+    shared between readers: rendered without the request (nothing about the viewer),
+    its CSRF tokens left as markers that ``fill`` replaces with the reader's own token
+    (helpdesk/fragments.py). Redis down: rendered every time."""
     template = "tickets/portal/_track_content.html"
     if forms:
         return render_to_string(template, _track_context(request, ticket, **forms), request)
     rating = request.GET.get("rating", "")
     rating = rating if rating in {"1", "2", "3", "4", "5"} else ""
     key: str | None = _track_block_key(request, ticket, rating)
-    html = None
+    fragment = None
     try:
-        html = cache.get(key)
+        fragment = cache.get(key)
     except Exception:
         logger.warning("cache unavailable; tracking page rendered uncached")
         key = None
-    if html is None:
-        context = _track_context(request, ticket)
-        context["csrf_token"] = CSRF_MARK
-        html = render_to_string(template, context)
+    if fragment is None:
+        fragment = fragments.render_fragment(template, _track_context(request, ticket), None)
         if key is not None:
             try:
-                cache.set(key, html, TRACK_BLOCK_TTL)
+                cache.set(key, fragment, TRACK_BLOCK_TTL)
             except Exception:
                 logger.warning("cache unavailable; tracking page block not stored")
-    return html.replace(CSRF_MARK, get_token(request))
+    return fragments.fill(fragment, request)
 
 
 def _track_render(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any):
