@@ -71,3 +71,6 @@ def test_embedded_mode_boots_serves_and_runs_a_task(tmp_path):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+    # The worker's broadcast (pidbox) exchanges live in var/ with the rest of the
+    # broker, not in a control/ folder of the working directory (kombu's default).
+    assert any((tmp_path / "var" / "broker" / "control").glob("*.exchange"))
