@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations import services
 from integrations.models import Webhook
+from tests.outage import DEAD_CACHE
 
 pytestmark = pytest.mark.django_db
 
@@ -69,13 +70,7 @@ def test_the_ticket_hook_queues_a_new_subscription(
 
 def test_cache_outage_reads_the_table(settings):
     a = Webhook.objects.create(name="a", url="https://a.example/h", events=["ticket.created"])
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    settings.CACHES = DEAD_CACHE
     assert services.webhooks_version() is None
     assert _ids() == ((a.pk,), 1)
     assert _ids() == ((a.pk,), 1)

@@ -9,16 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.outage import DEAD_CACHE
 
 pytestmark = pytest.mark.django_db
-
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def test_a_signed_in_request_does_not_read_the_session_table(customer_client):
 
 def test_signed_in_pages_still_load_when_the_cache_is_down(customer_client, settings):
     settings.SESSION_ENGINE = "helpdesk.sessions"
-    settings.CACHES = DEAD_REDIS
+    settings.CACHES = DEAD_CACHE
     response = customer_client.get(reverse("tickets:my-tickets"))
     assert response.status_code == 200
     assert b"My tickets" in response.content
@@ -48,7 +41,7 @@ def test_signed_in_pages_still_load_when_the_cache_is_down(customer_client, sett
 
 def test_signing_in_works_when_the_cache_is_down(client, settings):
     settings.SESSION_ENGINE = "helpdesk.sessions"
-    settings.CACHES = DEAD_REDIS
+    settings.CACHES = DEAD_CACHE
     user = UserFactory(username="pat")
     user.set_password("pw")
     user.save()

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from helpdesk import ratelimit
+from tests.outage import DEAD_CACHE
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -115,12 +116,6 @@ def test_redis_limits_still_refuse_submissions_over_the_limit(redis_cache, clien
 
 
 def test_unreachable_redis_fails_open(settings, client, form):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    settings.CACHES = DEAD_CACHE
     assert ratelimit.hit("cost:down", limit=1, window=60).allowed
     assert client.post(NEW, form).status_code == 302

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import VendorFactory
+from tests.outage import DEAD_CACHE
 from tickets.models import CannedResponse, Notification, Ticket
 from tickets.services import core
 from tickets.services import portal as portal_svc
@@ -327,13 +328,7 @@ def test_the_page_renders_with_the_cache_down(client, make_ticket, agent1, setti
     ticket = make_ticket()
     core.ticket_reply(ticket=ticket, agent=agent1, body="Try **this**")
     client.force_login(agent1)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    settings.CACHES = DEAD_CACHE
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
     for _ in range(2):
         html = page(client, ticket)

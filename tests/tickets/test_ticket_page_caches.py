@@ -18,6 +18,7 @@ from helpdesk import markdown
 from knowledgebase.models import Article
 from knowledgebase.services import article_archive
 from tests.factories import ArticleFactory
+from tests.outage import DEAD_CACHE
 from tickets import pagecache
 from tickets.models import Ticket
 from tickets.services import core
@@ -231,13 +232,7 @@ def test_pages_render_when_the_cache_is_down(client, make_ticket, agent1, settin
     core.ticket_claim(ticket=ticket, agent=agent1)
     core.ticket_reply(ticket=ticket, agent=agent1, body="Try **this**")
     client.force_login(agent1)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    settings.CACHES = DEAD_CACHE
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
     assert pagecache.version("kb") is None
     response = client.get(agent_url(ticket))

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import PolicyFactory
+from tests.outage import DEAD_CACHE
 from tickets.services import ticket_create
 from tiers import selectors
 from tiers.models import EscalationPolicy, Holiday, SLAPolicy, WorkingHours
@@ -130,13 +131,7 @@ def test_the_version_is_bumped_after_commit(policies, django_capture_on_commit_c
 
 
 def test_cache_outage_reads_the_database(policies, category, frozen_now, settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    settings.CACHES = DEAD_CACHE
     assert selectors.policies_version() is None
     _, first = _queries(lambda: selectors.budget_rule_for(tier=1, priority="normal"))
     _, second = _queries(lambda: selectors.budget_rule_for(tier=1, priority="normal"))
