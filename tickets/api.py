@@ -67,6 +67,17 @@ def require_staff(request: Request) -> None:
         raise ForbiddenError(_("Only help-desk agents can do this."))
 
 
+def staff_action(request: Request, reference: str, serializer_class=None) -> tuple[Ticket, dict]:
+    """The ticket an agent acts on and the validated input: 404, then 403, then 400."""
+    ticket = get_ticket(request, reference)
+    require_staff(request)
+    if serializer_class is None:
+        return ticket, {}
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return ticket, serializer.validated_data
+
+
 # ---------------------------------------------------------------------------
 # Shared output
 # ---------------------------------------------------------------------------
@@ -510,8 +521,7 @@ class TicketClaimApi(APIView):
         "Assign it to yourself. 409 when another agent claimed it first.",
     )
     def post(self, request: Request, reference: str) -> Response:
-        ticket = get_ticket(request, reference)
-        require_staff(request)
+        ticket, _ = staff_action(request, reference)
         ticket = core.ticket_claim(ticket=ticket, agent=request.user)
         return ticket_response(request, reload(request, ticket))
 
@@ -551,13 +561,8 @@ class TicketEscalateApi(APIView):
         },
     )
     def post(self, request: Request, reference: str) -> Response:
-        ticket = get_ticket(request, reference)
-        require_staff(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        ticket = core.ticket_escalate(
-            ticket=ticket, actor=request.user, **serializer.validated_data
-        )
+        ticket, data = staff_action(request, reference, self.InputSerializer)
+        ticket = core.ticket_escalate(ticket=ticket, actor=request.user, **data)
         return ticket_response(request, reload(request, ticket))
 
 
@@ -574,13 +579,8 @@ class TicketDeescalateApi(APIView):
         example={"reason": "A password reset; Tier 1 has the script for it."},
     )
     def post(self, request: Request, reference: str) -> Response:
-        ticket = get_ticket(request, reference)
-        require_staff(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        ticket = core.ticket_deescalate(
-            ticket=ticket, actor=request.user, **serializer.validated_data
-        )
+        ticket, data = staff_action(request, reference, self.InputSerializer)
+        ticket = core.ticket_deescalate(ticket=ticket, actor=request.user, **data)
         return ticket_response(request, reload(request, ticket))
 
 
@@ -600,11 +600,7 @@ class TicketResolveApi(APIView):
         example={"resolution": "Reset the password.", "article": "reset-your-password"},
     )
     def post(self, request: Request, reference: str) -> Response:
-        ticket = get_ticket(request, reference)
-        require_staff(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        ticket, data = staff_action(request, reference, self.InputSerializer)
         article = None
         if data.get("article"):
             article = (
@@ -640,13 +636,8 @@ class TicketStatusApi(APIView):
         example={"status": "pending_customer", "reason": "Asked for the error message."},
     )
     def post(self, request: Request, reference: str) -> Response:
-        ticket = get_ticket(request, reference)
-        require_staff(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        ticket = core.ticket_change_status(
-            ticket=ticket, actor=request.user, **serializer.validated_data
-        )
+        ticket, data = staff_action(request, reference, self.InputSerializer)
+        ticket = core.ticket_change_status(ticket=ticket, actor=request.user, **data)
         return ticket_response(request, reload(request, ticket))
 
 
