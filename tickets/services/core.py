@@ -580,6 +580,34 @@ def _is_first_contact(ticket: Ticket) -> bool:
     )
 
 
+def _resolve(
+    ticket: Ticket,
+    *,
+    resolution: str,
+    resolved_by: User | None,
+    first_contact: bool,
+    now: datetime,
+    fields: list[str],
+) -> None:
+    """Mark ``ticket`` resolved, stop its tier clock and save (with ``fields``, which
+    the caller changed too). Shared by the agent's and the customer's resolve."""
+    ticket.status = Status.RESOLVED
+    ticket.resolution = resolution
+    ticket.resolved_at = now
+    ticket.resolved_by = resolved_by
+    ticket.resolved_tier = ticket.tier
+    ticket.first_contact_resolution = first_contact
+    clock.clock_stop(ticket)
+    ticket.sla_warn_at = None
+    ticket.save(
+        update_fields=[
+            "status", "resolution", "resolved_at", "resolved_by", "resolved_tier",
+            "first_contact_resolution", "sla_warn_at", "updated_at",
+            *clock.CLOCK_FIELDS, *fields,
+        ]
+    )  # fmt: skip
+
+
 @transaction.atomic
 def ticket_resolve(
     *, ticket: Ticket, actor: User, resolution: str, article: Any | None = None
@@ -592,24 +620,19 @@ def ticket_resolve(
     if not resolution.strip():
         raise TicketError(_("Describe the resolution."), field="resolution")
     now = _now()
-    ticket.first_contact_resolution = _is_first_contact(ticket)
-    ticket.status = Status.RESOLVED
-    ticket.resolution = resolution.strip()
-    ticket.resolved_at = now
-    ticket.resolved_by = actor
-    ticket.resolved_tier = ticket.tier
     ticket.resolved_article = article
+    fields = ["resolved_article"]
     if ticket.first_response_at is None:
         ticket.first_response_at = now
-    clock.clock_stop(ticket)
-    ticket.sla_warn_at = None
-    ticket.save(
-        update_fields=[
-            "status", "resolution", "resolved_at", "resolved_by", "resolved_tier",
-            "resolved_article", "first_contact_resolution", "first_response_at",
-            "sla_warn_at", "updated_at", *clock.CLOCK_FIELDS,
-        ]
-    )  # fmt: skip
+        fields.append("first_response_at")
+    _resolve(
+        ticket,
+        resolution=resolution.strip(),
+        resolved_by=actor,
+        first_contact=_is_first_contact(ticket),
+        now=now,
+        fields=fields,
+    )
     ticket_event_create(
         ticket=ticket,
         kind=Kind.RESOLVED,

@@ -243,23 +243,16 @@ def ticket_customer_resolve(*, ticket: Ticket, actor: User | None = None) -> Tic
         )
     if ticket.status == Status.CLOSED:
         raise PortalError(_("%(ref)s is already closed.") % {"ref": ticket.reference})
-    now = timezone.now()
-    ticket.status = Status.RESOLVED
-    ticket.resolution = _("The customer confirmed the problem is solved.")
-    ticket.resolved_at = now
     # Nobody on staff solved it: no agent is credited, and it is not a first-contact
     # resolution by Tier 1.
-    ticket.resolved_by = None
-    ticket.resolved_tier = ticket.tier
-    ticket.first_contact_resolution = False
-    clock.clock_stop(ticket)
-    ticket.sla_warn_at = None
-    ticket.save(
-        update_fields=[
-            "status", "resolution", "resolved_at", "resolved_by", "resolved_tier",
-            "first_contact_resolution", "sla_warn_at", "updated_at", *clock.CLOCK_FIELDS,
-        ]
-    )  # fmt: skip
+    core._resolve(
+        ticket,
+        resolution=_("The customer confirmed the problem is solved."),
+        resolved_by=None,
+        first_contact=False,
+        now=timezone.now(),
+        fields=[],
+    )
     core.ticket_event_create(
         ticket=ticket,
         kind=Kind.RESOLVED,
