@@ -200,9 +200,12 @@ def unread_count(user: Any, compute: Callable[[], int]) -> int:
 
 @receiver(post_save, sender="tickets.Ticket", dispatch_uid="tickets-version-save")
 @receiver(post_delete, sender="tickets.Ticket", dispatch_uid="tickets-version-delete")
+@receiver(post_save, sender="tickets.TicketAccessGrant", dispatch_uid="tickets-version-grant")
+@receiver(post_delete, sender="tickets.TicketAccessGrant", dispatch_uid="tickets-version-ungrant")
 def _ticket_written(**kwargs: Any) -> None:
     # Every Ticket.save() (services, admin, merges) bumps; QuerySet.update() and
-    # bulk writes fire no signal, so their callers bump explicitly.
+    # bulk writes fire no signal, so their callers bump explicitly. A grant changes
+    # which tickets the "all tiers" view lists for its user.
     bump_tickets_version()
 
 
@@ -210,13 +213,6 @@ def _ticket_written(**kwargs: Any) -> None:
 @receiver(post_delete, sender="tickets.Notification", dispatch_uid="notifications-version-del")
 def _notification_written(instance: Any, **kwargs: Any) -> None:
     bump_notifications([instance.user_id])
-
-
-@receiver(post_save, sender="tickets.TicketAccessGrant", dispatch_uid="tickets-version-grant")
-@receiver(post_delete, sender="tickets.TicketAccessGrant", dispatch_uid="tickets-version-ungrant")
-def _grant_written(**kwargs: Any) -> None:
-    # A grant changes which tickets the "all tiers" view lists for its user.
-    bump_tickets_version()
 
 
 @receiver(post_save, sender="tickets.Category", dispatch_uid="directory-version-category")
