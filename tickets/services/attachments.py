@@ -118,10 +118,13 @@ def attachment_add(
     uploaded_by: AbstractBaseUser | None = None,
     uploaded_by_name: str = "",
     is_public: bool = True,
+    checked: tuple[str, str] | None = None,
 ) -> Attachment:
-    """Store one validated upload under a random name. Call inside the service's
-    transaction, after validating all uploads first (nothing half-written)."""
-    name, content_type = validate_upload(upload)
+    """Store one upload under a random name. Call inside the service's transaction,
+    after validating all uploads first (nothing half-written); pass ``checked``, the
+    (name, content type) that ``validate_uploads`` returned for it, so that it is not
+    read and checked again. Without it the upload is validated here."""
+    name, content_type = checked or validate_upload(upload)
     attachment = Attachment(
         ticket=ticket,
         event=event,

@@ -172,7 +172,7 @@ def ticket_submit(
     created_event = ticket.events.filter(kind=Kind.CREATED).first() if checked else None
     stored: list[Attachment] = []
     with _delete_files_on_error(stored):
-        for upload, _name, _type in checked:
+        for upload, name, content_type in checked:
             stored.append(
                 attachment_add(
                     ticket=ticket,
@@ -180,6 +180,7 @@ def ticket_submit(
                     event=created_event,
                     uploaded_by=requester,
                     uploaded_by_name=ticket.requester_name,
+                    checked=(name, content_type),
                 )
             )
         if shown:
@@ -219,7 +220,7 @@ def ticket_customer_reply_with_files(
     )
     stored: list[Attachment] = []
     with _delete_files_on_error(stored):
-        for upload, _name, _type in checked:
+        for upload, name, content_type in checked:
             stored.append(
                 attachment_add(
                     ticket=ticket,
@@ -227,6 +228,7 @@ def ticket_customer_reply_with_files(
                     event=event,
                     uploaded_by=actor,
                     uploaded_by_name=event.actor_name,
+                    checked=(name, content_type),
                 )
             )
     return event

@@ -68,6 +68,7 @@ def ticket_attachments_upload(
             uploaded_by=actor,
             uploaded_by_name="" if staff else ticket.requester_name,
             is_public=is_public,
+            checked=(name, content_type),
         )
-        for upload, _name, _type in validated
+        for upload, name, content_type in validated
     ]
