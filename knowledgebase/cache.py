@@ -75,29 +75,14 @@ def visibility_class(user: AnyUser) -> str:
 
 def cached(name: str, user: AnyUser, compute: Callable[[], Any]) -> Any:
     """``compute()``'s result for this visibility class, from the cache when the KB
-    has not changed since it was stored."""
-    version = kb_version()
-    if version is None:
-        return compute()
-    key = f"kb:{name}:{visibility_class(user)}:{version}"
-    try:
-        value = cache.get(key)
-    except Exception:
-        logger.warning("KB cache unavailable; computing %s uncached", name, exc_info=True)
-        return compute()
-    if value is None:
-        value = compute()
-        try:
-            cache.set(key, value, timeout=TTL)
-        except Exception:
-            logger.warning("could not store %s in the KB cache", name, exc_info=True)
-    return value
+    has not changed since it was stored (``cached_many`` with one piece)."""
+    return cached_many(user, {name: compute})[name]
 
 
 def cached_many(user: AnyUser, pieces: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     """Several pieces for one reader in two Redis round trips (the version, then all
     the entries at once) instead of two per piece; what is missing is computed and
-    stored. Same rules as ``cached``."""
+    stored. Redis down: everything is computed here, uncached, with a log line."""
     version = kb_version()
     if version is None:
         return {name: compute() for name, compute in pieces.items()}

@@ -95,12 +95,13 @@ def article_list_visible_to(*, user: AnyUser) -> QuerySet[Article]:
     return qs if condition is None else qs.filter(condition)
 
 
-def article_get_visible_to(*, user: AnyUser, slug: str) -> Article:
+def article_get_visible_to(*, user: AnyUser, slug: str, impact: bool = False) -> Article:
+    """The article ``slug`` if the user may read it (404 otherwise); ``impact`` also
+    annotates its resolved and deflected counts (``with_impact``) in the same query."""
     from django.shortcuts import get_object_or_404
 
-    return get_object_or_404(
-        article_list_visible_to(user=user).select_related("category"), slug=slug
-    )
+    qs = article_list_visible_to(user=user).select_related("category")
+    return get_object_or_404(with_impact(qs) if impact else qs, slug=slug)
 
 
 def user_is_kb_author(user: AnyUser) -> bool:

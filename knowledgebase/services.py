@@ -301,9 +301,6 @@ def article_feedback_create(
     return feedback
 
 
-IMPORTED_FIELDS = ("title", "summary", "body", "audience", "min_tier", "owning_tier", "tags")
-
-
 @transaction.atomic
 def article_import(
     *, parsed: ArticleFile, author=None, categories: dict | None = None, overwrite: bool = True

@@ -101,10 +101,9 @@ def article_list_for_topic(*, request: HttpRequest, topic_slug: str):
 
 
 def article(request: HttpRequest, slug: str) -> HttpResponse:
-    obj = article_get_visible_to(user=request.user, slug=slug)
     is_staff = user_is_kb_author(request.user)
-    if is_staff:
-        obj = with_impact(Article.objects.filter(pk=obj.pk)).select_related("category").get()
+    # Staff also see what the article resolved and deflected: one query either way.
+    obj = article_get_visible_to(user=request.user, slug=slug, impact=is_staff)
     services.article_record_view(article=obj)
     query = request.GET.get("q", "")[:MAX_Q].strip()
     ticket_url = reverse("tickets:ticket-new") + "?" + urlencode({"subject": query or obj.title})

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tickets import versions
 from tickets.models import Category, Ticket
 from tiers.models import Priority
 
@@ -230,30 +231,30 @@ def cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
         return CACHE_DOWN
 
 
-CATEGORY_CHOICES_KEY = "reports:category-choices:v1"
-#: A bound on staleness should an invalidation be lost (Redis unreachable during a write).
+CATEGORY_CHOICES_KEY = "reports:category-choices:v2"
+#: A backstop only: the list is stored with the directory version it was read at.
 CATEGORY_CHOICES_SECONDS = 300
 
 
 def category_choices() -> list[tuple[int, str]]:
     """(id, name) of every category, by name: the dashboard's category filter.
 
-    Read on every dashboard request, so cached; ``reports.apps`` drops the cached list
-    whenever a category is saved or deleted. Cache down: read from the database.
+    Read on every dashboard request, so cached under the directory version
+    (``tickets.versions.DIRECTORY_KEY``), which every category write bumps after its
+    transaction commits. Cache down: read from the database.
     """
-    cached = cache_call("get", CATEGORY_CHOICES_KEY)
-    if isinstance(cached, list):
-        return cached
+    current, found = versions.fetch([versions.DIRECTORY_KEY], [CATEGORY_CHOICES_KEY])
+    if current is not None:
+        version = current[versions.DIRECTORY_KEY]
+        cached = versions.valid(found.get(CATEGORY_CHOICES_KEY), version)
+        if cached is not None:
+            return cached
     choices = [
         (pk, name) for pk, name in Category.objects.order_by("name", "pk").values_list("pk", "name")
     ]
-    if cached is not CACHE_DOWN:
-        cache_call("set", CATEGORY_CHOICES_KEY, choices, CATEGORY_CHOICES_SECONDS)
+    if current is not None:
+        versions.store(CATEGORY_CHOICES_KEY, version, choices, CATEGORY_CHOICES_SECONDS)
     return choices
-
-
-def category_choices_changed(**_kwargs: Any) -> None:
-    cache_call("delete", CATEGORY_CHOICES_KEY)
 
 
 def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:

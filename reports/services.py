@@ -113,12 +113,13 @@ def rollup_refresh(
             "day", flat=True
         )
     )
-    missing = [
-        first_day + timedelta(days=i)
-        for i in range((yesterday - first_day).days + 1)
-        if first_day + timedelta(days=i) not in built
-    ]
     recent_first = max(first_day, yesterday - timedelta(days=recent_days - 1))
+    rebuild_recent = recent_days > 0 and recent_first <= yesterday
+    # The recent days are rebuilt below anyway: a missing one (every night, yesterday)
+    # is not built a second time before that.
+    missing_until = recent_first if rebuild_recent else yesterday + timedelta(days=1)
+    days = (first_day + timedelta(days=i) for i in range((missing_until - first_day).days))
+    missing = [d for d in days if d not in built]
     # Contiguous runs of missing days, cut into chunks of at most CHUNK_DAYS days.
     chunks: list[tuple[date, date]] = []
     for d in missing:
@@ -130,7 +131,7 @@ def rollup_refresh(
             chunks[-1] = (chunks[-1][0], d)
         else:
             chunks.append((d, d))
-    if recent_days > 0 and recent_first <= yesterday:
+    if rebuild_recent:
         chunks.append((recent_first, yesterday))
     planned = sum((last - first).days + 1 for first, last in chunks)
     total = 0

@@ -11,6 +11,7 @@ from knowledgebase import services
 from knowledgebase.cache import kb_version, visibility_class
 from knowledgebase.models import Article, SearchLog
 from tests.factories import ArticleFactory, CategoryFactory
+from tests.outage import DEAD_CACHE
 from tiers.selectors import user_max_tier
 
 
@@ -161,16 +162,8 @@ def test_a_search_that_finds_nothing_is_counted_every_time_even_cached(db, clien
     assert SearchLog.objects.get(query="quantum flux").count == 2
 
 
-class _DeadCache:
-    def __getattr__(self, name):
-        def fail(*args, **kwargs):
-            raise ConnectionError("redis is down")
-
-        return fail
-
-
-def test_cache_outage_computes_instead_of_failing(network, client, monkeypatch, manager):
-    monkeypatch.setattr("knowledgebase.cache.cache", _DeadCache())
+def test_cache_outage_computes_instead_of_failing(network, client, settings, manager):
+    settings.CACHES = DEAD_CACHE  # no Redis answers
     html = client.get("/kb/?q=vpn").content.decode()
     assert topics(html) == {"Network": 1} and results(html) == ["vpn-drops"]
     # A write during the outage still succeeds (the bump is skipped with a log line).

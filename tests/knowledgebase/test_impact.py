@@ -27,3 +27,16 @@ def test_resolved_and_deflected_counts(agent1, make_ticket):
     Deflection.objects.create(session_key="s4", article=other, ticket=ticket)
     row = with_impact(Article.objects.filter(pk=article.pk)).get()
     assert (row.resolved_count, row.deflected_count) == (1, 1)
+
+
+def test_staff_article_page_shows_the_counts(agent1, make_ticket, client):
+    from tickets.services import core
+
+    article = ArticleFactory(slug="vpn")
+    ticket = make_ticket()
+    core.ticket_claim(ticket=ticket, agent=agent1)
+    core.ticket_resolve(ticket=ticket, actor=agent1, resolution="See article", article=article)
+    client.force_login(agent1)
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert "<strong>1</strong> tickets resolved with it" in html
+    assert "<strong>0</strong> tickets deflected" in html

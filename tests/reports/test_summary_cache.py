@@ -9,6 +9,7 @@ import pytest
 
 from reports import selectors
 from reports.selectors import DashboardFilters, dashboard_summary_cached
+from tests.outage import DEAD_CACHE
 
 pytestmark = pytest.mark.django_db
 
@@ -95,15 +96,7 @@ def test_a_cache_outage_computes_instead_of_failing(settings, monkeypatch):
     monkeypatch.setattr(
         selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": len(calls)}
     )
-
-    class DownCache:
-        def __getattr__(self, name):
-            def fail(*args, **kwargs):
-                raise ConnectionError("redis is down")
-
-            return fail
-
-    monkeypatch.setattr(selectors, "cache", DownCache())
+    settings.CACHES = DEAD_CACHE  # no Redis answers
     week = DashboardFilters(start=date(2026, 11, 1), end=date(2026, 11, 7))
     assert dashboard_summary_cached(filters=week) == {"n": 1}
     assert dashboard_summary_cached(filters=week) == {"n": 2}
