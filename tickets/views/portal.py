@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,6 +33,7 @@ from knowledgebase import cache as kb_cache
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import CUSTOMER_TIER_NAMES
 
+from .. import pagecache
 from ..forms import (
     CustomerReplyForm,
     EscalationRequestForm,
@@ -518,20 +518,11 @@ def _track_block(request: HttpRequest, ticket: Ticket, **forms: Any) -> str:
         return render_to_string(template, _track_context(request, ticket, **forms), request)
     rating = request.GET.get("rating", "")
     rating = rating if rating in {"1", "2", "3", "4", "5"} else ""
-    key: str | None = _track_block_key(request, ticket, rating)
-    fragment = None
-    try:
-        fragment = cache.get(key)
-    except Exception:
-        logger.warning("cache unavailable; tracking page rendered uncached")
-        key = None
-    if fragment is None:
-        fragment = fragments.render_fragment(template, _track_context(request, ticket), None)
-        if key is not None:
-            try:
-                cache.set(key, fragment, TRACK_BLOCK_TTL)
-            except Exception:
-                logger.warning("cache unavailable; tracking page block not stored")
+    fragment = pagecache.cached(
+        _track_block_key(request, ticket, rating),
+        lambda: fragments.render_fragment(template, _track_context(request, ticket), None),
+        TRACK_BLOCK_TTL,
+    )
     return fragments.fill(fragment, request)
 
 
