@@ -375,6 +375,12 @@ def _track_events(ticket: Ticket) -> list[TicketEvent]:
     )
 
 
+def _rating_param(request: HttpRequest) -> str:
+    """The ``?rating=`` of a CSAT e-mail link if it is a valid rating, else ""."""
+    rating = request.GET.get("rating", "")
+    return rating if rating in {"1", "2", "3", "4", "5"} else ""
+
+
 def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     due: datetime | None = next_update_due(ticket)
@@ -385,8 +391,7 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         last_request is None
         or last_request.created_at <= now - portal_services.ESCALATION_REQUEST_INTERVAL
     )
-    rating_initial = request.GET.get("rating", "")
-    rating_initial = rating_initial if rating_initial in {"1", "2", "3", "4", "5"} else ""
+    rating_initial = _rating_param(request)
     # The customer's public files, once: the "Files" list and each event's own files
     # (was a second query through a prefetch).
     files = list(
@@ -516,10 +521,8 @@ def _track_block(request: HttpRequest, ticket: Ticket, **forms: Any) -> str:
     template = "tickets/portal/_track_content.html"
     if forms:
         return render_to_string(template, _track_context(request, ticket, **forms), request)
-    rating = request.GET.get("rating", "")
-    rating = rating if rating in {"1", "2", "3", "4", "5"} else ""
     fragment = pagecache.cached(
-        _track_block_key(request, ticket, rating),
+        _track_block_key(request, ticket, _rating_param(request)),
         lambda: fragments.render_fragment(template, _track_context(request, ticket), None),
         TRACK_BLOCK_TTL,
     )
