@@ -863,10 +863,13 @@ def _act(
     done: str,
     *,
     then: Callable[[Ticket], str] | None = None,
+    ticket: Ticket | None = None,
 ) -> HttpResponse:
     """Run one service. Success: message and redirect (POST/redirect/GET). Refused:
-    the ticket page again with the message and the typed input; forbidden: 403."""
-    ticket = ticket_get_visible_to(user=request.user, reference=reference)
+    the ticket page again with the message and the typed input; forbidden: 403.
+    ``ticket``: the caller already read it within the user's visibility."""
+    if ticket is None:
+        ticket = ticket_get_visible_to(user=request.user, reference=reference)
     try:
         action(ticket)
     except ForbiddenError as exc:
@@ -964,6 +967,7 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
             ticket=t, agent=request.user, body=_text(request, "body"), pending_customer=wait
         ),
         "Reply sent." + (" Waiting for the customer." if wait else ""),
+        ticket=ticket,
     )
 
 
