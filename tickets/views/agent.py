@@ -729,6 +729,15 @@ def _templates_digest() -> str:
     return _TEMPLATES_DIGEST[0]
 
 
+def _main_fragment(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """The page's main block with the CSRF token and the live presence notice left as
+    markers (``_render_page`` fills them): the one shape both the cache and a live
+    render use."""
+    return fragments.render_fragment(
+        "tickets/agent/_ticket_main.html", context, request, slots=("presence",)
+    )
+
+
 def _render_page(
     request: HttpRequest,
     ticket: Ticket,
@@ -744,9 +753,7 @@ def _render_page(
     inside the layout with the live bell count and messages."""
     user = request.user
     if fragment is None:
-        fragment = fragments.render_fragment(
-            "tickets/agent/_ticket_main.html", context or {}, request, slots=("presence",)
-        )
+        fragment = _main_fragment(request, context or {})
     if viewers is None:
         viewers = svc.presence_touch(ticket=ticket, user=user)
     presence = render_to_string(
@@ -829,12 +836,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
             ticket = Ticket.objects.select_related(*TICKET_RELATED).filter(pk=ticket.pk).first()
             if ticket is None:
                 raise Http404("No such ticket.")
-        fragment = fragments.render_fragment(
-            "tickets/agent/_ticket_main.html",
-            _ticket_context(request, ticket),
-            request,
-            slots=("presence",),
-        )
+        fragment = _main_fragment(request, _ticket_context(request, ticket))
         if current:
             versions.store(page_key, version, fragment, PAGE_CACHE_SECONDS)
     return _render_page(request, ticket, fragment=fragment, unread=unread)
