@@ -261,15 +261,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     # The agent profile decides access and scope. It is cached under the directory
     # version, which every profile and user write bumps after commit: a deactivated
     # agent is refused on its next request.
-    profile = cached("profile", versions.DIRECTORY_KEY)
-    if profile is not None:
-        user._tierdesk_profile = None if profile == _NO_PROFILE else profile
-    elif current:
-        profile = agent_profile_of(user)  # from the database
-        stored = profile or _NO_PROFILE
-        versions.store(
-            keys["profile"], current[versions.DIRECTORY_KEY], stored, PROFILE_CACHE_SECONDS
-        )
+    _cached_profile(user, current, found)
     if agent_profile_of(user) is None and not user_is_manager(user):
         raise PermissionDenied("The agent workspace is for help-desk staff.")
     scope = _QueueScope(request)
