@@ -221,6 +221,19 @@ def _unread_count(user: Any) -> int:
     return versions.unread_count(user, lambda: _count_unread(user))
 
 
+def _cached_unread(user: Any, current: dict | None, found: dict) -> int:
+    """The bell's count from the entry a view fetched with its counters (one round
+    trip: ``versions.notif_key`` among ``current``, ``versions.unread_key`` among
+    ``found``), or counted and stored for the next page."""
+    key, counter = versions.unread_key(user.pk), versions.notif_key(user.pk)
+    unread = versions.valid(found.get(key), current[counter]) if current else None
+    if unread is None:
+        unread = _count_unread(user)
+        if current:
+            versions.store(key, current[counter], unread, versions.UNREAD_TTL)
+    return unread
+
+
 #: Cached in place of a profile for a user that has none (a superuser manager).
 _NO_PROFILE = "none"
 
@@ -292,11 +305,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             versions.store(
                 keys["filters"], current[versions.DIRECTORY_KEY], filters, FILTERS_CACHE_SECONDS
             )
-    unread = cached("unread", notif)
-    if unread is None:
-        unread = _count_unread(user)
-        if current:
-            versions.store(keys["unread"], current[notif], unread, versions.UNREAD_TTL)
+    unread = _cached_unread(user, current, found)
 
     next_cursor = rows["next_cursor"]
     context = {
@@ -813,11 +822,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
             raise Http404("No such ticket.")
         pk, updated_at, newest_event_id = row
         ticket = Ticket(pk=pk, reference=reference, updated_at=updated_at)
-    unread = versions.valid(found.get(unread_key), current[notif]) if current else None
-    if unread is None:
-        unread = _count_unread(user)
-        if current:
-            versions.store(unread_key, current[notif], unread, versions.UNREAD_TTL)
+    unread = _cached_unread(user, current, found)
     version = _page_version(ticket, newest_event_id, current, now) if current else None
     fragment = versions.valid(found.get(page_key), version) if current else None
     if fragment is None:
