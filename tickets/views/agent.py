@@ -7,7 +7,6 @@ the message and what the agent typed (status 400/409); a forbidden one is a 403.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -131,10 +130,6 @@ FILTERS_CACHE_SECONDS = 600
 PROFILE_CACHE_SECONDS = 10
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 class _QueueScope:
     """Who is asking, as far as the cached queue pieces depend on it."""
 
@@ -153,13 +148,13 @@ def _rows_key(user_id: int, poll_qs: str, now: Any) -> str:
     depend on the clock slice, the user (its own claims: no one else ever reads this
     entry) and the normalized query string (filters and cursor)."""
     slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
-    return f"queue-rows:{slice_}:{user_id}:{_digest(poll_qs)}"
+    return f"queue-rows:{slice_}:{user_id}:{pagecache.text_digest(poll_qs)}"
 
 
 def _filters_key(user_id: int, filters_qs: str) -> str:
     """Besides the directory version and the scope (in the entry: which agents the
     assignee filter offers), the filter form depends on the selected values."""
-    return f"queue-filters:{user_id}:{_digest(filters_qs)}"
+    return f"queue-filters:{user_id}:{pagecache.text_digest(filters_qs)}"
 
 
 def _in_scope(payload: Any, scope: _QueueScope) -> Any | None:
@@ -687,7 +682,7 @@ def _page_key(user_id: int, reference: str, canned: int) -> str:
     # canned responses of this agent's tier. Language and time zone change its text.
     parts = (
         str(user_id),
-        _digest(reference),
+        pagecache.text_digest(reference),
         translation.get_language() or "",
         timezone.get_current_timezone_name(),
         str(canned),
@@ -726,7 +721,7 @@ def _templates_digest() -> str:
                 "tickets/agent/_handoff.html",
             )
         ]
-        _TEMPLATES_DIGEST.append(_digest("\0".join(sources)))
+        _TEMPLATES_DIGEST.append(pagecache.text_digest("\0".join(sources)))
     return _TEMPLATES_DIGEST[0]
 
 
