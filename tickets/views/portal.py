@@ -490,19 +490,12 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
     """What the block shows, as a key: the ticket row (``updated_at``), its newest
     event (every reply, note, move, rating, escalation request and file comes with
     one), the minute, the language and the ``?rating=`` of an e-mail link; for a
-    resolved-with-article ticket, the reader's KB visibility and the KB version."""
-    newest = getattr(ticket, "newest_event_id", None)
-    if newest is None:
-        newest = (
-            TicketEvent.objects.filter(ticket_id=ticket.pk)
-            .order_by("-id")
-            .values_list("id", flat=True)
-            .first()
-        )
+    resolved-with-article ticket, the reader's KB visibility and the KB version.
+    ``ticket`` is read with ``newest_event=True`` (``track``, the one plain view)."""
     parts: list[Any] = [
         ticket.pk,
         ticket.updated_at.timestamp(),
-        newest or 0,
+        ticket.newest_event_id or 0,
         int(time.time() // 60),
         translation.get_language(),
         rating,
