@@ -365,6 +365,16 @@ def _kb_class(user: Any) -> str:
     return f"{user_max_tier(user)}:{int(user_is_manager(user))}"
 
 
+def _canned_class(user: Any) -> str:
+    # What decides the canned responses (svc.canned_responses_for): managers all, an
+    # agent its own tier. Not _kb_class: a Tier 3 agent reads Tier 4 articles (and
+    # tickets) but not the Tier 4 canned texts.
+    if user_is_manager(user):
+        return "all"
+    profile = agent_profile_of(user)
+    return str(profile.tier if profile else 0)
+
+
 def _shared_pieces(
     user: Any, ticket: Ticket, *, workable: bool, with_canned: bool
 ) -> dict[str, Any]:
@@ -424,7 +434,7 @@ def _shared_pieces(
         )
     if with_canned:
         pieces["canned"] = (
-            key("canned", tokens["canned"]),
+            key("canned", tokens["canned"], _canned_class(user)),
             # Plain values, not pickled model instances (a schema change would not
             # survive in the cache).
             lambda: [(c.pk, c.title, c.body) for c in svc.canned_responses_for(user=user)],
