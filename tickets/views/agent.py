@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk import fragments
 from helpdesk.exceptions import DomainError, ForbiddenError
 from helpdesk.markdown import render_markdown_many
+from knowledgebase import cache as kb_cache
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
@@ -360,14 +361,9 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------
 
 
-def _kb_class(user: Any) -> str:
-    # What decides which articles a reader sees (knowledgebase.selectors._audience_filter).
-    return f"{user_max_tier(user)}:{int(user_is_manager(user))}"
-
-
 def _canned_class(user: Any) -> str:
     # What decides the canned responses (svc.canned_responses_for): managers all, an
-    # agent its own tier. Not _kb_class: a Tier 3 agent reads Tier 4 articles (and
+    # agent its own tier. Not the KB's visibility class: a Tier 3 agent reads Tier 4 articles (and
     # tickets) but not the Tier 4 canned texts.
     if user_is_manager(user):
         return "all"
@@ -391,7 +387,7 @@ def _shared_pieces(
     Each key carries the version of its data, replaced by every write of it
     (``tickets.pagecache``); nothing here is per user, carries a form or a token."""
     tokens = pagecache.versions("kb", "agents", "canned")
-    kb, group = tokens["kb"], _kb_class(user)
+    kb, group = tokens["kb"], kb_cache.visibility_class(user)
     text = f"{ticket.subject} {ticket.description[:500]}"
 
     def key(name: str, token: str | None, *parts: str) -> str | None:
