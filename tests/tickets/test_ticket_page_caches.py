@@ -293,6 +293,7 @@ def test_query_counts_are_constant_in_the_number_of_events(
 
     client.logout()
     assert _count(client, track_url(small)) == _count(client, track_url(big))
+    cache.clear()  # cold: the block is rendered, not read from the cache
     with django_assert_max_num_queries(3):  # ticket, events, attachments
         html = client.get(track_url(big)).content.decode()
     assert html.count("Reply <strong>") == 25 and "note 24" not in html
@@ -354,6 +355,21 @@ def test_canned_responses_follow_edits_and_tiers(
     with django_capture_on_commit_callbacks(execute=True):
         first.delete()
     assert "Good morning" not in agent_page(client, agent1, ticket)
+
+
+def test_a_tier_3_agent_never_gets_the_tier_4_canned_list(client, make_ticket, agent3):
+    """Tier 3 and Tier 4 agents read the same KB articles (both see up to Tier 4) but
+    not the same canned responses (Tier 3 up to 3): the shared list is keyed by what
+    decides it."""
+    from tests.factories import make_agent
+    from tickets.models import CannedResponse
+
+    vendor = make_agent(4, username="vendor4")
+    ticket = make_ticket()
+    core.ticket_claim(ticket=ticket, agent=agent3)
+    CannedResponse.objects.create(title="Vendor only", body="RMA steps", tier=4)
+    assert "Vendor only" in agent_page(client, vendor, ticket)  # the Tier 4 list, stored
+    assert "Vendor only" not in agent_page(client, agent3, ticket)
 
 
 def test_shared_pieces_are_bumped_only_when_the_write_commits(django_capture_on_commit_callbacks):

@@ -7,7 +7,6 @@ the message and what the agent typed (status 400/409); a forbidden one is a 403.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk import fragments
 from helpdesk.exceptions import DomainError, ForbiddenError
 from helpdesk.markdown import render_markdown_many
+from knowledgebase import cache as kb_cache
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
@@ -131,10 +131,6 @@ FILTERS_CACHE_SECONDS = 600
 PROFILE_CACHE_SECONDS = 10
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 class _QueueScope:
     """Who is asking, as far as the cached queue pieces depend on it."""
 
@@ -153,13 +149,13 @@ def _rows_key(user_id: int, poll_qs: str, now: Any) -> str:
     depend on the clock slice, the user (its own claims: no one else ever reads this
     entry) and the normalized query string (filters and cursor)."""
     slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
-    return f"queue-rows:{slice_}:{user_id}:{_digest(poll_qs)}"
+    return f"queue-rows:{slice_}:{user_id}:{pagecache.text_digest(poll_qs)}"
 
 
 def _filters_key(user_id: int, filters_qs: str) -> str:
     """Besides the directory version and the scope (in the entry: which agents the
     assignee filter offers), the filter form depends on the selected values."""
-    return f"queue-filters:{user_id}:{_digest(filters_qs)}"
+    return f"queue-filters:{user_id}:{pagecache.text_digest(filters_qs)}"
 
 
 def _in_scope(payload: Any, scope: _QueueScope) -> Any | None:
@@ -221,6 +217,19 @@ def _unread_count(user: Any) -> int:
     return versions.unread_count(user, lambda: _count_unread(user))
 
 
+def _cached_unread(user: Any, current: dict | None, found: dict) -> int:
+    """The bell's count from the entry a view fetched with its counters (one round
+    trip: ``versions.notif_key`` among ``current``, ``versions.unread_key`` among
+    ``found``), or counted and stored for the next page."""
+    key, counter = versions.unread_key(user.pk), versions.notif_key(user.pk)
+    unread = versions.valid(found.get(key), current[counter]) if current else None
+    if unread is None:
+        unread = _count_unread(user)
+        if current:
+            versions.store(key, current[counter], unread, versions.UNREAD_TTL)
+    return unread
+
+
 #: Cached in place of a profile for a user that has none (a superuser manager).
 _NO_PROFILE = "none"
 
@@ -261,15 +270,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     # The agent profile decides access and scope. It is cached under the directory
     # version, which every profile and user write bumps after commit: a deactivated
     # agent is refused on its next request.
-    profile = cached("profile", versions.DIRECTORY_KEY)
-    if profile is not None:
-        user._tierdesk_profile = None if profile == _NO_PROFILE else profile
-    elif current:
-        profile = agent_profile_of(user)  # from the database
-        stored = profile or _NO_PROFILE
-        versions.store(
-            keys["profile"], current[versions.DIRECTORY_KEY], stored, PROFILE_CACHE_SECONDS
-        )
+    _cached_profile(user, current, found)
     if agent_profile_of(user) is None and not user_is_manager(user):
         raise PermissionDenied("The agent workspace is for help-desk staff.")
     scope = _QueueScope(request)
@@ -300,11 +301,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             versions.store(
                 keys["filters"], current[versions.DIRECTORY_KEY], filters, FILTERS_CACHE_SECONDS
             )
-    unread = cached("unread", notif)
-    if unread is None:
-        unread = _count_unread(user)
-        if current:
-            versions.store(keys["unread"], current[notif], unread, versions.UNREAD_TTL)
+    unread = _cached_unread(user, current, found)
 
     next_cursor = rows["next_cursor"]
     context = {
@@ -364,9 +361,14 @@ def queue_bulk(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------
 
 
-def _kb_class(user: Any) -> str:
-    # What decides which articles a reader sees (knowledgebase.selectors._audience_filter).
-    return f"{user_max_tier(user)}:{int(user_is_manager(user))}"
+def _canned_class(user: Any) -> str:
+    # What decides the canned responses (svc.canned_responses_for): managers all, an
+    # agent its own tier. Not the KB's visibility class: a Tier 3 agent reads Tier 4 articles (and
+    # tickets) but not the Tier 4 canned texts.
+    if user_is_manager(user):
+        return "all"
+    profile = agent_profile_of(user)
+    return str(profile.tier if profile else 0)
 
 
 def _shared_pieces(
@@ -385,7 +387,7 @@ def _shared_pieces(
     Each key carries the version of its data, replaced by every write of it
     (``tickets.pagecache``); nothing here is per user, carries a form or a token."""
     tokens = pagecache.versions("kb", "agents", "canned")
-    kb, group = tokens["kb"], _kb_class(user)
+    kb, group = tokens["kb"], kb_cache.visibility_class(user)
     text = f"{ticket.subject} {ticket.description[:500]}"
 
     def key(name: str, token: str | None, *parts: str) -> str | None:
@@ -428,7 +430,7 @@ def _shared_pieces(
         )
     if with_canned:
         pieces["canned"] = (
-            key("canned", tokens["canned"]),
+            key("canned", tokens["canned"], _canned_class(user)),
             # Plain values, not pickled model instances (a schema change would not
             # survive in the cache).
             lambda: [(c.pk, c.title, c.body) for c in svc.canned_responses_for(user=user)],
@@ -686,7 +688,7 @@ def _page_key(user_id: int, reference: str, canned: int) -> str:
     # canned responses of this agent's tier. Language and time zone change its text.
     parts = (
         str(user_id),
-        _digest(reference),
+        pagecache.text_digest(reference),
         translation.get_language() or "",
         timezone.get_current_timezone_name(),
         str(canned),
@@ -725,8 +727,17 @@ def _templates_digest() -> str:
                 "tickets/agent/_handoff.html",
             )
         ]
-        _TEMPLATES_DIGEST.append(_digest("\0".join(sources)))
+        _TEMPLATES_DIGEST.append(pagecache.text_digest("\0".join(sources)))
     return _TEMPLATES_DIGEST[0]
+
+
+def _main_fragment(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """The page's main block with the CSRF token and the live presence notice left as
+    markers (``_render_page`` fills them): the one shape both the cache and a live
+    render use."""
+    return fragments.render_fragment(
+        "tickets/agent/_ticket_main.html", context, request, slots=("presence",)
+    )
 
 
 def _render_page(
@@ -744,9 +755,7 @@ def _render_page(
     inside the layout with the live bell count and messages."""
     user = request.user
     if fragment is None:
-        fragment = fragments.render_fragment(
-            "tickets/agent/_ticket_main.html", context or {}, request, slots=("presence",)
-        )
+        fragment = _main_fragment(request, context or {})
     if viewers is None:
         viewers = svc.presence_touch(ticket=ticket, user=user)
     presence = render_to_string(
@@ -814,11 +823,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
             raise Http404("No such ticket.")
         pk, updated_at, newest_event_id = row
         ticket = Ticket(pk=pk, reference=reference, updated_at=updated_at)
-    unread = versions.valid(found.get(unread_key), current[notif]) if current else None
-    if unread is None:
-        unread = _count_unread(user)
-        if current:
-            versions.store(unread_key, current[notif], unread, versions.UNREAD_TTL)
+    unread = _cached_unread(user, current, found)
     version = _page_version(ticket, newest_event_id, current, now) if current else None
     fragment = versions.valid(found.get(page_key), version) if current else None
     if fragment is None:
@@ -829,12 +834,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
             ticket = Ticket.objects.select_related(*TICKET_RELATED).filter(pk=ticket.pk).first()
             if ticket is None:
                 raise Http404("No such ticket.")
-        fragment = fragments.render_fragment(
-            "tickets/agent/_ticket_main.html",
-            _ticket_context(request, ticket),
-            request,
-            slots=("presence",),
-        )
+        fragment = _main_fragment(request, _ticket_context(request, ticket))
         if current:
             versions.store(page_key, version, fragment, PAGE_CACHE_SECONDS)
     return _render_page(request, ticket, fragment=fragment, unread=unread)
@@ -863,10 +863,13 @@ def _act(
     done: str,
     *,
     then: Callable[[Ticket], str] | None = None,
+    ticket: Ticket | None = None,
 ) -> HttpResponse:
     """Run one service. Success: message and redirect (POST/redirect/GET). Refused:
-    the ticket page again with the message and the typed input; forbidden: 403."""
-    ticket = ticket_get_visible_to(user=request.user, reference=reference)
+    the ticket page again with the message and the typed input; forbidden: 403.
+    ``ticket``: the caller already read it within the user's visibility."""
+    if ticket is None:
+        ticket = ticket_get_visible_to(user=request.user, reference=reference)
     try:
         action(ticket)
     except ForbiddenError as exc:
@@ -964,6 +967,7 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
             ticket=t, agent=request.user, body=_text(request, "body"), pending_customer=wait
         ),
         "Reply sent." + (" Waiting for the customer." if wait else ""),
+        ticket=ticket,
     )
 
 

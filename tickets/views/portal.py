@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,6 +33,7 @@ from knowledgebase import cache as kb_cache
 from knowledgebase.selectors import article_list_visible_to, article_suggest
 from tiers.models import CUSTOMER_TIER_NAMES
 
+from .. import pagecache
 from ..forms import (
     CustomerReplyForm,
     EscalationRequestForm,
@@ -375,6 +375,12 @@ def _track_events(ticket: Ticket) -> list[TicketEvent]:
     )
 
 
+def _rating_param(request: HttpRequest) -> str:
+    """The ``?rating=`` of a CSAT e-mail link if it is a valid rating, else ""."""
+    rating = request.GET.get("rating", "")
+    return rating if rating in {"1", "2", "3", "4", "5"} else ""
+
+
 def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[str, Any]:
     now = timezone.now()
     due: datetime | None = next_update_due(ticket)
@@ -385,8 +391,7 @@ def _track_context(request: HttpRequest, ticket: Ticket, **forms: Any) -> dict[s
         last_request is None
         or last_request.created_at <= now - portal_services.ESCALATION_REQUEST_INTERVAL
     )
-    rating_initial = request.GET.get("rating", "")
-    rating_initial = rating_initial if rating_initial in {"1", "2", "3", "4", "5"} else ""
+    rating_initial = _rating_param(request)
     # The customer's public files, once: the "Files" list and each event's own files
     # (was a second query through a prefetch).
     files = list(
@@ -485,19 +490,12 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
     """What the block shows, as a key: the ticket row (``updated_at``), its newest
     event (every reply, note, move, rating, escalation request and file comes with
     one), the minute, the language and the ``?rating=`` of an e-mail link; for a
-    resolved-with-article ticket, the reader's KB visibility and the KB version."""
-    newest = getattr(ticket, "newest_event_id", None)
-    if newest is None:
-        newest = (
-            TicketEvent.objects.filter(ticket_id=ticket.pk)
-            .order_by("-id")
-            .values_list("id", flat=True)
-            .first()
-        )
+    resolved-with-article ticket, the reader's KB visibility and the KB version.
+    ``ticket`` is read with ``newest_event=True`` (``track``, the one plain view)."""
     parts: list[Any] = [
         ticket.pk,
         ticket.updated_at.timestamp(),
-        newest or 0,
+        ticket.newest_event_id or 0,
         int(time.time() // 60),
         translation.get_language(),
         rating,
@@ -516,22 +514,11 @@ def _track_block(request: HttpRequest, ticket: Ticket, **forms: Any) -> str:
     template = "tickets/portal/_track_content.html"
     if forms:
         return render_to_string(template, _track_context(request, ticket, **forms), request)
-    rating = request.GET.get("rating", "")
-    rating = rating if rating in {"1", "2", "3", "4", "5"} else ""
-    key: str | None = _track_block_key(request, ticket, rating)
-    fragment = None
-    try:
-        fragment = cache.get(key)
-    except Exception:
-        logger.warning("cache unavailable; tracking page rendered uncached")
-        key = None
-    if fragment is None:
-        fragment = fragments.render_fragment(template, _track_context(request, ticket), None)
-        if key is not None:
-            try:
-                cache.set(key, fragment, TRACK_BLOCK_TTL)
-            except Exception:
-                logger.warning("cache unavailable; tracking page block not stored")
+    fragment = pagecache.cached(
+        _track_block_key(request, ticket, _rating_param(request)),
+        lambda: fragments.render_fragment(template, _track_context(request, ticket), None),
+        TRACK_BLOCK_TTL,
+    )
     return fragments.fill(fragment, request)
 
 
