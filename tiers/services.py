@@ -43,6 +43,7 @@ from tickets.models import Notification, Ticket, TicketEvent
 from tickets.selectors import user_can_act_on
 from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
+from tickets.services.clock import sla_points
 from tickets.services.core import ticket_enter_tier, ticket_event_create
 from tickets.services.notify import send_templated_mail, ticket_event_send
 from tickets.versions import bump_notifications, bump_tickets_version
@@ -713,22 +714,7 @@ def sla_checkpoints(
     if ticket.priority not in policies:  # a sweep passes one dict: read each policy once
         policies[ticket.priority] = sla_policy_for(priority=ticket.priority)
     policy, calendar = policies[ticket.priority]
-    pct = (policy.warn_at_percent if policy else 75) / 100
-    start = ticket.created_at or now
-    points: list[tuple[datetime, str, str, datetime]] = []
-    fr_due = ticket.first_response_due
-    if ticket.first_response_at is None and fr_due:
-        if policy is not None:
-            warn = add_business_time(calendar, start, policy.first_response * pct)
-            points.append((min(warn, fr_due), "warning", "first_response", fr_due))
-        points.append((fr_due, "breach", "first_response", fr_due))
-    res_due = ticket.resolution_due
-    if res_due:
-        if policy is not None:
-            warn = add_business_time(calendar, start, policy.resolution * pct)
-            points.append((min(warn, res_due), "warning", "resolution", res_due))
-        points.append((res_due, "breach", "resolution", res_due))
-    return sorted(points)
+    return sla_points(ticket, now=now, policy=policy, calendar=calendar)
 
 
 def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> None:
