@@ -426,6 +426,33 @@ def _promote_overdue(*, now: datetime, fixed: bool, batch: int, report: SweepRep
             return
 
 
+def _promotion(
+    ticket: Ticket, *, acted_at: datetime
+) -> tuple[list[str], dict[str, Any], tuple[str, int, int, int]]:
+    """Move a locked, overdue ticket (Tier 1-2) up one tier in memory. Returns the
+    fields to write, the PROMOTED event's arguments, and the report line; the bulk and
+    the one-by-one paths write them their own way."""
+    from_tier, deadline = ticket.tier, ticket.escalate_at
+    ex = _explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)
+    fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
+    ticket.escalation_count += 1  # the row is locked: no lost update
+    ticket.updated_at = acted_at  # a queryset UPDATE does not touch auto_now fields
+    event = {
+        "kind": Kind.PROMOTED,
+        "actor_name": TIMER,
+        "body": _explain_text(from_tier, f"promoted to Tier {ticket.tier}", ex),
+        "data": {
+            "from_tier": from_tier,
+            "to_tier": ticket.tier,
+            **ex,
+            "escalate_at": _iso(ticket.escalate_at),
+        },
+        "dedupe_key": promote_dedupe_key(ticket.pk, from_tier, deadline),
+        "notify": True,
+    }
+    return fields, event, (ticket.reference, from_tier, ticket.tier, ex["lag_ms"])
+
+
 def _promote_bulk(
     tickets: list[Ticket], *, now: datetime, acted_at: datetime, report: SweepReport
 ) -> None:
@@ -441,25 +468,10 @@ def _promote_bulk(
             vendor_bound.append(ticket.pk)
             continue
         from_tier, deadline, from_status = ticket.tier, ticket.escalate_at, ticket.status
-        ex = _explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)
-        fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
-        ticket.escalation_count += 1  # the row is locked: no lost update
-        ticket.updated_at = acted_at  # bulk_update does not touch auto_now fields
+        fields, event, line = _promotion(ticket, acted_at=acted_at)
         cas_rows.append(_CasRow(ticket, from_tier, deadline, from_status))
-        data = {"from_tier": from_tier, "to_tier": ticket.tier, **ex}
-        data["escalate_at"] = _iso(ticket.escalate_at)
-        events.append(
-            TicketEvent(
-                ticket=ticket,
-                kind=Kind.PROMOTED,
-                actor_name=TIMER,
-                body=_explain_text(from_tier, f"promoted to Tier {ticket.tier}", ex),
-                data=data,
-                dedupe_key=promote_dedupe_key(ticket.pk, from_tier, deadline),
-                notify=True,
-            )
-        )
-        promoted.append((ticket.reference, from_tier, ticket.tier, ex["lag_ms"]))
+        events.append(TicketEvent(ticket=ticket, **event))
+        promoted.append(line)
     if events:
         update_fields = sorted({*fields, "escalation_count"})
         _bulk_compare_and_set(cas_rows, fields=update_fields, now=now)
@@ -557,32 +569,14 @@ def _promote_one(ticket_id: int, *, now: datetime, acted_at: datetime, report: S
             if ticket.tier >= 3:
                 _timeout_to_vendor(ticket, now=now, acted_at=acted_at, report=report)
                 return
-            from_tier, deadline = ticket.tier, ticket.escalate_at
-            ex = _explain(
-                ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at
-            )
-            fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
-            ticket.escalation_count += 1
-            ticket.updated_at = acted_at
+            from_tier = ticket.tier
+            fields, event, line = _promotion(ticket, acted_at=acted_at)
             if not _cas_update(
                 ticket, from_tier=from_tier, now=now, fields=[*fields, "escalation_count"]
             ):
                 return
-            ticket_event_create(
-                ticket=ticket,
-                kind=Kind.PROMOTED,
-                actor_name=TIMER,
-                body=_explain_text(from_tier, f"promoted to Tier {ticket.tier}", ex),
-                data={
-                    "from_tier": from_tier,
-                    "to_tier": ticket.tier,
-                    **ex,
-                    "escalate_at": _iso(ticket.escalate_at),
-                },
-                dedupe_key=promote_dedupe_key(ticket.pk, from_tier, deadline),
-                notify=True,
-            )
-            report.promoted.append((ticket.reference, from_tier, ticket.tier, ex["lag_ms"]))
+            ticket_event_create(ticket=ticket, **event)
+            report.promoted.append(line)
     except IntegrityError:
         # The dedupe key exists: this deadline was already acted on. Rolled back.
         logger.info("ticket %s: promotion for this deadline already recorded", ticket_id)
