@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +29,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 
 from knowledgebase import cache as kb_cache
 
-from .versions import bump_after_commit
+from .versions import bump_after_commit, fetch
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +42,12 @@ def versions(*names: str) -> dict[str, str | None]:
     in one round trip. A ``None`` token means the cache is unavailable: the caller
     must not cache anything built on it."""
     keys = {name: _version_key(name) for name in names}
-    try:
-        found = cache.get_many(list(keys.values()))
-        for key in keys.values():
-            if key not in found:
-                # First use or evicted: a fresh token, never one used before.
-                cache.add(key, time.time_ns(), None)
-                found[key] = cache.get(key)
-    except Exception:
-        logger.warning("cache unavailable; shared pieces computed without it")
+    # The counters' one reader (tickets/versions.py): a missing counter starts from
+    # the clock, an outage gives ``None``.
+    values, _entries = fetch(keys.values())
+    if values is None:
         return dict.fromkeys(names)
-    return {name: None if found[key] is None else str(found[key]) for name, key in keys.items()}
+    return {name: str(values[key]) for name, key in keys.items()}
 
 
 def _version_key(name: str) -> str:
