@@ -825,6 +825,17 @@ def _accountable_owner(ticket: Ticket, actor: User | None) -> User | None:
     return first_manager.user if first_manager else None
 
 
+def _write_handoff_ticket(
+    ticket: Ticket, *, from_tier: int, fields: Sequence[str], cas_now: datetime | None
+) -> None:
+    """Save ``fields`` of a locked ticket: by compare-and-set for the timer (``cas_now``;
+    raises when the row moved), a plain save for a person."""
+    if cas_now is None:
+        ticket.save(update_fields=sorted(set(fields)))
+    elif not _cas_update(ticket, from_tier=from_tier, now=cas_now, fields=fields):
+        raise _CompareAndSetMissed
+
+
 def _flag_no_vendor(
     ticket: Ticket,
     *,
@@ -847,10 +858,7 @@ def _flag_no_vendor(
         core.clock.clock_stop(ticket)
         fields.extend(core.clock.CLOCK_FIELDS)
         ticket.updated_at = now
-        if not _cas_update(ticket, from_tier=ticket.tier, now=cas_now, fields=fields):
-            raise _CompareAndSetMissed
-    else:
-        ticket.save(update_fields=sorted(set(fields)))
+    _write_handoff_ticket(ticket, from_tier=ticket.tier, fields=fields, cas_now=cas_now)
     event = ticket_event_create(
         ticket=ticket,
         kind=Kind.SLA_BREACH,
@@ -911,11 +919,7 @@ def _handoff_locked(
     ticket.escalation_count += 1
     ticket.updated_at = now
     fields = [*fields, "status", "owner", "escalation_count"]
-    if cas_now is not None:
-        if not _cas_update(ticket, from_tier=from_tier, now=cas_now, fields=fields):
-            raise _CompareAndSetMissed
-    else:
-        ticket.save(update_fields=sorted(set(fields)))
+    _write_handoff_ticket(ticket, from_tier=from_tier, fields=fields, cas_now=cas_now)
     event = ticket_event_create(
         ticket=ticket,
         kind=Kind.VENDOR_HANDOFF,
