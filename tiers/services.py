@@ -55,9 +55,9 @@ from .selectors import (
     agent_profile_of,
     agents_of_tier,
     budget_rule_for,
-    budget_rules_cached,
     calendar_default,
     managers,
+    policies_pinned,
     sla_policy_for,
     user_is_manager,
     vendor_for_category,
@@ -352,7 +352,7 @@ def escalation_sweep(*, now: datetime | None = None, batch: int | None = None) -
     batch = batch or settings.ESCALATION_SWEEP_BATCH
     report = SweepReport(now=now)
     started = time.monotonic()
-    with budget_rules_cached():
+    with policies_pinned():  # each rule read once per sweep, also with the cache down
         _promote_overdue(now=now, fixed=fixed, batch=batch, report=report)
         _fire_tier_warnings(now=now, batch=batch, report=report)
         _fire_sla_checkpoints(now=now, batch=batch, report=report)
