@@ -683,9 +683,7 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
 # ---------------------------------------------------------------------------
 
 
-def sla_checkpoints(
-    ticket: Ticket, *, now: datetime, policies: dict[str, tuple] | None = None
-) -> list[tuple[datetime, str, str, datetime]]:
+def sla_checkpoints(ticket: Ticket, *, now: datetime) -> list[tuple[datetime, str, str, datetime]]:
     """The customer-SLA checkpoints of a ticket as ``(at, kind, clock, due)``.
 
     How ``sla_warn_at`` moves: it always holds the earliest checkpoint still ahead.
@@ -703,17 +701,13 @@ def sla_checkpoints(
     after a reopen; the first breach sets ``sla_breached_at``. Then ``sla_warn_at``
     moves to the next checkpoint in the future, or NULL when none is left.
     """
-    if policies is None:
-        policies = {}
-    if ticket.priority not in policies:  # a sweep passes one dict: read each policy once
-        policies[ticket.priority] = sla_policy_for(priority=ticket.priority)
-    policy, calendar = policies[ticket.priority]
+    # Inside the sweep the policies memo is pinned: no query, no cache round trip.
+    policy, calendar = sla_policy_for(priority=ticket.priority)
     return sla_points(ticket, now=now, policy=policy, calendar=calendar)
 
 
 def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> None:
     tier_agents: dict[int, list] = {}
-    policies: dict[str, tuple] = {}
     while True:
         with transaction.atomic():
             tickets = list(
@@ -723,9 +717,7 @@ def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> 
                 .order_by("sla_warn_at", "pk")[:batch]
             )
             for ticket in tickets:
-                _sla_checkpoint(
-                    ticket, now=now, report=report, tier_agents=tier_agents, policies=policies
-                )
+                _sla_checkpoint(ticket, now=now, report=report, tier_agents=tier_agents)
         if len(tickets) < batch:
             return
 
@@ -736,9 +728,8 @@ def _sla_checkpoint(
     now: datetime,
     report: SweepReport,
     tier_agents: dict[int, list],
-    policies: dict[str, tuple],
 ) -> None:
-    points = sla_checkpoints(ticket, now=now, policies=policies)
+    points = sla_checkpoints(ticket, now=now)
     passed = [p for p in points if p[0] <= now]
     breached_clocks = {clock for _at, kind, clock, _due in passed if kind == "breach"}
     wanted = {
