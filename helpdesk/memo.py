@@ -44,7 +44,8 @@ class VersionedMemo:
     @contextmanager
     def pinned(self) -> Iterator[None]:
         """Within the block the counter is read once: a ticket create looks up its
-        budget rule and its SLA targets, one cache round trip instead of two. A
+        budget rule and its SLA targets, one cache round trip instead of two; the
+        escalation sweep reads each rule once per sweep, also with the cache down. A
         ContextVar keeps concurrent threads apart."""
         reset = self._pin.set([])
         try:
@@ -58,8 +59,10 @@ class VersionedMemo:
             return box[0]
         values = self._current()
         if box is not None:
-            box.append(values)
-        return values
+            # Cache down: nothing is kept in the process, but the block still computes
+            # each value once (the escalation sweep reads the same few rules per ticket).
+            box.append({} if values is None else values)
+        return values if box is None else box[0]
 
     def _current(self) -> dict[Any, Any] | None:
         token = self.version()

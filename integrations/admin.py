@@ -3,24 +3,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from tiers.selectors import user_is_manager
+from tiers.admin import ManagerViewable
 
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
 from .services import webhook_redeliver
-
-
-class ManagerAccessMixin:
-    """Help-desk managers (staff with a manager profile) run the webhooks without model
-    permissions being granted one by one; everyone else keeps Django's permissions."""
-
-    def _manager(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff and user_is_manager(request.user)
-
-    def has_module_permission(self, request) -> bool:
-        return self._manager(request) or super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return self._manager(request) or super().has_view_permission(request, obj)
 
 
 class WebhookForm(forms.ModelForm):
@@ -40,7 +26,7 @@ class WebhookForm(forms.ModelForm):
         return url
 
 
-class DeliveryInline(ManagerAccessMixin, admin.TabularInline):
+class DeliveryInline(ManagerViewable, admin.TabularInline):
     model = WebhookDelivery
     extra = 0
     can_delete = False
@@ -66,7 +52,7 @@ class DeliveryInline(ManagerAccessMixin, admin.TabularInline):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(ManagerAccessMixin, admin.ModelAdmin):
+class WebhookAdmin(ManagerViewable, admin.ModelAdmin):
     form = WebhookForm
     list_display = ["name", "url", "event_list", "is_active", "created_at"]
     list_filter = ["is_active"]
@@ -96,7 +82,7 @@ class WebhookAdmin(ManagerAccessMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ManagerAccessMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ManagerViewable, admin.ModelAdmin):
     list_display = [
         "created_at", "webhook", "event_type", "attempt", "status_code", "succeeded",
         "will_retry", "duration_ms",

@@ -29,8 +29,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 
 from knowledgebase import cache as kb_cache
 
-from . import versions as ticket_versions
-from .versions import bump_after_commit
+from .versions import bump_after_commit, fetch
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +42,12 @@ def versions(*names: str) -> dict[str, str | None]:
     in one round trip. A ``None`` token means the cache is unavailable: the caller
     must not cache anything built on it."""
     keys = {name: _version_key(name) for name in names}
-    # A missing counter starts from the clock, a cache error yields None (versions.fetch).
-    current, _entries = ticket_versions.fetch(keys.values())
-    if current is None:
+    # The counters' one reader (tickets/versions.py): a missing counter starts from
+    # the clock, an outage gives ``None``.
+    values, _entries = fetch(keys.values())
+    if values is None:
         return dict.fromkeys(names)
-    return {name: str(current[key]) for name, key in keys.items()}
+    return {name: str(values[key]) for name, key in keys.items()}
 
 
 def _version_key(name: str) -> str:

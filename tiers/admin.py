@@ -15,9 +15,10 @@ from .models import (
 from .selectors import user_is_manager
 
 
-class ManagerEditable:
-    """Help-desk managers (staff with a manager profile) run the escalation setup in the
-    admin without Django model permissions being granted one by one."""
+class ManagerViewable:
+    """Help-desk managers (staff with a manager profile) see these admin pages without
+    Django model permissions being granted one by one; everyone else keeps Django's
+    permissions. Also used by ``integrations.admin`` (webhooks)."""
 
     def _manager(self, request) -> bool:
         return request.user.is_active and request.user.is_staff and user_is_manager(request.user)
@@ -27,6 +28,10 @@ class ManagerEditable:
 
     def has_view_permission(self, request, obj=None) -> bool:
         return self._manager(request) or super().has_view_permission(request, obj)
+
+
+class ManagerEditable(ManagerViewable):
+    """Managers also run the escalation setup: add, change and delete."""
 
     def has_change_permission(self, request, obj=None) -> bool:
         return self._manager(request) or super().has_change_permission(request, obj)

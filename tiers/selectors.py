@@ -3,9 +3,6 @@ models or services (``helpdesk.memo`` uses the version counters of tickets/versi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -107,35 +104,10 @@ def _calendar_default_uncached() -> CalendarSpec:
     return calendar_spec_from(BusinessCalendar.objects.filter(is_default=True).first())
 
 
-#: Per-context memo of budget rules, set only inside ``budget_rules_cached()``.
-_RULE_CACHE: ContextVar[dict | None] = ContextVar("tierdesk_budget_rules", default=None)
-
-
-@contextmanager
-def budget_rules_cached() -> Iterator[None]:
-    """Within the block, each (tier, priority) rule is read once. The escalation sweep
-    promotes thousands of tickets per second; 3-4 queries per ticket for the same few
-    policies would dominate it. A ContextVar keeps concurrent threads apart."""
-    token = _RULE_CACHE.set({})
-    try:
-        yield
-    finally:
-        _RULE_CACHE.reset(token)
-
-
 def budget_rule_for(*, tier: int, priority: str) -> BudgetRule | None:
     """The budget for a tier; ``None`` for Tier 4 (vendor time is tracked separately)."""
     if tier >= 4:
         return None
-    cache = _RULE_CACHE.get()
-    if cache is not None:
-        if (tier, priority) not in cache:
-            cache[(tier, priority)] = _budget_rule_shared(tier=tier, priority=priority)
-        return cache[(tier, priority)]
-    return _budget_rule_shared(tier=tier, priority=priority)
-
-
-def _budget_rule_shared(*, tier: int, priority: str) -> BudgetRule:
     return _memoized(
         ("budget", tier, priority),
         lambda: _budget_rule_uncached(tier=tier, priority=priority),

@@ -43,6 +43,7 @@ from tickets.models import Notification, Ticket, TicketEvent
 from tickets.selectors import user_can_act_on
 from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
+from tickets.services.clock import sla_points
 from tickets.services.core import ticket_enter_tier, ticket_event_create
 from tickets.services.notify import send_templated_mail, ticket_event_send
 from tickets.versions import bump_notifications, bump_tickets_version
@@ -54,9 +55,9 @@ from .selectors import (
     agent_profile_of,
     agents_of_tier,
     budget_rule_for,
-    budget_rules_cached,
     calendar_default,
     managers,
+    policies_pinned,
     sla_policy_for,
     user_is_manager,
     vendor_for_category,
@@ -351,7 +352,7 @@ def escalation_sweep(*, now: datetime | None = None, batch: int | None = None) -
     batch = batch or settings.ESCALATION_SWEEP_BATCH
     report = SweepReport(now=now)
     started = time.monotonic()
-    with budget_rules_cached():
+    with policies_pinned():  # each rule read once per sweep, also with the cache down
         _promote_overdue(now=now, fixed=fixed, batch=batch, report=report)
         _fire_tier_warnings(now=now, batch=batch, report=report)
         _fire_sla_checkpoints(now=now, batch=batch, report=report)
@@ -425,6 +426,33 @@ def _promote_overdue(*, now: datetime, fixed: bool, batch: int, report: SweepRep
             return
 
 
+def _promotion(
+    ticket: Ticket, *, acted_at: datetime
+) -> tuple[list[str], dict[str, Any], tuple[str, int, int, int]]:
+    """Move a locked, overdue ticket (Tier 1-2) up one tier in memory. Returns the
+    fields to write, the PROMOTED event's arguments, and the report line; the bulk and
+    the one-by-one paths write them their own way."""
+    from_tier, deadline = ticket.tier, ticket.escalate_at
+    ex = _explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)
+    fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
+    ticket.escalation_count += 1  # the row is locked: no lost update
+    ticket.updated_at = acted_at  # a queryset UPDATE does not touch auto_now fields
+    event = {
+        "kind": Kind.PROMOTED,
+        "actor_name": TIMER,
+        "body": _explain_text(from_tier, f"promoted to Tier {ticket.tier}", ex),
+        "data": {
+            "from_tier": from_tier,
+            "to_tier": ticket.tier,
+            **ex,
+            "escalate_at": _iso(ticket.escalate_at),
+        },
+        "dedupe_key": promote_dedupe_key(ticket.pk, from_tier, deadline),
+        "notify": True,
+    }
+    return fields, event, (ticket.reference, from_tier, ticket.tier, ex["lag_ms"])
+
+
 def _promote_bulk(
     tickets: list[Ticket], *, now: datetime, acted_at: datetime, report: SweepReport
 ) -> None:
@@ -440,25 +468,10 @@ def _promote_bulk(
             vendor_bound.append(ticket.pk)
             continue
         from_tier, deadline, from_status = ticket.tier, ticket.escalate_at, ticket.status
-        ex = _explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)
-        fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
-        ticket.escalation_count += 1  # the row is locked: no lost update
-        ticket.updated_at = acted_at  # bulk_update does not touch auto_now fields
+        fields, event, line = _promotion(ticket, acted_at=acted_at)
         cas_rows.append(_CasRow(ticket, from_tier, deadline, from_status))
-        data = {"from_tier": from_tier, "to_tier": ticket.tier, **ex}
-        data["escalate_at"] = _iso(ticket.escalate_at)
-        events.append(
-            TicketEvent(
-                ticket=ticket,
-                kind=Kind.PROMOTED,
-                actor_name=TIMER,
-                body=_explain_text(from_tier, f"promoted to Tier {ticket.tier}", ex),
-                data=data,
-                dedupe_key=promote_dedupe_key(ticket.pk, from_tier, deadline),
-                notify=True,
-            )
-        )
-        promoted.append((ticket.reference, from_tier, ticket.tier, ex["lag_ms"]))
+        events.append(TicketEvent(ticket=ticket, **event))
+        promoted.append(line)
     if events:
         update_fields = sorted({*fields, "escalation_count"})
         _bulk_compare_and_set(cas_rows, fields=update_fields, now=now)
@@ -556,32 +569,14 @@ def _promote_one(ticket_id: int, *, now: datetime, acted_at: datetime, report: S
             if ticket.tier >= 3:
                 _timeout_to_vendor(ticket, now=now, acted_at=acted_at, report=report)
                 return
-            from_tier, deadline = ticket.tier, ticket.escalate_at
-            ex = _explain(
-                ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at
-            )
-            fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
-            ticket.escalation_count += 1
-            ticket.updated_at = acted_at
+            from_tier = ticket.tier
+            fields, event, line = _promotion(ticket, acted_at=acted_at)
             if not _cas_update(
                 ticket, from_tier=from_tier, now=now, fields=[*fields, "escalation_count"]
             ):
                 return
-            ticket_event_create(
-                ticket=ticket,
-                kind=Kind.PROMOTED,
-                actor_name=TIMER,
-                body=_explain_text(from_tier, f"promoted to Tier {ticket.tier}", ex),
-                data={
-                    "from_tier": from_tier,
-                    "to_tier": ticket.tier,
-                    **ex,
-                    "escalate_at": _iso(ticket.escalate_at),
-                },
-                dedupe_key=promote_dedupe_key(ticket.pk, from_tier, deadline),
-                notify=True,
-            )
-            report.promoted.append((ticket.reference, from_tier, ticket.tier, ex["lag_ms"]))
+            ticket_event_create(ticket=ticket, **event)
+            report.promoted.append(line)
     except IntegrityError:
         # The dedupe key exists: this deadline was already acted on. Rolled back.
         logger.info("ticket %s: promotion for this deadline already recorded", ticket_id)
@@ -688,9 +683,7 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
 # ---------------------------------------------------------------------------
 
 
-def sla_checkpoints(
-    ticket: Ticket, *, now: datetime, policies: dict[str, tuple] | None = None
-) -> list[tuple[datetime, str, str, datetime]]:
+def sla_checkpoints(ticket: Ticket, *, now: datetime) -> list[tuple[datetime, str, str, datetime]]:
     """The customer-SLA checkpoints of a ticket as ``(at, kind, clock, due)``.
 
     How ``sla_warn_at`` moves: it always holds the earliest checkpoint still ahead.
@@ -708,32 +701,13 @@ def sla_checkpoints(
     after a reopen; the first breach sets ``sla_breached_at``. Then ``sla_warn_at``
     moves to the next checkpoint in the future, or NULL when none is left.
     """
-    if policies is None:
-        policies = {}
-    if ticket.priority not in policies:  # a sweep passes one dict: read each policy once
-        policies[ticket.priority] = sla_policy_for(priority=ticket.priority)
-    policy, calendar = policies[ticket.priority]
-    pct = (policy.warn_at_percent if policy else 75) / 100
-    start = ticket.created_at or now
-    points: list[tuple[datetime, str, str, datetime]] = []
-    fr_due = ticket.first_response_due
-    if ticket.first_response_at is None and fr_due:
-        if policy is not None:
-            warn = add_business_time(calendar, start, policy.first_response * pct)
-            points.append((min(warn, fr_due), "warning", "first_response", fr_due))
-        points.append((fr_due, "breach", "first_response", fr_due))
-    res_due = ticket.resolution_due
-    if res_due:
-        if policy is not None:
-            warn = add_business_time(calendar, start, policy.resolution * pct)
-            points.append((min(warn, res_due), "warning", "resolution", res_due))
-        points.append((res_due, "breach", "resolution", res_due))
-    return sorted(points)
+    # Inside the sweep the policies memo is pinned: no query, no cache round trip.
+    policy, calendar = sla_policy_for(priority=ticket.priority)
+    return sla_points(ticket, now=now, policy=policy, calendar=calendar)
 
 
 def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> None:
     tier_agents: dict[int, list] = {}
-    policies: dict[str, tuple] = {}
     while True:
         with transaction.atomic():
             tickets = list(
@@ -743,9 +717,7 @@ def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> 
                 .order_by("sla_warn_at", "pk")[:batch]
             )
             for ticket in tickets:
-                _sla_checkpoint(
-                    ticket, now=now, report=report, tier_agents=tier_agents, policies=policies
-                )
+                _sla_checkpoint(ticket, now=now, report=report, tier_agents=tier_agents)
         if len(tickets) < batch:
             return
 
@@ -756,9 +728,8 @@ def _sla_checkpoint(
     now: datetime,
     report: SweepReport,
     tier_agents: dict[int, list],
-    policies: dict[str, tuple],
 ) -> None:
-    points = sla_checkpoints(ticket, now=now, policies=policies)
+    points = sla_checkpoints(ticket, now=now)
     passed = [p for p in points if p[0] <= now]
     breached_clocks = {clock for _at, kind, clock, _due in passed if kind == "breach"}
     wanted = {
@@ -845,6 +816,17 @@ def _accountable_owner(ticket: Ticket, actor: User | None) -> User | None:
     return first_manager.user if first_manager else None
 
 
+def _write_handoff_ticket(
+    ticket: Ticket, *, from_tier: int, fields: Sequence[str], cas_now: datetime | None
+) -> None:
+    """Save ``fields`` of a locked ticket: by compare-and-set for the timer (``cas_now``;
+    raises when the row moved), a plain save for a person."""
+    if cas_now is None:
+        ticket.save(update_fields=sorted(set(fields)))
+    elif not _cas_update(ticket, from_tier=from_tier, now=cas_now, fields=fields):
+        raise _CompareAndSetMissed
+
+
 def _flag_no_vendor(
     ticket: Ticket,
     *,
@@ -867,10 +849,7 @@ def _flag_no_vendor(
         core.clock.clock_stop(ticket)
         fields.extend(core.clock.CLOCK_FIELDS)
         ticket.updated_at = now
-        if not _cas_update(ticket, from_tier=ticket.tier, now=cas_now, fields=fields):
-            raise _CompareAndSetMissed
-    else:
-        ticket.save(update_fields=sorted(set(fields)))
+    _write_handoff_ticket(ticket, from_tier=ticket.tier, fields=fields, cas_now=cas_now)
     event = ticket_event_create(
         ticket=ticket,
         kind=Kind.SLA_BREACH,
@@ -931,11 +910,7 @@ def _handoff_locked(
     ticket.escalation_count += 1
     ticket.updated_at = now
     fields = [*fields, "status", "owner", "escalation_count"]
-    if cas_now is not None:
-        if not _cas_update(ticket, from_tier=from_tier, now=cas_now, fields=fields):
-            raise _CompareAndSetMissed
-    else:
-        ticket.save(update_fields=sorted(set(fields)))
+    _write_handoff_ticket(ticket, from_tier=from_tier, fields=fields, cas_now=cas_now)
     event = ticket_event_create(
         ticket=ticket,
         kind=Kind.VENDOR_HANDOFF,

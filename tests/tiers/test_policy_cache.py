@@ -150,3 +150,16 @@ def test_a_ticket_create_reads_the_policies_version_once(policies, category, mon
     monkeypatch.setattr(selectors._policies, "version", lambda: reads.append(1) or real())
     _create(category)
     assert len(reads) == 1
+
+
+def test_a_pinned_block_reads_each_rule_once_even_with_the_cache_down(policies, settings):
+    # The escalation sweep runs inside policies_pinned(): with Redis away it must not
+    # read the same few rules again for every ticket it promotes.
+    settings.CACHES = DEAD_CACHE
+    with selectors.policies_pinned():
+        rule, cold = _queries(lambda: selectors.budget_rule_for(tier=1, priority="normal"))
+        again, warm = _queries(lambda: selectors.budget_rule_for(tier=1, priority="normal"))
+    assert cold >= 1 and warm == 0
+    assert again == rule
+    _, after = _queries(lambda: selectors.budget_rule_for(tier=1, priority="normal"))
+    assert after >= 1  # nothing kept in the process past the block

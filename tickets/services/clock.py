@@ -8,11 +8,15 @@ tier clock is not running, so the sweep index holds live tickets only.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tiers.business_time import add_business_time, business_time_between
 from tiers.selectors import budget_rule_for, calendar_default, sla_policy_for
 
 from ..models import Ticket
+
+if TYPE_CHECKING:
+    from tiers.models import SLAPolicy
 
 CLOCK_FIELDS = [
     "escalate_at",
@@ -124,16 +128,33 @@ def sla_start(ticket: Ticket, *, now: datetime) -> None:
     if ticket.first_response_at is None:
         ticket.first_response_due = add_business_time(calendar, now, policy.first_response)
     ticket.resolution_due = add_business_time(calendar, ticket.created_at or now, policy.resolution)
-    first_due = ticket.first_response_due if ticket.first_response_at is None else None
-    warn_first = (
-        add_business_time(calendar, now, policy.first_response * policy.warn_at_percent / 100)
-        if first_due
-        else None
-    )
-    warn_resolution = add_business_time(
-        calendar, ticket.created_at or now, policy.resolution * policy.warn_at_percent / 100
-    )
-    ticket.sla_warn_at = min(d for d in (warn_first, warn_resolution) if d is not None)
+    points = sla_points(ticket, now=now, policy=policy, calendar=calendar)
+    ticket.sla_warn_at = min(at for at, _kind, _clock, _due in points)
+
+
+def sla_points(
+    ticket: Ticket, *, now: datetime, policy: SLAPolicy | None, calendar: Any
+) -> list[tuple[datetime, str, str, datetime]]:
+    """The customer-SLA checkpoints ``(at, kind, clock, due)``, sorted: a warning when
+    ``warn_at_percent`` of a target has passed since the ticket was opened (never after
+    its due), and a breach at the due. ``sla_start`` sets ``sla_warn_at`` to the first;
+    the escalation sweep fires them (``tiers.services.sla_checkpoints``)."""
+    pct = (policy.warn_at_percent if policy else 75) / 100
+    start = ticket.created_at or now
+    points: list[tuple[datetime, str, str, datetime]] = []
+    fr_due = ticket.first_response_due
+    if ticket.first_response_at is None and fr_due:
+        if policy is not None:
+            warn = add_business_time(calendar, start, policy.first_response * pct)
+            points.append((min(warn, fr_due), "warning", "first_response", fr_due))
+        points.append((fr_due, "breach", "first_response", fr_due))
+    res_due = ticket.resolution_due
+    if res_due:
+        if policy is not None:
+            warn = add_business_time(calendar, start, policy.resolution * pct)
+            points.append((min(warn, res_due), "warning", "resolution", res_due))
+        points.append((res_due, "breach", "resolution", res_due))
+    return sorted(points)
 
 
 def next_update_due(ticket: Ticket) -> datetime | None:
