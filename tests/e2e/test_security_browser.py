@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 from django.core.management import call_command
@@ -45,11 +46,14 @@ def test_pages_load_without_csp_violations(new_page, make_ticket):
     for path in ("/agent/", f"/agent/tickets/{ticket.reference}/"):
         page.goto(path)
         page.wait_for_load_state("load")
+        # The page itself, not the login form a failed sign-in would redirect to.
+        assert urlparse(page.url).path == path, page.url
     manager = new_page()
     violations += _watch_csp(manager)
     login(manager, "manager")
     manager.goto("/dashboard/")
     manager.wait_for_load_state("load")
+    assert urlparse(manager.url).path == "/dashboard/", manager.url
     assert violations == []
 
 
