@@ -175,6 +175,15 @@ def recreate_database(db_url: str) -> None:
         conn.close()
 
 
+def _interval_case(whens, default: str) -> str:
+    """A SQL CASE giving, for each (condition, timedelta), that interval; else ``default``."""
+    return (
+        "CASE "
+        + " ".join(f"WHEN {cond} THEN interval '{d.total_seconds()} seconds'" for cond, d in whens)
+        + f" ELSE interval '{default}' END"
+    )
+
+
 class Seeder:
     def __init__(self, conn, tickets: int, articles: int) -> None:
         self.conn = conn
@@ -242,33 +251,17 @@ class Seeder:
     # -- tickets ---------------------------------------------------------------------
     def ticket_sql(self) -> str:
         budgets = self.q("SELECT tier, priority, budget FROM tiers_escalationpolicy")
-        budget_case = "CASE " + " ".join(
-            f"WHEN tier = {t} AND priority = '{p}' THEN interval '{b.total_seconds()} seconds'"
-            for t, p, b in budgets
+        budget_case = _interval_case(
+            ((f"tier = {t} AND priority = '{p}'", b) for t, p, b in budgets), "8 hours"
         )
-        budget_case += " ELSE interval '8 hours' END"
         sla = {
             p: (f, r)
             for p, f, r in self.q(
                 "SELECT priority, first_response, resolution FROM tiers_slapolicy"
             )
         }
-        fr_case = (
-            "CASE "
-            + " ".join(
-                f"WHEN priority = '{p}' THEN interval '{f.total_seconds()} seconds'"
-                for p, (f, _) in sla.items()
-            )
-            + " ELSE interval '4 hours' END"
-        )
-        res_case = (
-            "CASE "
-            + " ".join(
-                f"WHEN priority = '{p}' THEN interval '{r.total_seconds()} seconds'"
-                for p, (_, r) in sla.items()
-            )
-            + " ELSE interval '3 days' END"
-        )
+        fr_case = _interval_case(((f"priority = '{p}'", f) for p, (f, _) in sla.items()), "4 hours")
+        res_case = _interval_case(((f"priority = '{p}'", r) for p, (_, r) in sla.items()), "3 days")
         cats = [r[0] for r in self.q("SELECT id FROM tickets_category ORDER BY id")]
         tiers = {
             t: [

@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from knowledgebase.models import Article
 from tests.factories import ArticleFactory, CategoryFactory
-
-
-@pytest.fixture(autouse=True)
-def _private_cache_and_generous_throttles(settings):
-    # Throttle counters of other tests (same client address) must not answer 429 here.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"bench-query-counts-{uuid.uuid4().hex}",
-        }
-    }
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            "anon": "100000/min",
-            "user": "100000/min",
-            "token": "100000/min",
-        },
-    }
 
 
 @pytest.mark.django_db

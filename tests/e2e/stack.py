@@ -219,3 +219,42 @@ def mail_to(mail_dir: Path, address: str) -> list[str]:
             if f"To: {address}" in message or f", {address}" in message:
                 found.append(message)
     return found
+
+
+#: The dashboard's charts, by canvas id.
+CHARTS = (
+    "chart-daily",
+    "chart-backlog",
+    "chart-escalations",
+    "chart-distribution",
+    "chart-categories",
+    "chart-articles",
+)
+
+
+def assert_charts_drawn(page) -> None:
+    """Every dashboard chart has data and is drawn: Chart.js rendered it with at least
+    one point, and its canvas is not blank."""
+    for chart_id in CHARTS:
+        page.wait_for_selector(f"#{chart_id}[data-drawn='1']", state="attached")
+    result = page.evaluate(
+        """(ids) => ids.map((id) => {
+            const canvas = document.getElementById(id);
+            const chart = window.Chart.getChart(canvas);
+            const blank = document.createElement("canvas");
+            blank.width = canvas.width; blank.height = canvas.height;
+            return {
+                id: id,
+                datasets: chart ? chart.data.datasets.length : 0,
+                points: chart ? chart.data.datasets.reduce((n, d) => n + d.data.length, 0) : 0,
+                drawn: canvas.toDataURL().length,
+                empty: blank.toDataURL().length,
+            };
+        })""",
+        list(CHARTS),
+    )
+    for chart in result:
+        assert chart["datasets"] > 0, chart
+        assert chart["points"] > 0, chart
+        # A drawn canvas compresses far worse than a blank one of the same size.
+        assert chart["drawn"] > chart["empty"] * 2, chart

@@ -5,40 +5,20 @@ escalation avoidable with the article that would have solved it."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tests.factories import ArticleFactory
 from tickets.models import Ticket, TicketEvent
 from tickets.services import core
 
-# A missing chromium fails the launch below: browser tests never skip silently.
+# The browser comes from tests/e2e/stack.py (``new_page``): a missing chromium fails,
+# browser tests never skip silently.
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls this test
-    # makes between page steps are ordinary synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-def login(browser, live_server, username: str):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/agent/")
+def login(new_page, live_server, username: str):
+    page = new_page()
+    page.goto("/accounts/login/?next=/agent/")
     page.fill("#id_username", username)
     page.fill("#id_password", "pw")
     page.get_by_role("button", name="Log in").click()
@@ -47,13 +27,13 @@ def login(browser, live_server, username: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_agent_journey(live_server, browser, make_ticket, agent1, agent2):
+def test_agent_journey(live_server, new_page, make_ticket, agent1, agent2):
     article = ArticleFactory(title="Reset a forgotten password", slug="reset-password")
     ticket = make_ticket(subject="Cannot log in to the VPN portal")
     ref = ticket.reference
 
     # --- agent1, Tier 1 -------------------------------------------------------
-    page = login(browser, live_server, "agent1")
+    page = login(new_page, live_server, "agent1")
     row = page.locator(f'tr[data-reference="{ref}"]')
     row.get_by_role("button", name="Claim").click()
     page.wait_for_url(f"**/agent/tickets/{ref}/")
@@ -81,7 +61,7 @@ def test_agent_journey(live_server, browser, make_ticket, agent1, agent2):
     page.context.close()
 
     # --- agent2, Tier 2 -------------------------------------------------------
-    page = login(browser, live_server, "agent2")
+    page = login(new_page, live_server, "agent2")
     assert page.locator("h1").inner_text() == "Tier 2 queue"
     # The queue refreshes itself (htmx poll of the same query): a ticket escalated
     # meanwhile appears without a reload.

@@ -6,18 +6,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.e2e.stack import login
+from tests.e2e.stack import assert_charts_drawn, login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHARTS = [
-    "chart-daily",
-    "chart-backlog",
-    "chart-escalations",
-    "chart-distribution",
-    "chart-categories",
-    "chart-articles",
-]
 
 
 def test_manager_sees_the_charts_drawn(new_page, make_ticket, agent1, manager):
@@ -53,27 +44,5 @@ def test_manager_sees_the_charts_drawn(new_page, make_ticket, agent1, manager):
     assert page.locator("[data-figure=created]").inner_text() == "3"
     assert "target band" in page.locator(".band-text").inner_text()
 
-    for chart_id in CHARTS:
-        page.wait_for_selector(f"#{chart_id}[data-drawn='1']", state="attached")
-    result = page.evaluate(
-        """(ids) => ids.map((id) => {
-            const canvas = document.getElementById(id);
-            const chart = window.Chart.getChart(canvas);
-            const blank = document.createElement("canvas");
-            blank.width = canvas.width; blank.height = canvas.height;
-            return {
-                id: id,
-                datasets: chart ? chart.data.datasets.length : 0,
-                points: chart ? chart.data.datasets.reduce((n, d) => n + d.data.length, 0) : 0,
-                drawn: canvas.toDataURL().length,
-                empty: blank.toDataURL().length,
-            };
-        })""",
-        CHARTS,
-    )
-    for chart in result:
-        assert chart["datasets"] > 0, chart
-        assert chart["points"] > 0, chart
-        # A drawn canvas compresses far worse than a blank one of the same size.
-        assert chart["drawn"] > chart["empty"] * 2, chart
+    assert_charts_drawn(page)
     assert errors == []

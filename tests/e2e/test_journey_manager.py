@@ -16,7 +16,13 @@ from playwright.sync_api import expect
 
 from helpdesk.demo_data import POLICIES
 from knowledgebase.models import Article
-from tests.e2e.stack import login, screenshot, shorten_budgets, wait_until
+from tests.e2e.stack import (
+    assert_charts_drawn,
+    login,
+    screenshot,
+    shorten_budgets,
+    wait_until,
+)
 from tickets.models import Category, Ticket
 from tickets.services import core
 from tickets.services.portal import csat_submit
@@ -24,15 +30,6 @@ from tiers import services as tier_services
 from tiers.models import EscalationPolicy, VendorHandoff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHARTS = [
-    "chart-daily",
-    "chart-backlog",
-    "chart-escalations",
-    "chart-distribution",
-    "chart-categories",
-    "chart-articles",
-]
 
 
 def _new(slug: str, subject: str) -> Ticket:
@@ -129,19 +126,7 @@ def test_manager_sees_the_week_and_exports_csv(new_page, demo):
     expect(article.filter(has_text="Reset your password").locator("td").nth(1)).to_have_text("1")
 
     # Every chart is drawn: Chart.js rendered it, and the canvas is not blank.
-    for chart_id in CHARTS:
-        page.wait_for_selector(f"#{chart_id}[data-drawn='1']", state="attached")
-    drawn = page.evaluate(
-        """(ids) => ids.map((id) => {
-            const canvas = document.getElementById(id);
-            const blank = document.createElement("canvas");
-            blank.width = canvas.width; blank.height = canvas.height;
-            return {id, drawn: canvas.toDataURL().length, blank: blank.toDataURL().length};
-        })""",
-        CHARTS,
-    )
-    for chart in drawn:  # a drawn canvas compresses far worse than a blank one
-        assert chart["drawn"] > chart["blank"] * 2, chart
+    assert_charts_drawn(page)
     screenshot(page, "dashboard")
     page.evaluate("document.querySelector('section.chart-grid').scrollIntoView()")
     screenshot(page, "dashboard-charts")

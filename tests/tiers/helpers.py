@@ -12,12 +12,16 @@ from tickets.models import Category, Ticket
 def make_overdue_tickets(
     n: int, *, category: Category, due: datetime, spread: timedelta = timedelta(0), tier: int = 1
 ) -> list[int]:
-    """``n`` live tickets at ``tier`` whose deadline passed at ``due`` (minus a spread),
-    as ``ticket_create`` would have left them, written with one INSERT."""
+    """``n`` live tickets at ``tier`` whose deadline passed at ``due`` (minus a spread)."""
+    return make_tickets_due(category, [due - spread * (i / max(n, 1)) for i in range(n)], tier=tier)
+
+
+def make_tickets_due(category: Category, deadlines: list[datetime], *, tier: int = 1) -> list[int]:
+    """One live ticket at ``tier`` per deadline, as ``ticket_create`` would have left
+    it, written with one INSERT (bench/escalation.py makes its tickets with it too)."""
     budget = timedelta(hours=8)
     rows = []
-    for i in range(n):
-        deadline = due - spread * (i / max(n, 1))
+    for i, deadline in enumerate(deadlines):
         rows.append(
             Ticket(
                 category=category,
