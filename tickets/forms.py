@@ -16,7 +16,7 @@ from .models import Category
 from .services.attachments import AttachmentError, validate_uploads
 
 
-def _clean_text(value: str) -> str:
+def clean_text(value: str) -> str:
     """Strip NUL bytes (PostgreSQL cannot store them) and surrounding space; text made
     only of invisible characters (zero-width spaces, joiners, bidi marks) counts as
     empty, so it cannot pass as a subject or a reply that shows as a blank line."""
@@ -152,19 +152,19 @@ class TicketSubmitForm(forms.Form):
         self.fields["website"].widget.attrs.update(tabindex="-1", autocomplete="off")
 
     def clean_name(self) -> str:
-        value = _clean_text(self.cleaned_data["name"])
+        value = clean_text(self.cleaned_data["name"])
         if not value:
             raise forms.ValidationError(_("Tell us your name."))
         return value
 
     def clean_subject(self) -> str:
-        value = _clean_text(self.cleaned_data["subject"])
+        value = clean_text(self.cleaned_data["subject"])
         if not value:
             raise forms.ValidationError(_("Give your ticket a short subject."))
         return value
 
     def clean_description(self) -> str:
-        value = _clean_text(self.cleaned_data["description"])
+        value = clean_text(self.cleaned_data["description"])
         if len(value) < 10:
             raise forms.ValidationError(
                 _("Please describe the problem in a few words (10 characters at least).")
@@ -189,7 +189,7 @@ class CustomerReplyForm(forms.Form):
     attachments = attachments_field()
 
     def clean_body(self) -> str:
-        value = _clean_text(self.cleaned_data["body"])
+        value = clean_text(self.cleaned_data["body"])
         if not value:
             raise forms.ValidationError(_("Write a message first."))
         return value
@@ -230,7 +230,7 @@ class SatisfactionForm(forms.Form):
     )
 
     def clean_comment(self) -> str:
-        return _clean_text(self.cleaned_data.get("comment", ""))
+        return clean_text(self.cleaned_data.get("comment", ""))
 
 
 class EscalationRequestForm(forms.Form):
@@ -242,7 +242,7 @@ class EscalationRequestForm(forms.Form):
     urgent = forms.BooleanField(label=_("It has become urgent"), required=False)
 
     def clean_reason(self) -> str:
-        value = _clean_text(self.cleaned_data["reason"])
+        value = clean_text(self.cleaned_data["reason"])
         if not value:
             raise forms.ValidationError(_("Tell us why this needs more attention."))
         return value
@@ -275,7 +275,7 @@ class SignupForm(forms.Form):
         self.fields["website"].widget.attrs.update(tabindex="-1", autocomplete="off")
 
     def clean_name(self) -> str:
-        value = _clean_text(self.cleaned_data["name"])
+        value = clean_text(self.cleaned_data["name"])
         if not value:
             raise forms.ValidationError(_("Tell us your name."))
         return value

@@ -38,6 +38,7 @@ from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .. import pagecache, versions
 from .. import queue as q
+from ..forms import clean_text
 from ..models import CannedResponse, Category, Notification, Ticket, TicketEvent
 from ..selectors import (
     ticket_attachments,
@@ -99,7 +100,8 @@ def agent_required(view: Callable) -> Callable:
 def _text(request: HttpRequest, name: str, limit: int = MAX_TEXT) -> str:
     """A posted text field; too long is refused with a message (the page keeps what
     was typed), never cut short without the agent knowing."""
-    value = request.POST.get(name) or ""
+    # The portal's rule: NULs dropped, invisible-only text counts as empty.
+    value = clean_text(request.POST.get(name))
     if len(value) > limit:
         raise core.TicketError(
             f"This text is {len(value):,} characters long; the most is {limit:,}. "
