@@ -3,11 +3,9 @@ suggested article, submits, opens the tracking link, replies and rates."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 
 import pytest
-from django.db import connections
 
 from tests.factories import ArticleFactory
 from tickets.models import Deflection, SatisfactionRating, Ticket, TicketEvent
@@ -18,9 +16,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def browser_page(monkeypatch, settings):
-    if not shutil.which("chromium"):
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
+def browser_page(new_page, monkeypatch, settings):
+    """A page of the session's shared chromium (tests/e2e/stack.py): a second
+    sync_playwright() in the same process fails while that one runs."""
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by
     # the test itself are still synchronous and safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -30,23 +28,12 @@ def browser_page(monkeypatch, settings):
             "LOCATION": f"e2e-{uuid.uuid4().hex}",
         }
     }
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        browser.close()
-        # ORM calls made while Playwright's sync API is active run in a context of
-        # their own, with their own connection: close it, or the test database
-        # cannot be dropped at the end of the session.
-        connections.close_all()
-        assert not errors, errors  # no JavaScript errors (CSP included) on the way
+    page = new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    assert not errors, errors  # no JavaScript errors (CSP included) on the way
 
 
 def test_customer_journey(live_server, browser_page, policies, category, mailoutbox):
