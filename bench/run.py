@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -289,6 +290,72 @@ def children(pid: int) -> list[int]:
     return found
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _pids_named(name: str, database: str | None = None) -> list[int]:
+    """Processes called ``name``; with ``database``, PostgreSQL's background processes
+    and the backends serving that database only (a backend's title names its
+    database and client: ``postgres: user db 127.0.0.1(port) idle``)."""
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() != name:
+                continue
+            title = (comm.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        backend = "(" in title or "[local]" in title
+        if database is None or not backend or f" {database} " in title:
+            found.append(int(comm.parent.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by each part of the stack, read from /proc around a wrk round.
+
+    Throughput on two shared cores is CPU per request in disguise; splitting that CPU
+    between gunicorn, PostgreSQL, the Celery worker, Redis and wrk itself says which
+    part a slow target is waiting on. PostgreSQL counts the bench database's backends
+    and the server's own processes (WAL writer, checkpointer); Redis is counted whole,
+    so run on an otherwise idle machine."""
+
+    def __init__(
+        self, gunicorn: subprocess.Popen, worker: subprocess.Popen | None, database: str
+    ) -> None:
+        self.gunicorn, self.worker, self.database = gunicorn, worker, database
+
+    def read(self) -> dict[str, float]:
+        groups = {
+            "web": [self.gunicorn.pid, *children(self.gunicorn.pid)],
+            "celery": [self.worker.pid, *children(self.worker.pid)] if self.worker else [],
+            "postgres": _pids_named("postgres", self.database),
+            "redis": _pids_named("redis-server"),
+        }
+        out = {name: sum(_cpu_of(pid) for pid in pids) for name, pids in groups.items()}
+        # wrk is our child: its CPU arrives in RUSAGE_CHILDREN once it is reaped.
+        out["wrk"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + (
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+        )
+        return out
+
+    @staticmethod
+    def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+        if not requests:
+            return {}
+        per = {k: round((after[k] - before[k]) * MS / requests, 3) for k in before}
+        per["total"] = round(sum(per.values()), 3)
+        return per
+
+
 def memory_mb(pid: int) -> dict[str, float]:
     """Current (VmRSS) and peak (VmHWM) resident memory of a process, in MB."""
     out = {}
@@ -313,6 +380,30 @@ def wait_http(port: int, path: str, timeout: float = 90) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"gunicorn did not answer {path} on port {port} within {timeout:.0f}s")
+
+
+def celery_idle(redis_url: str, meter: CpuMeter, timeout: float = 120) -> float:
+    """Wait until the broker's queue is empty and the Celery worker has stopped using
+    CPU (it also holds prefetched tasks that are no longer in the queue); return how
+    long that took. A target that queues tasks (the submission's notifications) is
+    billed for them, and the next target does not pay for them."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout and client.llen("celery"):
+            time.sleep(0.2)
+    finally:
+        client.close()
+    last = meter.read()["celery"]
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        now = meter.read()["celery"]
+        if now - last < 0.02:  # under 4% of a core: idle polling only
+            break
+        last = now
+    return time.monotonic() - started
 
 
 def drain(port: int, timeout: float = 180) -> float:
@@ -404,7 +495,10 @@ def wrk_round(
     csrf: str,
     run_id: str,
     threads: int = 2,
+    meter: CpuMeter | None = None,
+    broker_url: str | None = None,
 ) -> dict:
+    before = meter.read() if meter else None
     cmd = [
         "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
         "-s", str(ROOT / "bench" / "wrk.lua"), "-H", "Host: 127.0.0.1",
@@ -422,6 +516,12 @@ def wrk_round(
     if line is None:
         raise RuntimeError(f"wrk gave no figures for {target.name}: {out.stdout}\n{out.stderr}")
     r = json.loads(line[len("BENCHJSON ") :])
+    cpu = {}
+    if meter is not None:
+        drain(port)
+        if broker_url:
+            celery_idle(broker_url, meter)
+        cpu = CpuMeter.per_request(before, meter.read(), r["requests"])
     ok_class = {2: r["s2xx"], 3: r["s3xx"]}
     ok_count = sum(ok_class[c] for c in {s // 100 for s in target.ok})
     completed = r["s2xx"] + r["s3xx"] + r["s4xx"] + r["s5xx"] + r["sother"]
@@ -436,6 +536,7 @@ def wrk_round(
         "non_ok": completed - ok_count,
         "s5xx": r["s5xx"],
         "socket_errors": r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"],
+        "cpu_ms": cpu,
     }
 
 
@@ -470,6 +571,10 @@ def summarize(target: Target) -> dict:
         "s5xx": sum(r["s5xx"] for r in target.rounds),
         "socket_errors": sum(r["socket_errors"] for r in target.rounds),
         "rounds_rps": [round(r["rps"], 1) for r in target.rounds],
+        "cpu_ms_per_request": {
+            part: round(statistics.median(r["cpu_ms"][part] for r in target.rounds), 2)
+            for part in (target.rounds[0].get("cpu_ms") or {})
+        },
     }
 
 
@@ -634,6 +739,7 @@ def main() -> int:
             sessions[user].login(user, "demo")
         csrf = {u: s.form_token("/tickets/new/") for u, s in sessions.items()}
 
+        meter = CpuMeter(gunicorn, worker, db_name(args.db_url))
         targets = build_targets(fx)
         if args.only:
             wanted = set(args.only.split(","))
@@ -677,6 +783,8 @@ def main() -> int:
                         cookies,
                         csrf[t.user],
                         f"{run_id}r{rnd}",
+                        meter=meter,
+                        broker_url=env["CELERY_BROKER_URL"],
                     )
                 )
                 bar.advance()
@@ -902,6 +1010,37 @@ def render_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+CPU_PARTS = ("web", "postgres", "celery", "redis", "wrk", "total")
+
+
+def render_cpu(report: dict) -> list[str]:
+    """Where each request's CPU went (medians of the rounds), beside the table above."""
+    rows = [
+        (r["title"], r["cpu_ms_per_request"])
+        for r in report["targets"].values()
+        if r.get("cpu_ms_per_request")
+    ]
+    if not rows:
+        return []
+    out = [
+        "",
+        "### CPU per request, by process (ms, median of the rounds)",
+        "",
+        "Read from `/proc` before and after each 32-connection round (after the listen backlog and "
+        "the Celery queue have drained, so queued tasks are billed to the target that queued them), "
+        "divided by the requests wrk completed. The machine has "
+        f"{report['machine']['cores']} cores: {report['machine']['cores']} s of CPU per second is "
+        "the budget every part shares, so 1,000 / total × cores is the most req/s a target could "
+        "reach on this machine.",
+        "",
+        "| Target | " + " | ".join(CPU_PARTS) + " |",
+        "|---|" + "---:|" * len(CPU_PARTS),
+    ]
+    for title, cpu in rows:
+        out.append(f"| {title} | " + " | ".join(f"{cpu.get(p, 0):.2f}" for p in CPU_PARTS) + " |")
+    return [*out, ""]
+
+
 def render_markdown(report: dict) -> str:
     cfg = report["config"]
     data = cfg["data"]
@@ -933,6 +1072,7 @@ def render_markdown(report: dict) -> str:
     out += [
         render_table(report),
     ]
+    out += render_cpu(report)
     for key, title in (
         ("kb", "Knowledge base (bench/kb.py)"),
         ("escalation", "Escalation (bench/escalation.py)"),
