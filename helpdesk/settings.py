@@ -236,6 +236,10 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tierdesk <support@tierdesk.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
+# Notifications are sent in batches: the first event of a window queues one task that
+# runs when the window closes (tickets.services.notify.notifications_kick); 0 queues
+# one task per event.
+NOTIFY_BATCH_SECONDS = env.int("NOTIFY_BATCH_SECONDS", default=1)
 
 # ---------------------------------------------------------------------------
 # Celery: filesystem transport in var/ by default, Redis with CELERY_BROKER_URL.

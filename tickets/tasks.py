@@ -18,9 +18,23 @@ def ticket_event_notify(event_id: int) -> int:
     return ticket_event_send(event_id=event_id)
 
 
+@shared_task(
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+)
+def notifications_send() -> int:
+    """Send every pending notification in batches (queued by ``notifications_kick``)."""
+    from .services.notify import notifications_send_pending
+
+    return notifications_send_pending()
+
+
 @shared_task
 def notification_outbox_flush() -> int:
     """Send what was never queued (e.g. Redis was down when the event was written)."""
-    from .services.notify import outbox_pending_ids, ticket_event_send
+    from datetime import timedelta
 
-    return sum(ticket_event_send(event_id=pk) for pk in outbox_pending_ids())
+    from .services.notify import notifications_send_pending
+
+    return notifications_send_pending(older_than=timedelta(seconds=30))

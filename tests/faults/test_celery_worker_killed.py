@@ -104,11 +104,8 @@ def test_killed_mid_task_the_notification_is_redelivered_and_sent_once(
         first.start()
         # An explicit connection: Celery lets the CELERY_BROKER_URL variable win otherwise.
         with sender.connection_for_write(redis.url(1)) as connection:
-            sender.send_task(
-                "tickets.tasks.ticket_event_notify",
-                kwargs={"event_id": event.pk},
-                connection=connection,
-            )
+            # What notifications_kick queues after a commit: send everything pending.
+            sender.send_task("tickets.tasks.notifications_send", connection=connection)
         assert smtp.first_connected.wait(timeout=30), (tmp_path / "worker1.log").read_text()
         first.kill()  # mid-task: connected to SMTP, nothing sent, nothing acked
         killed_at = time.monotonic()

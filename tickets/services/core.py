@@ -60,12 +60,11 @@ def _require_active(ticket: Ticket) -> None:
 
 
 def _enqueue_notify(event: TicketEvent) -> None:
-    # Imported here: tasks import services.
-    from ..tasks import ticket_event_notify
+    from .notify import notifications_kick
 
     def send() -> None:
         try:
-            ticket_event_notify.delay(event_id=event.pk)
+            notifications_kick(event.pk)
         except Exception:  # broker down: the outbox flush sends it later
             logger.warning("could not queue notification for event %s; outbox will retry", event.pk)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -27,14 +31,22 @@ CUSTOMER_KINDS = {Kind.CREATED, Kind.REPLY, Kind.STATUS, Kind.RESOLVED, Kind.REO
 TIER_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 
 
-def send_templated_mail(*, to: list[str], subject: str, template: str, context: dict) -> None:
-    """E-mail ``emails/<template>.txt`` with its ``.html`` twin; nothing when ``to`` is empty."""
+def send_templated_mail(
+    *, to: list[str], subject: str, template: str, context: dict, connection: Any = None
+) -> None:
+    """E-mail ``emails/<template>.txt`` with its ``.html`` twin; nothing when ``to`` is
+    empty. ``connection``: an open mail connection to reuse (one SMTP session for a
+    batch of notifications instead of one per message)."""
     if not to:
         return
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        connection=connection,
     )
     message.attach_alternative(html, "text/html")
     message.send()
@@ -70,65 +82,144 @@ _SEND_FIELDS = (
 )  # fmt: skip
 
 
+def _event_rows() -> QuerySet[TicketEvent]:
+    # Only what the e-mails and the recipient rules read (every field of the ticket,
+    # its category and the actor's user row cost more to compile and build than the
+    # row lock itself), and not the model's ordering.
+    return TicketEvent.objects.select_related("ticket", "actor").only(*_SEND_FIELDS).order_by()
+
+
+def _send_event(event: TicketEvent, *, connection: Any = None) -> tuple[int, list[Notification]]:
+    """E-mail one event's recipients; return how many were told and the bell
+    notifications to store. Every e-mail goes out before anything is written, so an
+    event whose sending fails leaves no rows behind (it is sent again later)."""
+    ticket = event.ticket
+    sent = 0
+    base = {
+        "event": event,
+        "ticket": ticket,
+        "site_url": settings.SITE_URL,
+        "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
+    }
+    if event.is_public and event.kind in CUSTOMER_KINDS and ticket.requester_email:
+        send_templated_mail(
+            to=[ticket.requester_email],
+            subject=f"[{ticket.reference}] {ticket.subject}",
+            template="ticket_event_customer",
+            context={**base, "tracking_url": settings.SITE_URL + ticket.get_tracking_url()},
+            connection=connection,
+        )
+        sent += 1
+    staff = _staff_recipients(event)
+    if not staff:
+        return sent, []
+    send_templated_mail(
+        to=[u.email for u in staff if u.email],
+        subject=f"[{ticket.reference}] {event.get_kind_display()}: {ticket.subject}",
+        template="ticket_event_staff",
+        context={**base, "agent_url": settings.SITE_URL + ticket.get_absolute_url()},
+        connection=connection,
+    )
+    text = f"{ticket.reference}: {event.get_kind_display()} — {ticket.subject}"[:300]
+    return sent + len(staff), [
+        Notification(user=u, ticket=ticket, event=event, text=text) for u in staff
+    ]
+
+
+def _store_notifications(rows: list[Notification]) -> None:
+    if rows:
+        Notification.objects.bulk_create(rows)
+        bump_notifications({n.user_id for n in rows})  # the bell count (tickets/versions.py)
+
+
 def ticket_event_send(*, event_id: int) -> int:
     """Send the notifications of one event, at most once. Returns how many went out."""
     with transaction.atomic():
-        # Only what the e-mails and the recipient rules read (every field of the
-        # ticket, its category and the actor's user row cost more to compile and
-        # build than the row lock itself), and not the model's ordering: one row by its key.
-        event = (
-            TicketEvent.objects.select_for_update(of=("self",))
-            .select_related("ticket", "actor")
-            .only(*_SEND_FIELDS)
-            .filter(pk=event_id)
-            .order_by()
-            .first()
-        )
+        event = _event_rows().select_for_update(of=("self",)).filter(pk=event_id).first()
         if event is None or event.notified_at is not None or not event.notify:
             return 0  # gone, or already sent by a retry or the outbox flush
-        ticket = event.ticket
-        sent = 0
-        base = {
-            "event": event,
-            "ticket": ticket,
-            "site_url": settings.SITE_URL,
-            "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
-        }
-        if event.is_public and event.kind in CUSTOMER_KINDS and ticket.requester_email:
-            send_templated_mail(
-                to=[ticket.requester_email],
-                subject=f"[{ticket.reference}] {ticket.subject}",
-                template="ticket_event_customer",
-                context={**base, "tracking_url": settings.SITE_URL + ticket.get_tracking_url()},
-            )
-            sent += 1
-        staff = _staff_recipients(event)
-        if staff:
-            text = f"{ticket.reference}: {event.get_kind_display()} — {ticket.subject}"[:300]
-            Notification.objects.bulk_create(
-                [Notification(user=u, ticket=ticket, event=event, text=text) for u in staff]
-            )
-            bump_notifications(u.pk for u in staff)  # the bell count (tickets/versions.py)
-            emails = [u.email for u in staff if u.email]
-            send_templated_mail(
-                to=emails,
-                subject=f"[{ticket.reference}] {event.get_kind_display()}: {ticket.subject}",
-                template="ticket_event_staff",
-                context={**base, "agent_url": settings.SITE_URL + ticket.get_absolute_url()},
-            )
-            sent += len(staff)
+        sent, rows = _send_event(event)
+        _store_notifications(rows)
         event.notified_at = timezone.now()
         event.save(update_fields=["notified_at"])
         return sent
 
 
-def outbox_pending_ids(
-    *, older_than: timedelta = timedelta(seconds=30), limit: int = 500
-) -> list[int]:
-    """Events whose notification task never ran (broker down at the time)."""
-    cutoff = timezone.now() - older_than
-    return list(
-        TicketEvent.objects.filter(notify=True, notified_at__isnull=True, created_at__lte=cutoff)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+#: Events sent per transaction by ``notifications_send_pending``.
+SEND_BATCH = 200
+
+
+def notifications_send_pending(
+    *, older_than: timedelta | None = None, batch: int = SEND_BATCH, max_batches: int = 50
+) -> int:
+    """Send every pending notification (``notify`` set, ``notified_at`` empty), a batch
+    per transaction, over one mail connection per batch. Returns how many recipients
+    were told.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED``: two workers (or this and the
+    outbox flush) never send the same event, and neither waits for the other. If a
+    send fails, the events sent before it are marked and committed, and the error is
+    raised for the task to retry the rest."""
+    total = 0
+    for _ in range(max_batches):
+        rows = _event_rows().select_for_update(of=("self",), skip_locked=True)
+        rows = rows.filter(notify=True, notified_at__isnull=True)
+        if older_than is not None:
+            rows = rows.filter(created_at__lte=timezone.now() - older_than)
+        error: Exception | None = None
+        with transaction.atomic():
+            # The outbox index (created_at, partial on pending rows) serves this order.
+            events = list(rows.order_by("created_at")[:batch])
+            done: list[int] = []
+            bells: list[Notification] = []
+            with get_connection() as mail_connection:
+                for event in events:
+                    try:
+                        sent, rows_of_event = _send_event(event, connection=mail_connection)
+                    except Exception as exc:
+                        error = exc
+                        break
+                    total += sent
+                    bells += rows_of_event
+                    done.append(event.pk)
+            _store_notifications(bells)
+            if done:
+                TicketEvent.objects.filter(pk__in=done).update(notified_at=timezone.now())
+        if error is not None:
+            raise error
+        if len(events) < batch:
+            break
+    return total
+
+
+#: A burst of events queues one sending task per window, not one per event.
+KICK_KEY = "notify:kick"
+
+
+def notifications_kick(event_id: int) -> None:
+    """Have an event's notifications sent soon; called after its transaction commits.
+
+    The first event of a ``NOTIFY_BATCH_SECONDS`` window queues one sending task that
+    runs when the window has closed, so it finds every event committed in the window;
+    the others only touch the window's key. A submission burst of 300 tickets a
+    second thus costs the worker a few batched tasks instead of 300 (each one a
+    Celery round trip, a transaction and an SMTP session). With tasks run eagerly
+    (tests) there is nothing to batch: the event is sent at once, alone."""
+    from ..tasks import notifications_send, ticket_event_notify
+
+    window = settings.NOTIFY_BATCH_SECONDS
+    if notifications_send.app.conf.task_always_eager or window <= 0:
+        ticket_event_notify.delay(event_id=event_id)
+        return
+    try:
+        first = cache.add(KICK_KEY, 1, timeout=window)
+    except Exception:  # no cache to share the window: queue one anyway (it is idempotent)
+        first = True
+    if not first:
+        return
+    try:
+        notifications_send.apply_async(countdown=window + 0.25)
+    except Exception:  # broker down: the outbox flush sends it later
+        logger.warning("could not queue notifications for event %s; outbox will retry", event_id)
+        with contextlib.suppress(Exception):
+            cache.delete(KICK_KEY)  # let the next event try again
