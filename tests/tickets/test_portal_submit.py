@@ -349,12 +349,20 @@ def test_open_redirect_refuses_internal_articles(client):
     assert client.get(f"/tickets/new/open/{uuid.uuid4().hex}/secret/").status_code == 404
 
 
+KB_SHOWN_OOB = '<input type="hidden" id="kb-shown" name="kb_shown" value="1" hx-swap-oob="true">'
+
+
 def test_submitting_after_opening_links_the_session_and_tells_tier1(client, form_data, vpn_article):
     data = form_data(subject="VPN broken again")
     session = data["submission_key"]
-    client.get("/tickets/new/suggest/", {"subject": "VPN broken", "submission_key": session})
+    shown = client.get(
+        "/tickets/new/suggest/", {"subject": "VPN broken", "submission_key": session}
+    )
+    # The partial marks the form (out of band) as having shown suggestions...
+    assert KB_SHOWN_OOB in shown.content.decode()
     client.get(f"/tickets/new/open/{session}/vpn-home/")
-    assert client.post(NEW, data).status_code == 302
+    # ...and the browser posts that mark with the form.
+    assert client.post(NEW, {**data, "kb_shown": "1"}).status_code == 302
     ticket = Ticket.objects.get()
     assert Deflection.objects.get(session_key=session).ticket == ticket
     note = ticket.events.get(kind=TicketEvent.Kind.NOTE)
@@ -370,9 +378,38 @@ def test_form_works_without_javascript_and_shows_suggestions_when_reshown(
     page = client.get(NEW).content.decode()
     assert 'hx-get="/tickets/new/suggest/"' in page
     assert "keyup changed delay:400ms" in page
-    response = client.post(NEW, form_data(subject="VPN client broken", description="short"))
+    assert '<input type="hidden" id="kb-shown" name="kb_shown" value="">' in page
+    data = form_data(subject="VPN client broken", description="short")
+    response = client.post(NEW, data)
     assert response.status_code == 400
-    assert "Connect to the VPN from home" in response.content.decode()
+    html = response.content.decode()
+    assert "Connect to the VPN from home" in html
+    # The suggestions shown with the errors count as shown when the form is sent again.
+    assert '<input type="hidden" id="kb-shown" name="kb_shown" value="1">' in html
+    assert KB_SHOWN_OOB not in html  # no second input outside the form
+    fixed = {**data, "description": "The VPN client says the certificate expired.", "kb_shown": "1"}
+    assert client.post(NEW, fixed).status_code == 302
+    created = Ticket.objects.get().events.get(kind=TicketEvent.Kind.CREATED)
+    assert created.data["kb_shown"] == ["vpn-home"]
+
+
+def test_suggestions_without_a_session_do_not_mark_the_form(client, vpn_article):
+    html = client.get("/tickets/new/suggest/", {"subject": "VPN broken"}).content.decode()
+    assert "Connect to the VPN from home" in html and KB_SHOWN_OOB not in html
+
+
+def test_a_form_without_the_mark_is_not_looked_up_in_the_deflection_log(
+    client, form_data, vpn_article, django_assert_max_num_queries
+):
+    data = form_data(subject="VPN broken again")
+    session = data["submission_key"]
+    client.get("/tickets/new/suggest/", {"subject": "VPN broken", "submission_key": session})
+    # Cold: the escalation policy, calendar and SLA policy are read once (3 of 11).
+    with django_assert_max_num_queries(11) as ctx:
+        assert client.post(NEW, data).status_code == 302
+    assert not any("tickets_deflection" in q["sql"] for q in ctx.captured_queries)
+    # Its suggestions stay unlinked (shown, no ticket), as for a customer who left.
+    assert Deflection.objects.get(session_key=session).ticket is None
 
 
 def test_failing_suggestion_search_never_breaks_the_form(client, monkeypatch):

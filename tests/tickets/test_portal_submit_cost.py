@@ -67,22 +67,29 @@ def test_submission_query_count_is_bounded(client, form, django_assert_max_num_q
         assert client.post(NEW, form).status_code == 302
 
 
-def test_submission_looks_the_key_up_once_and_reads_no_policy_when_warm(client, form):
-    """The portal's own check (it compares the e-mail) is the only submission_key
-    lookup; the policies, calendar and webhook list come from the versioned memos."""
+def test_a_new_ticket_never_looks_its_key_up_and_reads_no_policy_when_warm(client, form):
+    """The unique index on submission_key settles resubmissions (see
+    tests/faults/test_double_submit.py): a new ticket costs no key lookup. The
+    policies, calendar and webhook list come from the versioned memos."""
     assert client.post(NEW, form).status_code == 302  # cold: reads the policies once
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(NEW, dict(form, submission_key=uuid.uuid4().hex))
     assert response.status_code == 302
     sql = [q["sql"] for q in ctx.captured_queries]
-    key_lookups = [
-        q
-        for q in sql
-        if q.startswith('SELECT "tickets_ticket"') and "submission_key" in q.split("WHERE")[-1]
-    ]
-    assert len(key_lookups) == 1
+    assert not [q for q in sql if q.startswith('SELECT "tickets_ticket"')]
     assert not [q for q in sql if '"tiers_' in q or '"integrations_webhook"' in q]
     assert Ticket.objects.count() == 2
+
+
+def test_a_resubmitted_form_returns_the_first_ticket_through_the_unique_key(client, form):
+    first = client.post(NEW, form)
+    again = client.post(NEW, form)
+    assert again.status_code == 302 and again.url == first.url
+    assert Ticket.objects.count() == 1
+    other_address = client.post(NEW, dict(form, email="someone.else@example.com"))
+    assert other_address.status_code == 400
+    assert first.url not in other_address.content.decode()  # no tracking link leaks
+    assert Ticket.objects.count() == 1
 
 
 def test_csrf_is_still_checked(form):

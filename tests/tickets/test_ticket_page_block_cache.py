@@ -205,7 +205,7 @@ def test_an_access_grant_shows_on_the_next_view(
 def test_the_requesters_other_tickets_follow_the_tickets_version(
     client, make_ticket, agent1, renders, commit
 ):
-    ticket = make_ticket()
+    ticket = commit(make_ticket)  # committed, as in a real request
     client.force_login(agent1)
     warm(client, ticket, renders)
     commit(make_ticket, subject="ANOTHER-ONE")

@@ -125,7 +125,6 @@ def priority_from(*, category: Category, urgency: str | None, impact: str | None
     return [Priority.LOW, Priority.NORMAL, Priority.NORMAL, Priority.HIGH, Priority.URGENT][total]
 
 
-@transaction.atomic
 def ticket_create(
     *,
     category: Category,
@@ -138,20 +137,49 @@ def ticket_create(
     submission_key: str | None = None,
     via: str = "web",
     data: dict[str, Any] | None = None,
-    key_checked: bool = False,
 ) -> Ticket:
     """Open a ticket at its category's entry tier with both clocks running.
 
     With ``submission_key``, a second call with the same key returns the first
-    ticket instead of creating another (double-submitted forms, API retries).
-    ``key_checked``: the caller has just looked the key up in this transaction (the
-    portal does, to compare the e-mail), so it is not looked up again; a racing
-    identical request is still settled by the unique key below.
-    """
-    if submission_key and not key_checked:
-        existing = Ticket.objects.filter(submission_key=submission_key).first()
-        if existing is not None:
-            return existing
+    ticket instead of creating another (double-submitted forms, API retries)."""
+    ticket, _created = ticket_create_or_get(
+        category=category,
+        subject=subject,
+        description=description,
+        requester_name=requester_name,
+        requester_email=requester_email,
+        requester=requester,
+        priority=priority,
+        submission_key=submission_key,
+        via=via,
+        data=data,
+    )
+    return ticket
+
+
+# No savepoint of its own: an error here fails the caller's transaction anyway, and a
+# portal submission is one transaction with as few round trips as it can have.
+@transaction.atomic(savepoint=False)
+def ticket_create_or_get(
+    *,
+    category: Category,
+    subject: str,
+    description: str,
+    requester_name: str,
+    requester_email: str,
+    requester: User | None = None,
+    priority: str | None = None,
+    submission_key: str | None = None,
+    via: str = "web",
+    data: dict[str, Any] | None = None,
+) -> tuple[Ticket, bool]:
+    """:func:`ticket_create`, also saying whether the ticket is new: ``(ticket, False)``
+    is the earlier ticket of the same ``submission_key``, for the caller to check
+    (the portal compares the e-mail address) and to add nothing to.
+
+    The key is not looked up first: the insert is tried, and its unique index
+    settles both a resubmitted form and two identical requests racing, with one
+    query less on every new ticket."""
     if not category.is_active:
         raise TicketError(_("This category is no longer in use."), field="category")
     now = _now()
@@ -183,12 +211,16 @@ def ticket_create(
             ticket.pk = cursor.fetchone()[0]
         ticket.reference = Ticket.reference_for(ticket.pk)
     try:
-        with transaction.atomic():
+        # A savepoint only where a key can collide: the transaction goes on after it.
+        with transaction.atomic(savepoint=bool(submission_key)):
             ticket.save(force_insert=True)
     except IntegrityError:
-        if submission_key:  # lost a race with an identical submission
-            return Ticket.objects.get(submission_key=submission_key)
-        raise
+        existing = (
+            Ticket.objects.filter(submission_key=submission_key).first() if submission_key else None
+        )
+        if existing is None:
+            raise
+        return existing, False
     if not presets_reference:
         ticket.reference = Ticket.reference_for(ticket.pk)
         Ticket.objects.filter(pk=ticket.pk).update(reference=ticket.reference)
@@ -202,7 +234,7 @@ def ticket_create(
         data={"via": via, "tier": ticket.tier, "priority": ticket.priority, **(data or {})},
         notify=True,
     )
-    return ticket
+    return ticket, True
 
 
 # ---------------------------------------------------------------------------

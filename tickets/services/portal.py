@@ -123,6 +123,7 @@ def ticket_submit(
     impact: str | None = None,
     uploads: Sequence[UploadedFile] = (),
     submission_key: str | None = None,
+    kb_shown: bool = True,
 ) -> Ticket:
     """Create a ticket from the portal form with its attachments, atomically.
 
@@ -133,24 +134,19 @@ def ticket_submit(
     customer opened are listed in an internal note so Tier 1 knows what did not help.
     """
     email = requester_email.strip().lower()
-    if submission_key:
-        existing = Ticket.objects.filter(submission_key=submission_key).first()
-        if existing is not None:
-            # The key is only in the submitter's page; a key with another address is
-            # not a resubmission, and must not reveal that ticket's tracking link.
-            if existing.requester_email != email:
-                raise PortalError(_("This form was already used. Reload the page and try again."))
-            return existing
     checked = validate_uploads(list(uploads))
+    # Deflections are logged under the form's key while suggestions are shown; the
+    # form says whether any were (``kb_shown``), which spares every other submission
+    # the lookup. A form that hides it only loses its own deflection statistics.
     shown = list(
         Deflection.objects.filter(session_key=submission_key, ticket__isnull=True)
         .select_related("article")
         .order_by("shown_at", "id")
-        if submission_key
+        if submission_key and kb_shown
         else []
     )
     opened = [d.article for d in shown if d.opened_at is not None]
-    ticket = core.ticket_create(
+    ticket, created = core.ticket_create_or_get(
         category=category,
         subject=subject,
         description=description,
@@ -159,7 +155,6 @@ def ticket_submit(
         requester_email=email,
         priority=core.priority_from(category=category, urgency=urgency, impact=impact),
         submission_key=submission_key,
-        key_checked=True,  # looked up above, with the e-mail check
         via="web",
         data={
             "urgency": urgency,
@@ -168,6 +163,12 @@ def ticket_submit(
             "kb_opened": [a.slug for a in opened],
         },
     )
+    if not created:
+        # The key is only in the submitter's page; a key with another address is
+        # not a resubmission, and must not reveal that ticket's tracking link.
+        if ticket.requester_email != email:
+            raise PortalError(_("This form was already used. Reload the page and try again."))
+        return ticket  # a resubmitted form: the first ticket, nothing added
     # Attachments hang off the "created" event; without files it is not read at all.
     created_event = ticket.events.filter(kind=Kind.CREATED).first() if checked else None
     stored: list[Attachment] = []

@@ -195,6 +195,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                     impact=data["impact"],
                     uploads=data["attachments"],
                     submission_key=data.get("submission_key") or None,
+                    kb_shown=request.POST.get("kb_shown") == "1",
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -228,6 +229,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
             "session": form["submission_key"].value() or "",
             "files_dropped": had_files,
             "max_bytes": settings.ATTACHMENT_MAX_BYTES,
+            "kb_shown": bool(suggestions) or request.POST.get("kb_shown") == "1",
         },
         status=status,
     )
@@ -255,7 +257,12 @@ def ticket_suggest(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "tickets/portal/_suggestions.html",
-        {"suggestions": articles, "session": session if _valid_session(session) else ""},
+        {
+            "suggestions": articles,
+            "session": session if _valid_session(session) else "",
+            # Tells the form (out of band) that suggestions were logged for its key.
+            "mark_form": True,
+        },
     )
 
 
