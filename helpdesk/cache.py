@@ -14,11 +14,32 @@ from typing import Any
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
+#: ``INCRBY`` only if the key exists, in one round trip: Django's ``incr`` asks
+#: ``EXISTS`` first and then ``INCRBY`` (two round trips, and a key that expires in
+#: between is created at ``delta``). Version counters are bumped on every ticket write.
+_INCR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false
+"""
+
 
 class _Client(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
+        self._scripts: dict[int, Any] = {}
+
+    def incr(self, key: Any, delta: int) -> int:
+        client = self.get_client(key, write=True)
+        script = self._scripts.get(id(client))
+        if script is None:  # EVALSHA, loading the script on first use
+            script = self._scripts[id(client)] = client.register_script(_INCR_EXISTING)
+        value = script(keys=[key], args=[delta])
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         index = self._get_connection_pool_index(write)
