@@ -20,6 +20,28 @@ from typing import Any
 
 from tickets.versions import bump_after_commit, fetch, incr
 
+#: Every memo, so that a request reads all their counters in one round trip.
+_REGISTRY: list[VersionedMemo] = []
+#: Within a request (``request_scope``): each memo's values, read at its first use
+#: together with every other memo's counter (``None``: the cache is down).
+_request: ContextVar[dict[VersionedMemo, dict[Any, Any] | None] | None] = ContextVar(
+    "memo_request", default=None
+)
+_UNSCOPED = object()
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Within the block, the first memo read fetches every memo's counter in one
+    round trip and the block keeps them: a ticket submission reads the category list,
+    the policies and the webhook list with one ``MGET`` instead of one each. A write
+    through ``changed`` drops the writer's own memo from the scope."""
+    token = _request.set({})
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
 
 class VersionedMemo:
     """Values kept while the counter ``key`` does not move.
@@ -35,6 +57,7 @@ class VersionedMemo:
         self._lock = threading.Lock()
         self._state: tuple[int | None, float, dict[Any, Any]] = (None, 0.0, {})
         self._pin: ContextVar[list | None] = ContextVar(f"memo_{key}", default=None)
+        _REGISTRY.append(self)
 
     def version(self) -> int | None:
         """The counter now; ``None`` when the cache is unavailable."""
@@ -57,17 +80,31 @@ class VersionedMemo:
         box = self._pin.get()
         if box:
             return box[0]
-        values = self._current()
+        values = self._scoped()
+        if values is _UNSCOPED:
+            values = self._current()
         if box is not None:
             # Cache down: nothing is kept in the process, but the block still computes
             # each value once (the escalation sweep reads the same few rules per ticket).
             box.append({} if values is None else values)
         return values if box is None else box[0]
 
+    def _scoped(self) -> Any:
+        scope = _request.get()
+        if scope is None:
+            return _UNSCOPED
+        if self not in scope:
+            memos = [m for m in _REGISTRY if m not in scope]
+            tokens, _entries = fetch(m.key for m in memos)
+            for memo in memos:
+                scope[memo] = None if tokens is None else memo._at(tokens[memo.key])
+        return scope[self]
+
     def _current(self) -> dict[Any, Any] | None:
         token = self.version()
-        if token is None:
-            return None
+        return None if token is None else self._at(token)
+
+    def _at(self, token: int) -> dict[Any, Any]:
         now = time.monotonic()
         with self._lock:
             current, deadline, values = self._state
@@ -96,3 +133,6 @@ class VersionedMemo:
         transaction), see the change too."""
         incr(self.key)
         bump_after_commit(self.key)
+        scope = _request.get()
+        if scope is not None:
+            scope.pop(self, None)

@@ -10,6 +10,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from . import memo
+
 logger = logging.getLogger(__name__)
 
 #: Exceptions that mean "the database cannot be reached right now", not a bug.
@@ -39,6 +41,18 @@ def database_outage_response() -> HttpResponse:
 
 def is_database_outage(exc: BaseException | None) -> bool:
     return isinstance(exc, DATABASE_OUTAGE_ERRORS)
+
+
+class MemoScopeMiddleware:
+    """Each request reads the counters of the process-local memos (policies,
+    categories, webhooks: ``helpdesk.memo``) once, together, at their first use."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with memo.request_scope():
+            return self.get_response(request)
 
 
 class DatabaseOutageMiddleware:

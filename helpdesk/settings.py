@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "helpdesk.middleware.SecurityHeadersMiddleware",
     "helpdesk.middleware.DatabaseOutageMiddleware",
+    "helpdesk.middleware.MemoScopeMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"

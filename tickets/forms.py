@@ -62,6 +62,34 @@ def attachments_field() -> MultipleFileField:
     )
 
 
+class CategoryChoiceField(forms.ChoiceField):
+    """The active categories, from the process-local memo (``categories_active``): the
+    submit form is rendered and checked without a query. Cleans to a ``Category``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=self._choices, **kwargs)
+
+    @staticmethod
+    def _choices() -> list[tuple[str, str]]:
+        from .selectors import categories_active
+
+        return [("", _("Choose a category")), *((str(c[0]), c[1]) for c in categories_active())]
+
+    def prepare_value(self, value: Any) -> Any:
+        return value.pk if isinstance(value, Category) else value
+
+    def clean(self, value: Any) -> Category:
+        from .selectors import category_active
+
+        value = super().clean(value)
+        category = category_active(int(value))
+        if category is None:  # deactivated between showing and checking the choice
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return category
+
+
 class TicketSubmitForm(forms.Form):
     URGENCY = [
         ("low", _("It can wait")),
@@ -81,10 +109,8 @@ class TicketSubmitForm(forms.Form):
         help_text=_("We send your reference and private tracking link here."),
         error_messages={"required": _("Tell us where to write to you.")},
     )
-    category = forms.ModelChoiceField(
+    category = CategoryChoiceField(
         label=_("What is it about?"),
-        queryset=Category.objects.filter(is_active=True),
-        empty_label=_("Choose a category"),
         error_messages={
             "required": _("Choose what your request is about."),
             "invalid_choice": _("Choose one of the listed categories."),

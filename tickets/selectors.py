@@ -7,20 +7,49 @@ Access control lives here: every fetch of a ticket by a person goes through
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from helpdesk.memo import VersionedMemo
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
-from .models import Attachment, Ticket, TicketAccessGrant, TicketEvent
+from .models import Attachment, Category, Ticket, TicketAccessGrant, TicketEvent
+from .versions import DIRECTORY_KEY
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
     AnyUser = AbstractBaseUser | AnonymousUser
+
+
+#: What the submit form and ``ticket_create`` read of a category.
+CATEGORY_FIELDS = ("id", "name", "slug", "entry_tier", "default_priority", "is_active")
+#: Kept per process under the directory counter (bumped after commit by every
+#: category write): the submit form is shown and checked without a query.
+_categories = VersionedMemo(DIRECTORY_KEY)
+
+
+def categories_active() -> tuple[tuple[Any, ...], ...]:
+    """``CATEGORY_FIELDS`` of every active category, in display order."""
+    return _categories.get(
+        "active",
+        lambda: tuple(
+            Category.objects.filter(is_active=True)
+            .order_by("sort_order", "name")
+            .values_list(*CATEGORY_FIELDS)
+        ),
+    )
+
+
+def category_active(pk: int) -> Category | None:
+    """The active category ``pk``, its other fields loaded on first access."""
+    for row in categories_active():
+        if row[0] == pk:
+            return Category.from_db("default", CATEGORY_FIELDS, row)
+    return None
 
 
 def ticket_base_qs() -> QuerySet[Ticket]:
