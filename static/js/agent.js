@@ -1,5 +1,6 @@
 // Agent workspace behaviour: keyboard navigation of the queue, pausing the queue's
-// auto-refresh while the agent is selecting rows, canned-response insertion.
+// auto-refresh while the agent is selecting rows, canned-response insertion, the KB
+// search beside the ticket page's article pickers.
 // No inline scripts (the CSP forbids them); everything hangs off data attributes.
 (function () {
   "use strict";
@@ -71,4 +72,88 @@
     textarea.focus();
     select.value = "";
   });
+
+  // Article pickers: the page lists only the ticket's suggested articles; the search
+  // beside each picker asks /api/v1/kb/suggest/ and adds what it finds as options.
+  // Without JS the search stays hidden and the suggested articles are the choice.
+  var SEARCH_DELAY_MS = 250;
+  var MIN_QUERY_CHARS = 3; // the suggest API ignores shorter words
+
+  function setUpPicker(input) {
+    var select = document.getElementById(input.getAttribute("data-kb-picker"));
+    var box = input.closest(".kb-picker");
+    var status = box && box.querySelector("[data-kb-picker-status]");
+    var url = input.getAttribute("data-kb-suggest");
+    if (!select || !box || !status || !url) { return; }
+    var timer = null;
+    var pending = null;
+
+    function show(results) {
+      // Earlier search results go unless selected: a multiple picker keeps every
+      // article chosen so far, whatever was searched since.
+      Array.prototype.slice.call(select.options).forEach(function (option) {
+        if (option.hasAttribute("data-kb-found") && !option.selected) { option.remove(); }
+      });
+      var present = {};
+      Array.prototype.forEach.call(select.options, function (option) { present[option.value] = true; });
+      // New results go first (after "(none)"), where a list of five rows shows them.
+      var anchor = select.options.length && select.options[0].value === "" ? select.options[1] || null : select.options[0] || null;
+      results.forEach(function (article) {
+        if (!article || typeof article.slug !== "string" || typeof article.title !== "string") { return; }
+        if (present[article.slug]) { return; }
+        present[article.slug] = true;
+        var option = new Option(article.title, article.slug);
+        option.setAttribute("data-kb-found", "");
+        select.insertBefore(option, anchor);
+      });
+      status.textContent = results.length ? "" : "No matching articles.";
+    }
+
+    function search() {
+      timer = null;
+      var query = input.value.trim();
+      if (pending) { pending.abort(); pending = null; }
+      if (query.length < MIN_QUERY_CHARS) { status.textContent = ""; return; }
+      var controller = new AbortController();
+      pending = controller;
+      fetch(url + "?" + new URLSearchParams({ q: query, limit: "10" }).toString(), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: controller.signal
+      }).then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      }).then(function (results) {
+        if (pending !== controller) { return; }
+        pending = null;
+        show(Array.isArray(results) ? results : []);
+      }).catch(function (error) {
+        if (error && error.name === "AbortError") { return; }
+        if (pending === controller) { pending = null; }
+        status.textContent = "Search failed.";
+      });
+    }
+
+    input.addEventListener("input", function () {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(search, SEARCH_DELAY_MS);
+    });
+    // Enter searches at once instead of submitting the form (escalate, resolve).
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();
+      if (timer) { clearTimeout(timer); }
+      search();
+    });
+    box.hidden = false;
+  }
+
+  function setUpPickers() {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-kb-picker]"), setUpPicker);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpPickers);
+  } else {
+    setUpPickers();
+  }
 })();

@@ -82,9 +82,10 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     agent.get_by_label("Resolution", exact=True).fill(
         "Explained the self-service reset; it worked."
     )
-    agent.get_by_label("KB article that solved it (optional)").select_option(
-        label="Reset your password"
-    )
+    agent.locator("#resolve").get_by_label("Search the knowledge base").fill("reset password")
+    solved = agent.get_by_label("KB article that solved it (optional)")
+    expect(solved.locator("option", has_text="Reset your password")).to_have_count(1)
+    solved.select_option(label="Reset your password")
     agent.get_by_role("button", name="Resolve", exact=True).click()
     expect(agent.get_by_text("Resolved.", exact=True)).to_be_visible()
     expect(agent.get_by_test_id("fcr")).to_have_text("First-contact resolution")

@@ -23,7 +23,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -80,6 +80,17 @@ TICKET_URLS = (
     "merge",
     "grant",
 )
+
+#: How many suggested articles the page lists, and its article pickers offer before
+#: the agent searches the KB (static/js/agent.js, ``/api/v1/kb/suggest/``).
+SUGGESTED_ARTICLES = 8
+#: The views whose refused POST re-renders an article picker, and which picker.
+PICKER_VIEWS = {
+    "agent-escalate": "escalate",
+    "agent-avoidable": "avoidable",
+    "agent-resolve": "resolve",
+}
+KB_SUGGEST_URL = reverse_lazy("api-kb-suggest")
 
 logger = logging.getLogger(__name__)
 
@@ -379,10 +390,9 @@ def _shared_pieces(
     """What the ticket page shows that is the same for every agent of a visibility
     class (tier, manager), in two cache round trips (version tokens, then the pieces):
 
-    - ``articles``: the ``<option>``s of the article pickers (escalate, avoidable,
-      resolve): sorting the KB by title costs ~20 ms at 10,000 articles;
     - ``suggestions``: the articles suggested for the ticket's text (~8 ms of ranking),
-      keyed by a digest of that text;
+      keyed by a digest of that text; they are also what the three article pickers
+      offer before the agent searches the KB from the page;
     - ``agents``: (user id, username, tier, manager) of every active agent;
     - ``canned``: the canned responses of the reader's tier.
 
@@ -397,22 +407,20 @@ def _shared_pieces(
 
     pieces: dict[str, tuple[str | None, Any]] = {
         "suggestions": (
-            key("suggest", kb, pagecache.text_digest(text)),
+            # A new name: entries cached under the former "suggest" key have no slug.
+            key("suggestions", kb, pagecache.text_digest(text)),
             lambda: [
-                {"title": a.title, "url": a.get_absolute_url(), "audience": a.audience}
-                for a in article_suggest(user=user, text=text)
+                {
+                    "slug": a.slug,
+                    "title": a.title,
+                    "url": a.get_absolute_url(),
+                    "audience": a.audience,
+                }
+                for a in article_suggest(user=user, text=text, limit=SUGGESTED_ARTICLES)
             ],
         )
     }
     if workable:
-        pieces["articles"] = (
-            key("article-options", kb),
-            lambda: _options(
-                article_list_visible_to(user=user)
-                .order_by("title")
-                .values_list("slug", "title")[:300]
-            ),
-        )
         # Every active agent as (user id, tier, manager, reassign option, grant option):
         # plain tuples with the HTML escaped once, not 200 profile + user objects.
         pieces["agents"] = (
@@ -440,18 +448,59 @@ def _shared_pieces(
     return pagecache.cached_many(pieces)
 
 
-def _article_options(html: str, selected: str = "") -> SafeString:
-    if selected:
-        # Re-rendered after a refused POST: keep the agent's pick.
-        option = f'<option value="{html_escape(selected)}">'
-        html = html.replace(option, option[:-1] + " selected>", 1)
-    return mark_safe(html)  # built by _options, which escapes every value and label
+def _article_picks(request: HttpRequest) -> dict[str, list[str]]:
+    """The slugs a refused POST picked, by the picker they came from (``escalate``,
+    ``avoidable``, ``resolve``): avoidable and resolve both post ``article``, so
+    the view that refused it tells which picker keeps the pick."""
+    if request.method != "POST" or request.resolver_match is None:
+        return {}
+    picker = PICKER_VIEWS.get(request.resolver_match.url_name or "")
+    if picker == "escalate":
+        slugs = [s.strip()[:200] for s in request.POST.getlist("articles")[:20]]
+    elif picker:
+        slugs = [(request.POST.get("article") or "").strip()[:200]]
+    else:
+        return {}
+    return {picker: [s for s in dict.fromkeys(slugs) if s]}
+
+
+def _article_pickers(
+    user: Any, suggestions: list[dict[str, Any]], picks: dict[str, list[str]]
+) -> dict[str, SafeString]:
+    """The ``<option>``s of each article picker: the suggested articles, and after a
+    refused POST the agent's picks, selected (an article found by searching from the
+    page is not among the suggestions: its title costs one query, then only)."""
+    suggested = [(a["slug"], a["title"]) for a in suggestions]
+    listed = {slug for slug, _title in suggested}
+    missing = {s for slugs in picks.values() for s in slugs if s not in listed}
+    titles = (
+        dict(
+            article_list_visible_to(user=user)
+            .filter(slug__in=missing)
+            .order_by()
+            .values_list("slug", "title")
+        )
+        if missing
+        else {}
+    )
+    pickers = {}
+    for picker in ("escalate", "avoidable", "resolve"):
+        chosen = picks.get(picker, [])
+        extra = [(s, titles[s]) for s in chosen if s in titles]
+        pickers[picker] = mark_safe(  # values and labels escaped here
+            "".join(
+                f'<option value="{html_escape(slug)}"{" selected" if slug in chosen else ""}>'
+                f"{html_escape(title)}</option>"
+                for slug, title in [*extra, *suggested]
+            )
+        )
+    return pickers
 
 
 def _options(items: Any) -> str:
-    """``<option>``s built in Python: 300 articles in three pickers and every active
-    agent cost milliseconds through the template engine. Values and labels are
-    escaped here (``html.escape`` with quotes, as Django's ``escape``)."""
+    """``<option>``s built in Python: every active agent, twice, costs milliseconds
+    through the template engine. Values and labels are escaped here (``html.escape``
+    with quotes, as Django's ``escape``)."""
     return "".join(
         f'<option value="{html_escape(str(value))}">{html_escape(str(label))}</option>'
         for value, label in items
@@ -515,7 +564,9 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         workable=workable,
         with_canned=can_act and ticket.status != Ticket.Status.CLOSED,
     )
-    articles = _article_options(shared.get("articles", ""))
+    pickers = _article_pickers(
+        user, shared["suggestions"], _article_picks(request) if workable else {}
+    )
     agents = shared.get("agents", [])
     canned = [CannedResponse(pk=pk, title=t, body=b) for pk, t, b in shared.get("canned", [])]
     min_tier = min(ticket.tier, 3)
@@ -555,8 +606,10 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         "attachments": attachments,
         "others": others,
         "suggestions": shared["suggestions"],
-        "article_options": articles,
-        "avoidable_options": _article_options(articles, str(post.get("article") or "")[:200]),
+        "escalate_options": pickers["escalate"],
+        "avoidable_options": pickers["avoidable"],
+        "resolve_options": pickers["resolve"],
+        "kb_suggest_url": KB_SUGGEST_URL,
         "assignable": mark_safe(  # options escaped by _options
             "".join(
                 option
