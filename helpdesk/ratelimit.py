@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -21,40 +22,52 @@ class RateLimitResult:
     count: int
 
 
-def _redis_count(cache_key: str, timeout: int) -> int | None:
-    """On Django's Redis cache: create-with-expiry and increment in one round trip
-    (``SET NX EX`` + ``INCR`` pipelined) instead of two (``add`` then ``incr``): the
-    limiter runs twice on every ticket submission. ``None`` on any other backend.
-    Django stores integers unserialized, so ``peek``/``reset`` read the same value."""
+def _redis_counts(cache_keys: Sequence[str], timeout: int) -> list[int] | None:
+    """On Django's Redis cache: create-with-expiry and increment every key in one round
+    trip (``SET NX EX`` + ``INCR`` pipelined per key) instead of two per key (``add``
+    then ``incr``): a ticket submission counts its IP and its e-mail address.
+    ``None`` on any other backend. Django stores integers unserialized, so
+    ``peek``/``reset`` read the same value."""
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
     backend = caches["default"]  # the backend itself (``cache`` is a proxy to it)
     if not isinstance(backend, RedisCache):
         return None
-    key = backend.make_and_validate_key(cache_key)
-    client = backend._cache.get_client(key, write=True)
+    keys = [backend.make_and_validate_key(k) for k in cache_keys]
+    client = backend._cache.get_client(keys[0], write=True)
     pipe = client.pipeline(transaction=False)
-    pipe.set(key, 0, ex=timeout, nx=True)
-    pipe.incr(key)
-    return int(pipe.execute()[1])
+    for key in keys:
+        pipe.set(key, 0, ex=timeout, nx=True)
+        pipe.incr(key)
+    return [int(n) for n in pipe.execute()[1::2]]
 
 
 def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     """Count one hit on ``key``; allowed while the window's count is within ``limit``."""
+    return hit_many([(key, limit)], window=window)[0]
+
+
+def hit_many(keys: Sequence[tuple[str, int]], *, window: int) -> list[RateLimitResult]:
+    """Count one hit on each ``(key, limit)`` of the same window, in one round trip."""
     now = int(time.time())
     bucket = now // window
-    cache_key = f"rl:{key}:{bucket}"
+    cache_keys = [f"rl:{key}:{bucket}" for key, _limit in keys]
     try:
-        count = _redis_count(cache_key, window + 5)
-        if count is None:
-            cache.add(cache_key, 0, timeout=window + 5)
-            count = cache.incr(cache_key)
+        counts = _redis_counts(cache_keys, window + 5)
+        if counts is None:
+            counts = []
+            for cache_key in cache_keys:
+                cache.add(cache_key, 0, timeout=window + 5)
+                counts.append(cache.incr(cache_key))
     except Exception:  # cache down: fail open, but say so in the logs
-        logger.warning("rate limit cache unavailable; allowing %s", key)
-        return RateLimitResult(True, 0, 0)
-    retry_after = (bucket + 1) * window - now
-    return RateLimitResult(count <= limit, max(retry_after, 1), count)
+        logger.warning("rate limit cache unavailable; allowing %s", ", ".join(k for k, _ in keys))
+        return [RateLimitResult(True, 0, 0) for _ in keys]
+    retry_after = max((bucket + 1) * window - now, 1)
+    return [
+        RateLimitResult(count <= limit, retry_after, count)
+        for count, (_key, limit) in zip(counts, keys, strict=True)
+    ]
 
 
 def peek(key: str, *, window: int) -> int:

@@ -126,3 +126,26 @@ def test_unreachable_redis_fails_open(settings, client, form):
     settings.CACHES = DEAD_CACHE
     assert ratelimit.hit("cost:down", limit=1, window=60).allowed
     assert client.post(NEW, form).status_code == 302
+
+
+def test_a_submission_counts_its_ip_and_address_in_one_round_trip(
+    redis_cache, client, form, settings, monkeypatch
+):
+    import redis.client
+
+    from tickets.views.portal import _email_key
+
+    pipelines = []
+    real = redis.client.Pipeline.execute
+
+    def counting(self, *args, **kwargs):
+        pipelines.append([c[0][0] for c in self.command_stack])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
+    assert client.post(NEW, form).status_code == 302
+    # SET NX + INCR for the IP and for the address, sent together.
+    assert pipelines[0] == ["SET", "INCRBY", "SET", "INCRBY"]
+    window = settings.PORTAL_RATE_WINDOW_SECONDS
+    assert ratelimit.peek("portal:submit:ip:127.0.0.1", window=window) == 1
+    assert ratelimit.peek(f"portal:submit:email:{_email_key(form['email'])}", window=window) == 1

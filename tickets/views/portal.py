@@ -110,29 +110,34 @@ def too_many(request: HttpRequest, retry_after: int, message: str = "") -> HttpR
     return response
 
 
-def rate_limit(request: HttpRequest, scope: str, *, email: str = "") -> HttpResponse | None:
+def rate_limit(
+    request: HttpRequest, scope: str, *, email: str = "", per_ip: bool | None = None
+) -> HttpResponse | None:
     """Count one hit for ``scope`` per client IP, or per e-mail address when one is
-    given (the caller checks both where both apply). Over the limit: the 429 page with
-    Retry-After; otherwise ``None``."""
+    given, or both (``per_ip=True`` with an e-mail: one cache round trip for the two).
+    Over a limit: the 429 page with Retry-After; otherwise ``None``."""
     window = settings.PORTAL_RATE_WINDOW_SECONDS
     limits = {
         "submit": (settings.PORTAL_SUBMIT_LIMIT_PER_IP, settings.PORTAL_SUBMIT_LIMIT_PER_EMAIL),
         "reply": (settings.PORTAL_REPLY_LIMIT_PER_IP, settings.PORTAL_REPLY_LIMIT_PER_EMAIL),
         "signup": (settings.PORTAL_SIGNUP_LIMIT_PER_IP, settings.PORTAL_SIGNUP_LIMIT_PER_IP),
     }
-    per_ip, per_email = limits[scope]
+    per_ip_limit, per_email_limit = limits[scope]
+    keys: list[tuple[str, int]] = []
+    if per_ip or (per_ip is None and not email):
+        keys.append((f"portal:{scope}:ip:{ratelimit.client_ip(request)}", per_ip_limit))
     if email:
-        result = ratelimit.hit(
-            f"portal:{scope}:email:{_email_key(email)}", limit=per_email, window=window
-        )
-    else:
-        result = ratelimit.hit(
-            f"portal:{scope}:ip:{ratelimit.client_ip(request)}", limit=per_ip, window=window
-        )
-    if result.allowed:
+        keys.append((f"portal:{scope}:email:{_email_key(email)}", per_email_limit))
+    refused = [
+        (key, result)
+        for (key, _limit), result in zip(keys, ratelimit.hit_many(keys, window=window), strict=True)
+        if not result.allowed
+    ]
+    if not refused:
         return None
-    logger.info("portal rate limit %s hit (%s)", scope, "e-mail" if email else "ip")
-    return too_many(request, result.retry_after)
+    which = "ip" if ":ip:" in refused[0][0] else "e-mail"
+    logger.info("portal rate limit %s hit (%s)", scope, which)
+    return too_many(request, max(r.retry_after for _k, r in refused))
 
 
 # ---------------------------------------------------------------------------
@@ -171,18 +176,19 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
     suggestions: list = []
     status = 200
     if request.method == "POST":
-        limited = rate_limit(request, "submit")
+        form = TicketSubmitForm(request.POST, request.FILES, user=user)
+        valid = form.is_valid()
+        data = form.cleaned_data if valid else {}
+        # Every POST counts against its IP; a complete form also against its address
+        # (both in one cache round trip). A bot filling the honeypot counts by IP only.
+        email = data["email"] if valid and not data.get("website") else ""
+        limited = rate_limit(request, "submit", email=email, per_ip=True)
         if limited:
             return limited
-        form = TicketSubmitForm(request.POST, request.FILES, user=user)
-        if form.is_valid():
-            data = form.cleaned_data
+        if valid:
             if data.get("website"):
                 # Honeypot filled: pretend success, keep nothing.
                 return render(request, "tickets/portal/submitted.html", {"ticket": None})
-            limited = rate_limit(request, "submit", email=data["email"])
-            if limited:
-                return limited
             try:
                 ticket = portal_services.ticket_submit(
                     category=data["category"],
@@ -546,9 +552,7 @@ def _actor(request: HttpRequest):
 def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse | None:
     """Replies and the other buttons share one budget per IP and per ticket owner, so a
     script cannot flood a ticket (or the customer's inbox) with resolve/reopen loops."""
-    return rate_limit(request, "reply") or rate_limit(
-        request, "reply", email=ticket.requester_email
-    )
+    return rate_limit(request, "reply", email=ticket.requester_email, per_ip=True)
 
 
 @never_cache
