@@ -81,6 +81,29 @@ def test_presence_survives_a_cache_outage(make_ticket, agent1, monkeypatch):
     assert svc.presence_touch(ticket=ticket, user=agent1) == []
 
 
+def test_presence_is_rewritten_only_when_it_gets_old(make_ticket, agent1, agent2, monkeypatch):
+    ticket = make_ticket()
+    clock = [1_000_000.0]
+    monkeypatch.setattr(svc.time, "time", lambda: clock[0])
+    writes = []
+    real_set = svc.cache.set
+    monkeypatch.setattr(svc.cache, "set", lambda *a, **k: writes.append(a[0]) or real_set(*a, **k))
+
+    assert svc.presence_touch(ticket=ticket, user=agent1) == []
+    assert svc.presence_touch(ticket=ticket, user=agent2) == ["agent1"]
+    assert len(writes) == 2
+    clock[0] += svc.PRESENCE_REFRESH - 1
+    # Polls within the refresh interval read the marks and write nothing.
+    assert svc.presence_touch(ticket=ticket, user=agent1) == ["agent2"]
+    assert len(writes) == 2
+    clock[0] += 2
+    assert svc.presence_touch(ticket=ticket, user=agent1) == ["agent2"]
+    assert len(writes) == 3
+    # agent2 stopped polling: gone once their mark is older than the TTL.
+    clock[0] += svc.PRESENCE_TTL
+    assert svc.presence_touch(ticket=ticket, user=agent1) == []
+
+
 def test_events_since_ignores_my_own_and_system_events(make_ticket, agent1):
     ticket = make_ticket()
     seen = ticket.events.order_by("-id").first().pk

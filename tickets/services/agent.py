@@ -400,21 +400,31 @@ def canned_response_render(*, canned: CannedResponse, ticket: Ticket, agent: Use
 PRESENCE_TTL = 30  # seconds; the ticket page polls every 10
 
 
-def _presence_key(ticket_id: int) -> str:
-    return f"agent-presence:{ticket_id}"
+def presence_key(reference: str) -> str:
+    return f"presence:{reference}"
 
 
-def presence_touch(*, ticket: Ticket, user: User) -> list[str]:
+#: A viewer's mark is rewritten only when older than this: the page and its poll
+#: (every 10 s) mostly read the marks in a round trip they make anyway, and write
+#: nothing.
+PRESENCE_REFRESH = PRESENCE_TTL / 3
+
+
+def presence_touch(*, ticket: Ticket, user: User, seen: dict[str, list] | None = None) -> list[str]:
     """Record that ``user`` is viewing ``ticket``; return the names of the other agents
-    seen in the last ``PRESENCE_TTL`` seconds. Advisory only: a lost update between
-    two simultaneous polls is corrected by the next poll."""
-    key = _presence_key(ticket.pk)
+    seen in the last ``PRESENCE_TTL`` seconds. ``seen``: the marks, when the caller
+    already read them (``presence_key``) with its other cache reads. Advisory only: a
+    lost update between two simultaneous polls is corrected by the next poll."""
+    key = presence_key(ticket.reference)
     now = time.time()
     try:
-        seen: dict[str, list] = cache.get(key) or {}
+        if seen is None:
+            seen = cache.get(key) or {}
         seen = {k: v for k, v in seen.items() if now - v[1] < PRESENCE_TTL}
-        seen[str(user.pk)] = [user.get_username(), now]
-        cache.set(key, seen, PRESENCE_TTL)
+        mine = seen.get(str(user.pk))
+        if mine is None or now - mine[1] >= PRESENCE_REFRESH:
+            seen[str(user.pk)] = [user.get_username(), now]
+            cache.set(key, seen, PRESENCE_TTL)
     except Exception:  # the cache is down: no presence, the page still works
         return []
     return sorted(v[0] for k, v in seen.items() if k != str(user.pk))

@@ -853,8 +853,9 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     notif = versions.notif_key(user.pk)
     page_key = _page_key(user.pk, reference, canned)
     unread_key = versions.unread_key(user.pk)
+    presence = svc.presence_key(reference)
     current, found = versions.fetch(
-        [*PAGE_COUNTERS, notif], [f"agent-profile:{user.pk}", unread_key, page_key]
+        [*PAGE_COUNTERS, notif], [f"agent-profile:{user.pk}", unread_key, page_key, presence]
     )
     _cached_profile(user, current, found)
     if agent_profile_of(user) is None and not user_is_manager(user):
@@ -892,7 +893,10 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
         fragment = _main_fragment(request, _ticket_context(request, ticket))
         if current:
             versions.store(page_key, version, fragment, PAGE_CACHE_SECONDS)
-    return _render_page(request, ticket, fragment=fragment, unread=unread)
+    viewers = svc.presence_touch(
+        ticket=ticket, user=user, seen=found.get(presence, {}) if current else None
+    )
+    return _render_page(request, ticket, fragment=fragment, unread=unread, viewers=viewers)
 
 
 @require_GET
