@@ -20,15 +20,42 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.db import router
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from helpdesk import ratelimit
+from helpdesk.memo import VersionedMemo
+from tickets.versions import DIRECTORY_KEY
+
+#: Signed-in users, kept per process under the directory counter that every user save
+#: bumps (``tickets.versions``; a login's ``last_login`` alone does not): a signed-in
+#: page reads the user once per change instead of once per request. Plain rows, not
+#: instances; bounded so that a desk with many customers keeps only its regulars.
+_users = VersionedMemo(DIRECTORY_KEY, max_entries=2000)
 
 
 class UsernameOrEmailBackend(ModelBackend):
     """Log in with a username or an e-mail address (case-insensitive e-mail)."""
+
+    def get_user(self, user_id: Any) -> Any:
+        User = get_user_model()
+        fields = [f.attname for f in User._meta.concrete_fields]
+        try:
+            pk = User._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        row = _users.get(
+            ("user", pk),
+            lambda: User._default_manager.filter(pk=pk).values_list(*fields).first(),
+        )
+        if row is None:
+            return None
+        user = User.from_db(router.db_for_read(User), fields, row)
+        # Session verification (the password hash) and is_active read this fresh row.
+        return user if self.user_can_authenticate(user) else None
 
     def authenticate(
         self,

@@ -51,9 +51,11 @@ class VersionedMemo:
     leave behind. Cache down: compute, keep nothing.
     """
 
-    def __init__(self, key: str, *, max_age: float = 5 * 60) -> None:
+    def __init__(self, key: str, *, max_age: float = 5 * 60, max_entries: int = 0) -> None:
         self.key = key
         self.max_age = max_age
+        #: With a bound, values past it are computed every time instead of kept.
+        self.max_entries = max_entries
         self._lock = threading.Lock()
         self._state: tuple[int | None, float, dict[Any, Any]] = (None, 0.0, {})
         self._pin: ContextVar[list | None] = ContextVar(f"memo_{key}", default=None)
@@ -120,8 +122,10 @@ class VersionedMemo:
         try:
             return values[key]
         except KeyError:
-            # Two threads may both compute; each result is right for the counter.
-            value = values[key] = compute()
+            value = compute()
+            if not self.max_entries or len(values) < self.max_entries:
+                # Two threads may both compute; each result is right for the counter.
+                values[key] = value
             return value
 
     def changed(self, **_kwargs: Any) -> None:

@@ -230,6 +230,10 @@ def _user_written(update_fields: Any = None, **kwargs: Any) -> None:
     # Every login saves last_login, which no list shows.
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
+    # Signed-in users are read from a memo under this counter (helpdesk.auth): bumped
+    # at once as well, so a password change or deactivation is seen by the writer's
+    # own later reads (and by code that never commits) before the commit's bump.
+    incr(DIRECTORY_KEY)
     bump_directory_version()
 
 

@@ -7,6 +7,7 @@ Each write runs in a transaction, locks the ticket first and writes exactly one
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterable
@@ -401,7 +402,8 @@ PRESENCE_TTL = 30  # seconds; the ticket page polls every 10
 
 
 def presence_key(reference: str) -> str:
-    return f"presence:{reference}"
+    # A digest: the page reads the key before the reference is known to exist.
+    return f"presence:{hashlib.sha256(reference.encode()).hexdigest()[:24]}"
 
 
 #: A viewer's mark is rewritten only when older than this: the page and its poll
