@@ -21,12 +21,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.db import router
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from helpdesk import ratelimit
+from helpdesk import ratelimit, sqlcache
 from helpdesk.memo import VersionedMemo
 from tickets.versions import DIRECTORY_KEY
 
@@ -53,7 +52,7 @@ class UsernameOrEmailBackend(ModelBackend):
         )
         if row is None:
             return None
-        user = User.from_db(router.db_for_read(User), fields, row)
+        user = sqlcache.from_row(User, tuple(fields), row)
         # Session verification (the password hash) and is_active read this fresh row.
         return user if self.user_can_authenticate(user) else None
 

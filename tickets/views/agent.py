@@ -18,7 +18,6 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connections, router
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
@@ -28,7 +27,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk import fragments
+from helpdesk import fragments, sqlcache
 from helpdesk.exceptions import DomainError, ForbiddenError
 from helpdesk.markdown import render_markdown_many
 from knowledgebase import cache as kb_cache
@@ -681,10 +680,6 @@ PAGE_COUNTERS = (
 
 #: The page shows the category and the assignee; requester and owner are ids only.
 TICKET_RELATED = ("category", "assignee")
-#: The key row's SQL, compiled once per process for each set of inputs of the
-#: visibility filter (``ticket_list_visible_to``: the user, manager or not, the tier).
-_KEY_ROW_SQL: dict[tuple, tuple[str, list, int]] = {}
-_REFERENCE_MARK = "zz-reference-placeholder-zz"
 
 
 def _visible_ticket_qs(user: Any, reference: str) -> QuerySet[Ticket]:
@@ -704,38 +699,16 @@ def _visible_ticket_qs(user: Any, reference: str) -> QuerySet[Ticket]:
 
 
 def _key_row(user: Any, reference: str) -> tuple | None:
-    """``(id, updated_at, newest event id)`` of the ticket if the user may see it.
-
-    A hit needs only these, and building and compiling the visibility queryset cost
-    more than the rest of the hit. The SQL is the ORM's own, compiled for a
-    placeholder reference and kept per visibility inputs; only the reference
-    parameter changes between calls."""
-    manager = user_is_manager(user)
-    inputs = (user.pk, manager, user_max_tier(user))
-    compiled = _KEY_ROW_SQL.get(inputs)
-    if compiled is None:
-        qs = _visible_ticket_qs(user, _REFERENCE_MARK).values_list(
+    """``(id, updated_at, newest event id)`` of the ticket if the user may see it: a
+    hit needs only these, read with SQL compiled once per visibility inputs."""
+    return sqlcache.first_row(
+        ("agent-key-row", user.pk, user_is_manager(user), user_max_tier(user)),
+        lambda ref: _visible_ticket_qs(user, ref).values_list(
             "pk", "updated_at", "newest_event_id"
-        )[:1]
-        sql, params = qs.query.sql_with_params()
-        params = list(params)
-        if params.count(_REFERENCE_MARK) != 1:  # not the shape expected: use the ORM
-            return next(
-                iter(
-                    _visible_ticket_qs(user, reference).values_list(
-                        "pk", "updated_at", "newest_event_id"
-                    )[:1]
-                ),
-                None,
-            )
-        if len(_KEY_ROW_SQL) > 1000:
-            _KEY_ROW_SQL.clear()
-        compiled = _KEY_ROW_SQL[inputs] = (sql, params, params.index(_REFERENCE_MARK))
-    sql, params, at = compiled
-    params = [*params[:at], reference, *params[at + 1 :]]
-    with connections[router.db_for_read(Ticket)].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+        )[:1],
+        reference,
+        model=Ticket,
+    )
 
 
 def _page_key(user_id: int, reference: str, canned: int) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from ..models import Category, Ticket, TicketEvent
 from ..selectors import (
     ticket_attachments,
     ticket_get_by_token,
+    ticket_key_by_token,
     tickets_of_requester,
 )
 from ..services import portal as portal_services
@@ -504,7 +506,7 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
     event (every reply, note, move, rating, escalation request and file comes with
     one), the minute, the language and the ``?rating=`` of an e-mail link; for a
     resolved-with-article ticket, the reader's KB visibility and the KB version.
-    ``ticket`` is read with ``newest_event=True`` (``track``, the one plain view)."""
+    ``ticket`` comes from ``ticket_key_by_token`` (``track``, the one plain view)."""
     parts: list[Any] = [
         ticket.pk,
         ticket.updated_at.timestamp(),
@@ -518,25 +520,36 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
     return "track:" + ":".join(map(str, parts))
 
 
-def _track_block(request: HttpRequest, ticket: Ticket, **forms: Any) -> str:
+def _track_block(
+    request: HttpRequest, ticket: Ticket, load: Callable[[], Ticket] | None = None, **forms: Any
+) -> str:
     """The page's main block. A plain view (no bound form: a refused POST shows the
     reader's input and errors, rendered live) is rendered once per ticket state and
     shared between readers: rendered without the request (nothing about the viewer),
     its CSRF tokens left as markers that ``fill`` replaces with the reader's own token
-    (helpdesk/fragments.py). Redis down: rendered every time."""
+    (helpdesk/fragments.py). Redis down: rendered every time. ``load``: the full row,
+    when ``ticket`` holds only what the key needs (``ticket_key_by_token``)."""
     template = "tickets/portal/_track_content.html"
     if forms:
         return render_to_string(template, _track_context(request, ticket, **forms), request)
     fragment = pagecache.cached(
         _track_block_key(request, ticket, _rating_param(request)),
-        lambda: fragments.render_fragment(template, _track_context(request, ticket), None),
+        lambda: fragments.render_fragment(
+            template, _track_context(request, load() if load else ticket), None
+        ),
         TRACK_BLOCK_TTL,
     )
     return fragments.fill(fragment, request)
 
 
-def _track_render(request: HttpRequest, ticket: Ticket, status: int = 200, **forms: Any):
-    block = _track_block(request, ticket, **forms)
+def _track_render(
+    request: HttpRequest,
+    ticket: Ticket,
+    status: int = 200,
+    load: Callable[[], Ticket] | None = None,
+    **forms: Any,
+):
+    block = _track_block(request, ticket, load, **forms)
     return render(
         request,
         "tickets/portal/track.html",
@@ -559,9 +572,12 @@ def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse 
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "POST":
-        # The page shows the category; requester, assignee and owner are not joined.
+        # The key row first: a cached block needs nothing else. Rendering it needs the
+        # row and its category (requester, assignee and owner are not joined).
         return _track_render(
-            request, ticket_get_by_token(token=token, related=("category",), newest_event=True)
+            request,
+            ticket_key_by_token(token=token),
+            load=lambda: ticket_get_by_token(token=token, related=("category",)),
         )
     ticket = ticket_get_by_token(token=token)
     limited = _limit_ticket_actions(request, ticket)

@@ -1,0 +1,52 @@
+"""Single-row reads with SQL compiled once per shape: the same rows as the ORM, the
+value passed as a parameter (never pasted into the SQL), instances in field order."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from helpdesk import sqlcache
+from tickets.models import Ticket
+from tickets.selectors import TRACK_KEY_FIELDS, ticket_key_by_token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_compiled_once_and_each_value_is_a_parameter(make_ticket):
+    a, b = make_ticket(), make_ticket()
+    sqlcache._compiled.pop("test-shape", None)
+
+    def build(ref):
+        return Ticket.objects.filter(reference=ref).values_list("pk", "reference")[:1]
+
+    assert sqlcache.first_row("test-shape", build, a.reference, model=Ticket) == (a.pk, a.reference)
+    with CaptureQueriesContext(connection) as ctx:
+        row = sqlcache.first_row("test-shape", build, b.reference, model=Ticket)
+    assert row == (b.pk, b.reference)
+    assert (
+        b.reference not in ctx.captured_queries[0]["sql"]
+        or "%s" not in ctx.captured_queries[0]["sql"]
+    )
+    hostile = "x' OR '1'='1"  # a parameter, not SQL: matches nothing
+    assert sqlcache.first_row("test-shape", build, hostile, model=Ticket) is None
+
+
+def test_the_tracking_key_row_is_the_ticket_and_refuses_a_wrong_token(make_ticket):
+    ticket = make_ticket()
+    key = ticket_key_by_token(token=ticket.tracking_token)
+    assert (key.pk, key.reference, key.updated_at) == (
+        ticket.pk,
+        ticket.reference,
+        ticket.updated_at,
+    )
+    assert key.newest_event_id == ticket.events.order_by("-id").first().pk
+    assert set(TRACK_KEY_FIELDS) <= set(key.__dict__)
+    assert key.subject == ticket.subject  # deferred: loaded on first access
+    from django.http import Http404
+
+    last = ticket.tracking_token[-1]
+    for bad in ("", "x" * 65, ticket.tracking_token[:-1] + ("B" if last == "A" else "A")):
+        with pytest.raises(Http404):
+            ticket_key_by_token(token=bad)
