@@ -200,7 +200,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "helpdesk.storage.StaticStorage"  # WhiteNoise's, URLs worked out once
         )
     },
 }
