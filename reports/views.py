@@ -11,8 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template, render_to_string
+from django.utils import translation
 from django.utils.safestring import mark_safe
 
+from tickets import versions
 from tiers.selectors import user_is_manager
 
 from . import exports
@@ -22,6 +24,7 @@ from .services import local_today
 from .templatetags import reports_tags
 
 FIGURES_TEMPLATE = "reports/_figures.html"
+FILTERS_TEMPLATE = "reports/_filters.html"
 UNSUPPORTED = "The dashboard needs PostgreSQL: set DATABASE_URL (see README)."
 
 
@@ -45,10 +48,43 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "reports/dashboard.html",
         {
             "form": form,
+            "filters_html": filters_html(form),
             "generated_at": summary["generated_at"],
             "figures_html": figures_html(summary, form.canonical_query()),
         },
     )
+
+
+#: The rendered filter form lives this long without a directory write (a backstop).
+FILTERS_CACHE_SECONDS = 10 * 60
+
+
+def filters_html(form: DashboardForm) -> str:
+    """The filter form of a valid request as HTML, cached per chosen values.
+
+    Six controls, the 50-category list among them, were a quarter of a warm
+    dashboard's CPU. The form is a GET form (no CSRF token) and shows only the values
+    chosen, the category names and the labels: it is cached under a digest of the
+    bound values, the language and the template, and is valid for the directory
+    version (every category write bumps it after commit). Cache down: rendered."""
+    bound = [[name, str(form[name].value() or "")] for name in form.fields]
+    ident = json.dumps([bound, translation.get_language(), _filters_template_version()])
+    key = "reports:filters:" + hashlib.sha256(ident.encode()).hexdigest()
+    current, found = versions.fetch([versions.DIRECTORY_KEY], [key])
+    version = current[versions.DIRECTORY_KEY] if current else None
+    html = versions.valid(found.get(key), version) if current else None
+    if html is None:
+        html = render_to_string(FILTERS_TEMPLATE, {"form": form})
+        if current:
+            versions.store(key, version, html, FILTERS_CACHE_SECONDS)
+    return mark_safe(html)  # our autoescaping template rendered it
+
+
+@functools.cache
+def _filters_template_version() -> str:
+    source = get_template(FILTERS_TEMPLATE).template.source
+    tags = Path(reports_tags.__file__).read_bytes()
+    return hashlib.sha256(source.encode() + tags).hexdigest()[:16]
 
 
 @functools.cache

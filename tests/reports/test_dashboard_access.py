@@ -207,3 +207,27 @@ def test_filter_controls_keep_the_choice_and_escape_names(client, manager):
     bad = client.get("/dashboard/?range=custom&start=2026-03-01&end=nope").content.decode()
     assert 'id="id_end" value="nope" aria-invalid="true" aria-describedby="id_end_error"' in bad
     assert 'id="id_end_error"' in bad
+
+
+def test_the_cached_filter_form_follows_category_writes_and_the_choice(
+    client, manager, django_capture_on_commit_callbacks
+):
+    """The rendered filter form is cached per chosen values and directory version: a
+    renamed category shows at once, and another choice is never served the first's."""
+    from tests.factories import CategoryFactory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        category = CategoryFactory(name="Printers")
+    client.force_login(manager)
+    first = client.get(f"/dashboard/?range=30&category={category.pk}").content.decode()
+    assert f'<option value="{category.pk}" selected>Printers</option>' in first
+    again = client.get(f"/dashboard/?range=30&category={category.pk}").content.decode()
+    assert f'<option value="{category.pk}" selected>Printers</option>' in again
+    other = client.get("/dashboard/?range=7").content.decode()
+    assert f'<option value="{category.pk}">Printers</option>' in other
+    assert '<option value="7" selected>' in other and '<option value="30" selected>' not in other
+    with django_capture_on_commit_callbacks(execute=True):
+        category.name = "Printers and scanners"
+        category.save()
+    renamed = client.get(f"/dashboard/?range=30&category={category.pk}").content.decode()
+    assert "Printers and scanners" in renamed

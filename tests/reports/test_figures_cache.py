@@ -38,7 +38,8 @@ def test_two_managers_share_the_figures_but_not_their_page(client, cached, make_
         page_a = client.get("/dashboard/?range=7").content.decode()
         client.force_login(bob)
         page_b = client.get("/dashboard/?range=7&utm=x").content.decode()
-    assert renders == [views.FIGURES_TEMPLATE]  # rendered once, served twice
+    # The filter form and the figures: each rendered once, served twice.
+    assert renders == [views.FILTERS_TEMPLATE, views.FIGURES_TEMPLATE]
     assert created_figure(page_a) == created_figure(page_b) == 1
     assert "alice-mgr" in page_a and "alice-mgr" not in page_b
     assert "bob-mgr" in page_b
