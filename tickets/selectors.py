@@ -86,24 +86,26 @@ def ticket_get_visible_to(
     return get_object_or_404(qs, reference=reference)
 
 
-def ticket_get_by_token(
-    *, token: str, related: tuple[str, ...] | None = None, newest_event: bool = False
-) -> Ticket:
+def ticket_get_by_token(*, token: str, related: tuple[str, ...] | None = None) -> Ticket:
     """The customer's tracking link. The token is looked up by its unique index, then
     compared in constant time; a malformed token is simply not found. ``related``
-    narrows the joined rows (the tracking page shows only the category);
-    ``newest_event`` adds ``newest_event_id`` (the tracking page's cache key) in the
-    same query."""
+    narrows the joined rows (the tracking page shows only the category)."""
     if not token or len(token) > 64:
         raise Http404
     qs = ticket_base_qs() if related is None else Ticket.objects.select_related(*related)
-    if newest_event:
-        newest = TicketEvent.objects.filter(ticket=OuterRef("pk")).order_by("-id").values("id")
-        qs = qs.annotate(newest_event_id=Subquery(newest[:1]))
     ticket = qs.filter(tracking_token=token).first()
     if ticket is None or not secrets.compare_digest(ticket.tracking_token, token):
         raise Http404
     return ticket
+
+
+def newest_event_id() -> Subquery:
+    """For ``annotate``: the id of the ticket's newest event (the event index), which a
+    page cache keys on with ``updated_at``: every reply, note, move, rating and file
+    comes with an event."""
+    return Subquery(
+        TicketEvent.objects.filter(ticket=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    )
 
 
 #: What the tracking page's cache key and its layout read of the ticket.
@@ -122,13 +124,7 @@ def ticket_key_by_token(*, token: str) -> Ticket:
         lambda value: (
             Ticket.objects.filter(tracking_token=value)
             .order_by()
-            .annotate(
-                newest_event_id=Subquery(
-                    TicketEvent.objects.filter(ticket=OuterRef("pk"))
-                    .order_by("-id")
-                    .values("id")[:1]
-                )
-            )
+            .annotate(newest_event_id=newest_event_id())
             .values_list(*TRACK_KEY_FIELDS, "newest_event_id")[:1]
         ),
         token,

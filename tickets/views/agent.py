@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
@@ -40,6 +40,7 @@ from .. import queue as q
 from ..forms import clean_text
 from ..models import CannedResponse, Category, Notification, Ticket, TicketEvent
 from ..selectors import (
+    newest_event_id,
     ticket_attachments,
     ticket_get_visible_to,
     ticket_list_visible_to,
@@ -690,11 +691,7 @@ def _visible_ticket_qs(user: Any, reference: str) -> QuerySet[Ticket]:
         .select_related(None)
         .filter(reference=reference)
         .order_by()  # one row by the unique reference: no sort
-        .annotate(
-            newest_event_id=Subquery(
-                TicketEvent.objects.filter(ticket=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-            )
-        )
+        .annotate(newest_event_id=newest_event_id())
     )
 
 
