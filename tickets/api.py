@@ -333,9 +333,6 @@ class TicketListApi(APIView):
             # Scoped to the caller, so one user's key can never return another's ticket.
             digest = hashlib.sha256(key.encode()).hexdigest()[:40]
             submission_key = f"api:{user.pk}:{digest}"
-        replay = (
-            bool(submission_key) and Ticket.objects.filter(submission_key=submission_key).exists()
-        )
         category = data["category"]
         if staff and data.get("priority"):
             priority = data["priority"]
@@ -344,7 +341,8 @@ class TicketListApi(APIView):
                 category=category, urgency=data["urgency"], impact=data["impact"]
             )
         on_behalf = staff and (data.get("requester_email") or data.get("requester_name"))
-        ticket = core.ticket_create(
+        # A retried request (same key) gets its first ticket back: 200 instead of 201.
+        ticket, created = core.ticket_create_or_get(
             category=category,
             subject=data["subject"],
             description=data["description"],
@@ -359,7 +357,7 @@ class TicketListApi(APIView):
         )
         ticket = Ticket.objects.select_related("category", "assignee").get(pk=ticket.pk)
         return ticket_response(
-            request, ticket, status.HTTP_200_OK if replay else status.HTTP_201_CREATED
+            request, ticket, status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 
