@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from helpdesk.memo import VersionedMemo
 from tickets import versions
 from tickets.models import Category, Ticket
 from tiers.models import Priority
@@ -231,30 +232,19 @@ def cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
         return CACHE_DOWN
 
 
-CATEGORY_CHOICES_KEY = "reports:category-choices:v2"
-#: A backstop only: the list is stored with the directory version it was read at.
-CATEGORY_CHOICES_SECONDS = 300
+#: The dashboard's category list and its rendered filter form (``reports.views``),
+#: kept per process under the directory counter, which every category write bumps
+#: after commit; a request reads that counter once with every other memo's.
+directory_memo = VersionedMemo(versions.DIRECTORY_KEY, max_entries=500)
 
 
 def category_choices() -> list[tuple[int, str]]:
-    """(id, name) of every category, by name: the dashboard's category filter.
-
-    Read on every dashboard request, so cached under the directory version
-    (``tickets.versions.DIRECTORY_KEY``), which every category write bumps after its
-    transaction commits. Cache down: read from the database.
-    """
-    current, found = versions.fetch([versions.DIRECTORY_KEY], [CATEGORY_CHOICES_KEY])
-    if current is not None:
-        version = current[versions.DIRECTORY_KEY]
-        cached = versions.valid(found.get(CATEGORY_CHOICES_KEY), version)
-        if cached is not None:
-            return cached
-    choices = [
-        (pk, name) for pk, name in Category.objects.order_by("name", "pk").values_list("pk", "name")
-    ]
-    if current is not None:
-        versions.store(CATEGORY_CHOICES_KEY, version, choices, CATEGORY_CHOICES_SECONDS)
-    return choices
+    """(id, name) of every category, by name: the dashboard's category filter. Cache
+    down: read from the database."""
+    return directory_memo.get(
+        "category-choices",
+        lambda: list(Category.objects.order_by("name", "pk").values_list("pk", "name")),
+    )
 
 
 def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:

@@ -14,12 +14,17 @@ from django.template.loader import get_template, render_to_string
 from django.utils import translation
 from django.utils.safestring import mark_safe
 
-from tickets import versions
 from tiers.selectors import user_is_manager
 
 from . import exports
 from .forms import DashboardForm
-from .selectors import STALE_TTLS, cache_call, dashboard_summary_cached, dashboard_supported
+from .selectors import (
+    STALE_TTLS,
+    cache_call,
+    dashboard_summary_cached,
+    dashboard_supported,
+    directory_memo,
+)
 from .services import local_today
 from .templatetags import reports_tags
 
@@ -55,44 +60,29 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-#: The rendered filter form lives this long without a directory write (a backstop).
-FILTERS_CACHE_SECONDS = 10 * 60
-
-
 def filters_html(form: DashboardForm) -> str:
-    """The filter form of a valid request as HTML, cached per chosen values.
+    """The filter form of a valid request as HTML, kept per chosen values.
 
     Six controls, the 50-category list among them, were a quarter of a warm
     dashboard's CPU. The form is a GET form (no CSRF token) and shows only the values
-    chosen, the category names and the labels: it is cached under a digest of the
-    bound values, the language and the template, and is valid for the directory
-    version (every category write bumps it after commit). Cache down: rendered."""
+    chosen, the category names and the labels: it is kept per process under a digest
+    of the bound values, the language and the template, for the directory version
+    (every category write bumps it after commit). Cache down: rendered."""
     bound = [[name, str(form[name].value() or "")] for name in form.fields]
-    ident = json.dumps([bound, translation.get_language(), _filters_template_version()])
-    key = "reports:filters:" + hashlib.sha256(ident.encode()).hexdigest()
-    current, found = versions.fetch([versions.DIRECTORY_KEY], [key])
-    version = current[versions.DIRECTORY_KEY] if current else None
-    html = versions.valid(found.get(key), version) if current else None
-    if html is None:
-        html = render_to_string(FILTERS_TEMPLATE, {"form": form})
-        if current:
-            versions.store(key, version, html, FILTERS_CACHE_SECONDS)
+    ident = json.dumps([bound, translation.get_language(), _template_version(FILTERS_TEMPLATE)])
+    html = directory_memo.get(
+        ("filters", hashlib.sha256(ident.encode()).hexdigest()),
+        lambda: render_to_string(FILTERS_TEMPLATE, {"form": form}),
+    )
     return mark_safe(html)  # our autoescaping template rendered it
 
 
 @functools.cache
-def _filters_template_version() -> str:
-    source = get_template(FILTERS_TEMPLATE).template.source
-    tags = Path(reports_tags.__file__).read_bytes()
-    return hashlib.sha256(source.encode() + tags).hexdigest()[:16]
-
-
-@functools.cache
-def _figures_template_version() -> str:
-    """A digest of the figures template and its tags, computed once per process, so that
-    a deploy that changes them (and restarts the workers) never serves fragments
-    rendered by the previous version."""
-    source = get_template(FIGURES_TEMPLATE).template.source
+def _template_version(name: str) -> str:
+    """A digest of a cached fragment's template and the report tags, computed once per
+    process, so that a deploy that changes them (and restarts the workers) never serves
+    fragments rendered by the previous version."""
+    source = get_template(name).template.source
     tags = Path(reports_tags.__file__).read_bytes()
     return hashlib.sha256(source.encode() + tags).hexdigest()[:16]
 
@@ -111,7 +101,12 @@ def figures_html(summary: dict, query: str) -> str:
     key = None
     if ttl > 0:
         ident = json.dumps(
-            [summary["filters"], summary["generated_at"], query, _figures_template_version()],
+            [
+                summary["filters"],
+                summary["generated_at"],
+                query,
+                _template_version(FIGURES_TEMPLATE),
+            ],
             sort_keys=True,
         )
         key = "reports:figures:" + hashlib.sha256(ident.encode()).hexdigest()
