@@ -16,7 +16,9 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 
 _MARK = "zz-sqlcache-placeholder-zz"
-_compiled: dict[Hashable, tuple[str, list, int]] = {}
+#: Per shape: the SQL, its parameters and where the value goes; ``None`` when the
+#: placeholder did not come out as one parameter (that shape uses the ORM every time).
+_compiled: dict[Hashable, tuple[str, list, int] | None] = {}
 #: Shapes are few (one per page and visibility class); the bound is a backstop.
 MAX_SHAPES = 1000
 
@@ -26,15 +28,15 @@ def first_row(
 ) -> tuple[Any, ...] | None:
     """The first row of ``build(value)`` (a ``values_list`` queryset), as the database
     returns it. ``shape`` names everything ``build`` depends on besides ``value``."""
-    compiled = _compiled.get(shape)
-    if compiled is None:
+    if shape not in _compiled:
         sql, params = build(_MARK).query.sql_with_params()
         params = list(params)
-        if params.count(_MARK) != 1:  # not the shape expected: use the ORM
-            return next(iter(build(value)), None)
         if len(_compiled) >= MAX_SHAPES:
             _compiled.clear()
-        compiled = _compiled[shape] = (sql, params, params.index(_MARK))
+        _compiled[shape] = (sql, params, params.index(_MARK)) if params.count(_MARK) == 1 else None
+    compiled = _compiled[shape]
+    if compiled is None:  # not the shape expected: the ORM, without compiling twice
+        return next(iter(build(value)), None)
     sql, params, at = compiled
     with connections[router.db_for_read(model)].cursor() as cursor:
         cursor.execute(sql, [*params[:at], value, *params[at + 1 :]])

@@ -50,3 +50,21 @@ def test_the_tracking_key_row_is_the_ticket_and_refuses_a_wrong_token(make_ticke
     for bad in ("", "x" * 65, ticket.tracking_token[:-1] + ("B" if last == "A" else "A")):
         with pytest.raises(Http404):
             ticket_key_by_token(token=bad)
+
+
+def test_a_shape_whose_value_is_not_one_parameter_uses_the_orm(make_ticket):
+    ticket = make_ticket()
+    sqlcache._compiled.pop("test-two-params", None)
+
+    def build(ref):  # the value twice: no single place to put it
+        return (
+            Ticket.objects.filter(reference=ref, subject__isnull=False)
+            .filter(reference=ref)
+            .values_list("pk")[:1]
+        )
+
+    for _ in range(2):
+        assert sqlcache.first_row("test-two-params", build, ticket.reference, model=Ticket) == (
+            ticket.pk,
+        )
+    assert sqlcache._compiled["test-two-params"] is None
