@@ -342,9 +342,8 @@ class CpuMeter:
         }
         out = {name: sum(_cpu_of(pid) for pid in pids) for name, pids in groups.items()}
         # wrk is our child: its CPU arrives in RUSAGE_CHILDREN once it is reaped.
-        out["wrk"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + (
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
-        )
+        children_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["wrk"] = children_usage.ru_utime + children_usage.ru_stime
         return out
 
     @staticmethod
