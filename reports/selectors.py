@@ -86,6 +86,17 @@ class DashboardFilters:
             "tier": self.tier,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DashboardFilters:
+        """The inverse of :meth:`as_dict` (a Celery task's argument)."""
+        return cls(
+            start=date.fromisoformat(data["start"]),
+            end=date.fromisoformat(data["end"]),
+            category_id=data.get("category"),
+            priority=data.get("priority"),
+            tier=data.get("tier"),
+        )
+
 
 def _ratio(part: float | None, whole: float | None) -> float | None:
     if not whole:
@@ -253,11 +264,14 @@ def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
 
     The exact medians and p90s sort every duration of the range; a dashboard a minute
     old is as good for staffing decisions, and the page shows when it was computed.
-    When the figures are older than the TTL, one request recomputes them (a lock in
-    the cache) while the others are served the previous figures instead of waiting
-    (stale-while-revalidate): under load only one request a minute per range and
-    filters pays for the computation. Only when nothing is cached do the others wait
-    for the one computing. A cache outage only costs the recomputation.
+    When the figures are older than the TTL, the first request to notice takes a lock
+    in the cache and queues :func:`summary_refresh` on a Celery worker; it and every
+    request until the worker is done are served the previous figures
+    (stale-while-revalidate), so no request pays for the computation (30 days cold is
+    a few hundred milliseconds at a million tickets). With no broker to queue on, that
+    request recomputes itself. Only when nothing is cached does a request compute, and
+    the others with the same filters wait for it. A cache outage only costs the
+    recomputation.
     """
     ttl = settings.REPORTS_CACHE_SECONDS
     if ttl <= 0:
@@ -268,7 +282,7 @@ def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
         return dashboard_summary(filters=filters)
     if entry is not None and entry[0] > time.time():
         return entry[1]
-    leader = cache_call("add", key + ":lock", 1, timeout=60)
+    leader = cache_call("add", key + ":lock", 1, timeout=_LOCK_SECONDS)
     if leader is CACHE_DOWN:
         return dashboard_summary(filters=filters)
     if not leader:
@@ -282,13 +296,40 @@ def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
                 break
             if entry is not None:
                 return entry[1]
+        return dashboard_summary(filters=filters)
+    if entry is not None and _queue_refresh(filters):
+        return entry[1]
+    return summary_refresh(filters)
+
+
+#: How long the refresh lock holds: a refresh queued on a worker that never runs it
+#: (none started, or it died) is queued again by a request after this long.
+_LOCK_SECONDS = 60
+
+
+def _queue_refresh(filters: DashboardFilters) -> bool:
+    """Queue the recomputation on a worker; False when the broker cannot take it."""
+    from .tasks import reports_summary_refresh
+
+    try:
+        reports_summary_refresh.delay(filters.as_dict())
+    except Exception:
+        logger.warning("could not queue the dashboard refresh; computing in the request")
+        return False
+    return True
+
+
+def summary_refresh(filters: DashboardFilters) -> dict[str, Any]:
+    """Compute a range's figures, store them for ``REPORTS_CACHE_SECONDS`` (and as
+    stale for ``STALE_TTLS`` more) and release the refresh lock."""
+    key = summary_cache_key(filters)
+    ttl = settings.REPORTS_CACHE_SECONDS
     try:
         summary = dashboard_summary(filters=filters)
         cache_call("set", key, (time.time() + ttl, summary), ttl * (1 + STALE_TTLS))
         return summary
     finally:
-        if leader:
-            cache_call("delete", key + ":lock")
+        cache_call("delete", key + ":lock")
 
 
 # ---------------------------------------------------------------------------

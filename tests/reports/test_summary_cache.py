@@ -64,30 +64,84 @@ def test_a_request_waits_for_the_one_already_computing(settings, monkeypatch):
 
 
 def test_stale_figures_are_served_while_one_request_refreshes(settings, monkeypatch):
-    """Past the TTL the first request recomputes (and sees what changed); a request
-    arriving while that one computes is served the previous figures at once instead
-    of waiting or computing them a second time."""
+    """Past the TTL the first request queues the recomputation on a worker and is
+    served the previous figures at once, as is every request until the worker is done;
+    none computes them. Then every request sees the new figures."""
     from django.core.cache import cache
+
+    from reports import tasks
 
     settings.REPORTS_CACHE_SECONDS = 60
     calls = []
     monkeypatch.setattr(
         selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": len(calls)}
     )
+    queued = []
+    monkeypatch.setattr(tasks.reports_summary_refresh, "delay", queued.append)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(selectors.time, "time", lambda: clock[0])
+    week = DashboardFilters(start=date(2026, 11, 1), end=date(2026, 11, 7), tier=2)
+    key = selectors.summary_cache_key(week)
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # nothing cached: computed
+    clock[0] += 59
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # still fresh
+    assert queued == []
+    clock[0] += 2
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # stale, served at once
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # the refresh is under way
+    assert calls == [1]
+    assert queued == [week.as_dict()]  # queued once, not by every stale request
+    assert cache.get(key + ":lock")
+
+    tasks.reports_summary_refresh.run(queued[0])  # the worker
+    assert calls == [1, 1]
+    assert cache.get(key + ":lock") is None
+    assert dashboard_summary_cached(filters=week) == {"n": 2}
+    assert dashboard_summary_cached(filters=week) == {"n": 2}
+
+
+def test_a_stale_summary_is_refreshed_by_a_real_task(settings):
+    """The task round-trips the filters (eager here): a stale range is recomputed with
+    the same filters and stored."""
+    from django.core.cache import cache
+
+    settings.REPORTS_CACHE_SECONDS = 60
+    month = DashboardFilters(start=date(2026, 10, 8), end=date(2026, 11, 7), priority="high")
+    key = selectors.summary_cache_key(month)
+    cache.set(key, (time.time() - 1, {"old": True}), 180)
+    assert dashboard_summary_cached(filters=month) == {"old": True}
+    fresh_until, summary = cache.get(key)
+    assert fresh_until > time.time()
+    assert summary["filters"] == month.as_dict()
+
+
+def test_with_the_broker_down_the_stale_request_recomputes(settings, monkeypatch):
+    from reports import tasks
+
+    settings.REPORTS_CACHE_SECONDS = 60
+    calls = []
+    monkeypatch.setattr(
+        selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": len(calls)}
+    )
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.reports_summary_refresh, "delay", broker_down)
     clock = [1_000_000.0]
     monkeypatch.setattr(selectors.time, "time", lambda: clock[0])
     week = DashboardFilters(start=date(2026, 11, 1), end=date(2026, 11, 7))
-    key = selectors.summary_cache_key(week)
     assert dashboard_summary_cached(filters=week) == {"n": 1}
-    clock[0] += 59
-    assert dashboard_summary_cached(filters=week) == {"n": 1}  # still fresh
-    clock[0] += 2
-    cache.add(key + ":lock", 1, timeout=60)  # another request is recomputing
-    assert dashboard_summary_cached(filters=week) == {"n": 1}  # stale, served at once
-    assert calls == [1]
-    cache.delete(key + ":lock")
-    assert dashboard_summary_cached(filters=week) == {"n": 2}  # this one recomputes
+    clock[0] += 61
+    assert dashboard_summary_cached(filters=week) == {"n": 2}  # not stuck on old figures
     assert dashboard_summary_cached(filters=week) == {"n": 2}
+
+
+def test_filters_round_trip_through_the_task_argument():
+    f = DashboardFilters(
+        start=date(2026, 1, 1), end=date(2026, 1, 31), category_id=7, priority="low", tier=3
+    )
+    assert DashboardFilters.from_dict(f.as_dict()) == f
 
 
 def test_a_cache_outage_computes_instead_of_failing(settings, monkeypatch):
