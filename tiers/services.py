@@ -39,14 +39,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
-from tickets.models import Notification, Ticket, TicketEvent
+from tickets.models import Ticket, TicketEvent
 from tickets.selectors import user_can_act_on
 from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
 from tickets.services.clock import sla_points
 from tickets.services.core import ticket_enter_tier, ticket_event_create
-from tickets.services.notify import send_templated_mail, ticket_event_send
-from tickets.versions import bump_notifications, bump_tickets_version
+from tickets.services.notify import (
+    Bell,
+    bell,
+    bells_store,
+    send_templated_mail,
+    ticket_event_send,
+)
+from tickets.versions import bump_tickets_version
 
 from .business_time import add_business_time, business_time_between
 from .models import VendorContact, VendorHandoff
@@ -304,15 +310,7 @@ def _run_event_hooks(events: Sequence[TicketEvent]) -> None:
 
 
 def _notify_in_app(*, ticket: Ticket, event: TicketEvent, users: Iterable, text: str) -> None:
-    seen: set[int] = set()
-    rows = []
-    for user in users:
-        if user is None or user.pk in seen:
-            continue
-        seen.add(user.pk)
-        rows.append(Notification(user=user, ticket=ticket, event=event, text=text[:300]))
-    Notification.objects.bulk_create(rows)
-    bump_notifications(n.user_id for n in rows)  # the bell count (tickets/versions.py)
+    bells_store([bell(ticket=ticket, event=event, users=users, text=text)])
 
 
 def _responsible_users(ticket: Ticket, tier_agents: dict[int, list]) -> list:
@@ -665,14 +663,18 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
                 fresh.append(t)
             Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(escalation_warn_at=None)
             created = TicketEvent.objects.bulk_create(events)
+            bells = []
             for t, event in zip(fresh, created, strict=True):
-                _notify_in_app(
-                    ticket=t,
-                    event=event,
-                    users=_responsible_users(t, tier_agents),
-                    text=f"{t.reference}: escalates at {t.escalate_at:%Y-%m-%d %H:%M} UTC — {t.subject}",
+                bells.append(
+                    bell(
+                        ticket=t,
+                        event=event,
+                        users=_responsible_users(t, tier_agents),
+                        text=f"{t.reference}: escalates at {t.escalate_at:%Y-%m-%d %H:%M} UTC — {t.subject}",
+                    )
                 )
                 report.warnings.append((t.reference, t.tier))
+            bells_store(bells)
             _run_event_hooks(created)
         if len(tickets) < batch:
             return
@@ -716,8 +718,12 @@ def _fire_sla_checkpoints(*, now: datetime, batch: int, report: SweepReport) -> 
                 .filter(sla_warn_at__lte=now, status__in=Ticket.ACTIVE_STATUSES)
                 .order_by("sla_warn_at", "pk")[:batch]
             )
+            bells: list[Bell] = []
             for ticket in tickets:
-                _sla_checkpoint(ticket, now=now, report=report, tier_agents=tier_agents)
+                _sla_checkpoint(
+                    ticket, now=now, report=report, tier_agents=tier_agents, bells=bells
+                )
+            bells_store(bells)
         if len(tickets) < batch:
             return
 
@@ -728,7 +734,9 @@ def _sla_checkpoint(
     now: datetime,
     report: SweepReport,
     tier_agents: dict[int, list],
+    bells: list[Bell],
 ) -> None:
+    """Fire a ticket's passed checkpoints; its bells join ``bells`` (stored per batch)."""
     points = sla_checkpoints(ticket, now=now)
     passed = [p for p in points if p[0] <= now]
     breached_clocks = {clock for _at, kind, clock, _due in passed if kind == "breach"}
@@ -772,11 +780,13 @@ def _sla_checkpoint(
                 dedupe_key=key,
             )
             report.sla_warnings.append((ticket.reference, clock))
-        _notify_in_app(
-            ticket=ticket,
-            event=event,
-            users=_responsible_users(ticket, tier_agents),
-            text=f"{ticket.reference}: {event.get_kind_display()} ({label}) — {ticket.subject}",
+        bells.append(
+            bell(
+                ticket=ticket,
+                event=event,
+                users=_responsible_users(ticket, tier_agents),
+                text=f"{ticket.reference}: {event.get_kind_display()} ({label}) — {ticket.subject}",
+            )
         )
     ticket.sla_warn_at = min((p[0] for p in points if p[0] > now), default=None)
     Ticket.objects.filter(pk=ticket.pk).update(**{f: getattr(ticket, f) for f in fields})

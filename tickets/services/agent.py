@@ -26,14 +26,13 @@ from tiers.selectors import agent_profile_of, user_is_manager
 
 from ..models import (
     CannedResponse,
-    Notification,
     Ticket,
     TicketAccessGrant,
     TicketEvent,
 )
-from ..versions import bump_notifications
 from . import clock, core
 from .core import TicketError, ticket_enter_tier, ticket_event_create
+from .notify import bell, bells_store
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -52,13 +51,7 @@ POST_KINDS = (Kind.REPLY, Kind.CUSTOMER_REPLY, Kind.NOTE, Kind.VENDOR_UPDATE)
 def _notify_in_app(*, users: Iterable[Any], ticket: Ticket, event: TicketEvent, text: str) -> None:
     """In-app notifications for kinds the e-mail outbox does not route (coaching, merges,
     grants); the bell in the agent header shows them."""
-    rows = [
-        Notification(user=u, ticket=ticket, event=event, text=text[:300])
-        for u in {u.pk: u for u in users if u is not None}.values()
-        if u.pk != event.actor_id
-    ]
-    Notification.objects.bulk_create(rows)
-    bump_notifications(n.user_id for n in rows)  # bulk_create fires no signal
+    bells_store([bell(ticket=ticket, event=event, users=users, text=text, skip=event.actor_id)])
 
 
 def latest_escalation(ticket: Ticket) -> TicketEvent | None:
