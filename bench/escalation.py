@@ -151,7 +151,28 @@ def _sweeps(parallel: int, batch: int | None) -> None:
         raise errors[0]
 
 
+def settle() -> dict:
+    """Sweep what came due on its own since the data was seeded or last swept: the
+    seeded backlog's deadlines and warnings pass with the clock (a bench database is
+    reused for days), and a live system's beat would have handled them one second at
+    a time. Timing them with the bench's own tickets would measure that backlog."""
+    started = time.perf_counter()
+    report = escalation_sweep()
+    settled = {
+        "promoted": report.promoted_count,
+        "warnings": len(report.warnings),
+        "sla_events": len(report.sla_warnings) + len(report.sla_breaches),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    say(
+        "throughput: settled what came due before timing: {promoted} promotions, "
+        "{warnings} tier warnings, {sla_events} SLA events in {seconds} s".format(**settled)
+    )
+    return settled
+
+
 def bench_throughput(category: Category, n: int, batch: int | None, parallel: int = 1) -> dict:
+    settled = settle()
     say(f"throughput: creating {n} overdue tickets")
     now = timezone.now()
     ids = make_tickets(category, [now - timedelta(seconds=1 + i / n) for i in range(n)])
@@ -174,6 +195,7 @@ def bench_throughput(category: Category, n: int, batch: int | None, parallel: in
         "parallel_sweeps": parallel,
         "exactly_once": exactly_once,
         "notify_tasks_dropped": dropped,
+        "settled_before": settled,
     }
     say(
         f"throughput: {result['promotions_per_s']} promotions/s ({promoted_now} in {seconds:.2f} s)"

@@ -295,7 +295,10 @@ class Seeder:
           NULL, subject, description, 'Customer ' || (id %% 40000),
           'customer' || (id %% 40000) || '@example.com', tier, status, priority,
           CASE WHEN status IN ('new', 'open') AND tier < 4 THEN now() + budget * (0.05 + r2 * 0.9) END,
-          CASE WHEN status IN ('new', 'open') AND tier < 4 THEN now() + budget * (r2 * 0.9 - 0.2) END,
+          -- The warning comes at 75%% of the budget; one already past has fired (the
+          -- sweep clears it), as on a desk whose beat has been running.
+          CASE WHEN status IN ('new', 'open') AND tier < 4 AND r2 * 0.9 > 0.2
+               THEN now() + budget * (r2 * 0.9 - 0.2) END,
           created + escalation_count * interval '2 hours', budget,
           CASE WHEN status = 'pending_customer' THEN now() - r2 * interval '1 day' END,
           CASE WHEN status = 'pending_customer' THEN budget * r3 END,
