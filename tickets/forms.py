@@ -78,14 +78,25 @@ class CategoryChoiceField(forms.ChoiceField):
     def prepare_value(self, value: Any) -> Any:
         return value.pk if isinstance(value, Category) else value
 
+    def validate(self, value: Any) -> None:
+        # Only "required" here: ``clean`` looks the value up in the memo, which is the
+        # membership test. ChoiceField's own would build and normalize the whole list
+        # of lazily translated choices again for every form checked.
+        forms.Field.validate(self, value)
+
     def clean(self, value: Any) -> Category:
         from .selectors import category_active
 
         value = super().clean(value)
-        category = category_active(int(value))
-        if category is None:  # deactivated between showing and checking the choice
+        # The listed values are plain ids: " 5", "+5" or "٥" are not among them.
+        listed = isinstance(value, str) and value.isascii() and value.isdigit()
+        # None: not a listed category, or deactivated since the form was shown.
+        category = category_active(int(value)) if listed else None
+        if category is None:
             raise forms.ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice"
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
             )
         return category
 

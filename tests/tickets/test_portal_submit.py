@@ -92,6 +92,14 @@ def test_logged_in_form_is_prefilled_and_ticket_belongs_to_account(client, custo
     assert ticket.requester_email == "customer@example.com"
 
 
+@pytest.mark.parametrize("spelling", ["+{pk}", " {pk}", "{pk}.0", "\u0660{pk}", "{pk}\u00b2"])
+def test_a_category_is_only_its_listed_id(client, form_data, category, spelling):
+    response = client.post(NEW, form_data(category=spelling.format(pk=category.pk)))
+    assert response.status_code == 400
+    assert "Choose one of the listed categories." in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
