@@ -85,3 +85,24 @@ def test_reply_resolution_and_staff_mails_are_unchanged(ticket, agent1, monkeypa
     assert "agent1" in mail.outbox[0].body or agent1.get_username() in mail.outbox[0].body
     # Lock + recipients + notifications insert + notified_at update: no lazy loads.
     assert len(sql) <= 4, sql
+
+
+def test_the_mail_on_the_wire_has_both_parts_and_a_fresh_boundary(ticket):
+    """The boundary is set by us (the standard library's costs a regex compile per
+    message); the message must still parse into its text and HTML parts."""
+    import email
+
+    notify.ticket_event_send(event_id=ticket.events.get(kind=Kind.CREATED).pk)
+    notify.send_templated_mail(
+        to=["pat@example.com"],
+        subject="Again",
+        template="ticket_event_customer",
+        context={"event": ticket.events.first(), "ticket": ticket, "site_url": "", "tier_name": ""},
+    )
+    first, second = (email.message_from_bytes(m.message().as_bytes()) for m in mail.outbox[-2:])
+    assert first.get_boundary() != second.get_boundary()
+    parts = [p.get_content_type() for p in first.walk() if not p.is_multipart()]
+    assert parts == ["text/plain", "text/html"]
+    text = first.get_payload()[0].get_payload(decode=True).decode()
+    assert ticket.tracking_token in text
+    assert f"--{first.get_boundary()}" not in text

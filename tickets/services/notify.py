@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,19 @@ CUSTOMER_KINDS = {Kind.CREATED, Kind.REPLY, Kind.STATUS, Kind.RESOLVED, Kind.REO
 TIER_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 
 
+class _Mail(EmailMultiAlternatives):
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        msg = super().message(*args, **kwargs)
+        if msg.is_multipart() and msg.get_boundary() is None:
+            # Without a boundary the standard library makes one and proves it absent
+            # from the text with a regular expression compiled for that boundary alone:
+            # 0.5 ms per message, a fifth of a notification's cost. 128 random bits
+            # cannot occur in the text (it is ours or encoded; nobody sees the boundary
+            # before the message is sent).
+            msg.set_boundary(f"tierdesk-{secrets.token_hex(16)}")
+        return msg
+
+
 def send_templated_mail(
     *, to: list[str], subject: str, template: str, context: dict, connection: Any = None
 ) -> None:
@@ -44,7 +58,7 @@ def send_templated_mail(
         return
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(
+    message = _Mail(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
