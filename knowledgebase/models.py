@@ -76,8 +76,8 @@ class Article(TimestampedModel):
     # update of title/summary/tags/body, whichever path writes the row (service, admin,
     # bulk import, raw SQL). Weights: title A, summary and tags B, body C. NULL on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
-    # Title, summary and tags only (small, never TOASTed): what suggestions rank on,
-    # so a keystroke-rate query never has to read whole bodies.
+    # Title, summary and tags only, kept in the heap row (MAIN storage, migration 0005):
+    # what suggestions rank on, so a keystroke-rate query never reads bodies or TOAST.
     suggest_vector = SearchVectorField(null=True, editable=False)
 
     objects = ArticleManager()
