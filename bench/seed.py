@@ -5,9 +5,9 @@
 Runs ``migrate`` and ``seed_demo`` first, then loads the bulk data with
 ``INSERT ... SELECT generate_series`` in chunks (a progress bar per table): 200 agents,
 50 categories, N tickets (three events per ticket on average, 30% escalated at least
-once, 5% through a vendor, CSAT on a fifth of the resolved ones) and 10,000 KB
-articles. Secondary indexes are dropped during the load and rebuilt after it, then
-``VACUUM ANALYZE``. A database already seeded with the same size is reused.
+once, 5% through a vendor, CSAT on a fifth of the resolved ones). Secondary indexes are
+dropped during the load and rebuilt after it, then ``VACUUM ANALYZE``. The 10,000 KB
+articles come from ``bench/kb.py``'s generator, whose words its timed queries use. A database already seeded with the same size is reused.
 """
 
 from __future__ import annotations
@@ -86,47 +86,6 @@ RESOLUTIONS = [
     "Cleared the Outlook credential cache.",
     "Restarted the stuck sync service and cleared the cache.",
 ]
-KB_TOPICS = [
-    ("reset your password", "password"),
-    ("unlock your account", "account"),
-    ("connect to the VPN", "vpn"),
-    ("set up multi-factor authentication", "mfa"),
-    ("fix Outlook password prompts", "password"),
-    ("map a network drive", "network"),
-    ("install approved software", "software"),
-    ("share a OneDrive folder", "onedrive"),
-    ("change your Wi-Fi password", "password"),
-    ("request access to a shared mailbox", "email"),
-    ("update printer drivers", "printer"),
-    ("recover a deleted file", "files"),
-    ("enrol a phone in device management", "mobile"),
-    ("troubleshoot a slow laptop", "laptop"),
-    ("join a Teams meeting from a browser", "teams"),
-    ("report a phishing e-mail", "security"),
-    ("free up disk space", "laptop"),
-    ("renew an expired certificate", "security"),
-    ("set an out-of-office reply", "email"),
-    ("use the self-service password portal", "password"),
-]
-KB_CONTEXTS = [
-    "on Windows 11",
-    "on macOS",
-    "on your phone",
-    "from home",
-    "in the office",
-    "for new starters",
-    "for contractors",
-    "after a reset",
-    "when travelling",
-    "with a hardware key",
-]
-KB_PARAGRAPH = (
-    "Follow these steps carefully. If a step fails, note the exact error message and "
-    "the time, then open a ticket so the help desk can look it up in the logs. Most "
-    "problems are solved by signing out, restarting the device and trying again on a "
-    "trusted network. Never share your sign-in secrets or one-time codes with anyone, "
-    "including the help desk."
-)
 
 
 def sql_array(items: list[str]) -> str:
@@ -468,54 +427,6 @@ class Seeder:
             """
         )
 
-    def load_articles(self) -> None:
-        authors = [
-            r[0] for r in self.q("SELECT user_id FROM tiers_agentprofile ORDER BY user_id LIMIT 50")
-        ]
-        cats = [r[0] for r in self.q("SELECT id FROM tickets_category ORDER BY id")]
-        topics = [t for t, _ in KB_TOPICS]
-        tags = [g for _, g in KB_TOPICS]
-        bar = Progress("KB articles", self.articles)
-        step = 2_000
-        for lo in range(1, self.articles + 1, step):
-            hi = min(lo + step - 1, self.articles)
-            self.q(
-                f"""
-                INSERT INTO knowledgebase_article (created_at, updated_at, title, slug, summary, body,
-                  tags, audience, min_tier, owning_tier, status, published_at, view_count,
-                  helpful_yes, helpful_no, author_id, category_id, reviewer_id)
-                SELECT ts, ts, title, 'kb-' || g || '-' || trim(both '-' from regexp_replace(lower(title), '[^a-z0-9]+', '-', 'g')),
-                  'How to ' || topic || ' ' || ctx || ', step by step.',
-                  '## Before you start' || E'\\n\\n' || {KB_PARAGRAPH!r} || E'\\n\\n' ||
-                  '## Steps' || E'\\n\\n' || '1. Open the settings to ' || topic || E'.\\n' ||
-                  '2. Confirm with your account ' || ctx || E'.\\n' || '3. Restart and try again.' ||
-                  E'\\n\\n' || repeat({KB_PARAGRAPH!r} || E'\\n\\n', 2 + g %% 4),
-                  jsonb_build_array(tag, 'bench'),
-                  CASE WHEN g %% 10 < 7 THEN 'public' ELSE 'internal' END,
-                  CASE WHEN g %% 10 < 7 THEN 1 ELSE 1 + g %% 3 END, 1 + g %% 3,
-                  CASE WHEN g %% 20 = 0 THEN 'draft' WHEN g %% 20 = 1 THEN 'review'
-                       WHEN g %% 20 = 2 THEN 'archived' ELSE 'published' END,
-                  CASE WHEN g %% 20 > 1 THEN ts END, (g * 37) %% 5000, (g * 13) %% 300, (g * 7) %% 40,
-                  (ARRAY{authors}::int[])[1 + g %% {len(authors)}],
-                  (ARRAY{cats}::bigint[])[1 + g %% {len(cats)}], NULL
-                FROM (
-                  SELECT g, now() - (g %% 700) * interval '1 day' AS ts,
-                    {sql_array(topics)}[1 + g %% {len(topics)}] AS topic,
-                    {sql_array(tags)}[1 + g %% {len(topics)}] AS tag,
-                    {sql_array(KB_CONTEXTS)}[1 + (g / {len(topics)}) %% {len(KB_CONTEXTS)}] AS ctx,
-                    initcap(substr({sql_array(topics)}[1 + g %% {len(topics)}], 1, 1))
-                      || substr({sql_array(topics)}[1 + g %% {len(topics)}], 2) || ' '
-                      || {sql_array(KB_CONTEXTS)}[1 + (g / {len(topics)}) %% {len(KB_CONTEXTS)}]
-                      || ' (' || g || ')' AS title
-                  FROM generate_series(%(lo)s, %(hi)s) g
-                ) a
-                """,
-                {"lo": lo, "hi": hi},
-            )
-            self.conn.commit()
-            bar.advance(hi - lo + 1)
-        bar.close()
-
     # -- columns added by later migrations -------------------------------------------------
     ZERO_BY_TYPE = {
         "character varying": "''",
@@ -606,6 +517,7 @@ def seed(
         # Days have passed since the seeding: roll up the finished ones, as the
         # dashboard's hourly task would have (only the missing days are built).
         build_rollups(env)
+        load_articles(env, articles)
         return False
     started = time.monotonic()
     log(f"{db_name(db_url)}: creating the database")
@@ -631,7 +543,7 @@ def seed(
     loaded = [
         "auth_user", "tiers_agentprofile", "tickets_category", "tiers_vendorcontact",
         "tickets_ticket", "tickets_ticketevent", "tickets_satisfactionrating",
-        "tiers_vendorhandoff", "knowledgebase_article",
+        "tiers_vendorhandoff",
     ]  # fmt: skip
     temporary_defaults = s.default_new_columns(loaded)
     log("agents, categories, vendors")
@@ -660,13 +572,10 @@ def seed(
     s.vendor_handoffs()
     s.ratings()
     conn.commit()
-    s.load_articles()
     s.rebuild_indexes(index_defs)
     s.reset_defaults(temporary_defaults)
     s.q("SET session_replication_role = origin")
     conn.commit()
-    log("KB search columns (the KB's trigger)")
-    fire_article_triggers(conn)
     s.q(f"CREATE TABLE IF NOT EXISTS {MARKER} (tickets int, events bigint, seeded_at timestamptz)")
     events = s.one("SELECT count(*) FROM tickets_ticketevent")
     s.q(f"INSERT INTO {MARKER} VALUES (%s, %s, now())", [tickets, events])
@@ -674,7 +583,6 @@ def seed(
     conn.autocommit = True
     tables_to_analyze = [
         *tables,
-        "knowledgebase_article",
         "auth_user",
         "tiers_agentprofile",
         "tickets_category",
@@ -685,6 +593,7 @@ def seed(
         bar.advance()
     bar.close()
     build_rollups(env)
+    load_articles(env, articles)
     counts = {
         t: s.one(f"SELECT count(*) FROM {t}")
         for t in (
@@ -705,6 +614,19 @@ def seed(
     return True
 
 
+def load_articles(env: dict[str, str], articles: int) -> None:
+    """The KB: ``bench/kb.py``'s generator (varied titles and bodies from its topic,
+    detail and problem lists, the words its timed queries are made of), through the ORM
+    so the KB's trigger fills the search columns. Reused databases get the same."""
+    log("KB articles (bench/kb.py --generate-only)")
+    subprocess.run(
+        [PYTHON, "bench/kb.py", "--generate-only", "--articles", str(articles)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def build_rollups(env: dict[str, str]) -> None:
     """Build the dashboard's daily rollups of every finished day, as production's
     hourly ``reports_rollup_refresh`` task keeps them: without them every dashboard
@@ -713,20 +635,6 @@ def build_rollups(env: dict[str, str]) -> None:
     month of days."""
     log("dashboard rollups (reports_rollup)")
     run_manage(["reports_rollup", "--progress"], env)
-
-
-def fire_article_triggers(conn) -> None:
-    """The KB keeps its search columns up to date with a trigger; the bulk load ran with
-    triggers off (session_replication_role = replica), so fire it once per article the
-    way the KB's own migration backfills them."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM pg_trigger "
-            "WHERE tgrelid = 'knowledgebase_article'::regclass AND NOT tgisinternal"
-        )
-        if cur.fetchone()[0]:
-            cur.execute("UPDATE knowledgebase_article SET title = title")
-    conn.commit()
 
 
 def main() -> None:
