@@ -50,3 +50,64 @@ def from_row(model: type[Model], fields: tuple[str, ...], row: tuple[Any, ...]) 
     values = dict(zip(fields, row, strict=True))
     names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
     return model.from_db(router.db_for_read(model), names, [values[n] for n in names])
+
+
+#: Per shape: the compiler (it knows how to turn rows into instances), the SQL, its
+#: parameters and where each value goes; ``None`` when a value did not come out as
+#: whole parameters (that shape uses the ORM every time).
+_compiled_lists: dict[Hashable, tuple[Any, str, list, list[tuple[int, str]]] | None] = {}
+
+
+def instances(
+    shape: Hashable, build: Callable[..., QuerySet], values: dict[str, str]
+) -> list[Model]:
+    """``list(build(**values))``, building and compiling the queryset once per
+    ``shape`` (everything ``build`` depends on besides ``values``): each value is a
+    string parameter that changes between calls. Rows become instances as the ORM
+    makes them (``select_related`` objects and annotations included)."""
+    if shape not in _compiled_lists:
+        marks = {name: f"zz-sqlcache-{name}-zz" for name in values}
+        qs = build(**marks)
+        compiler = qs.query.get_compiler(using=qs.db)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        where = [(i, name) for i, p in enumerate(params) for name, m in marks.items() if p == m]
+        stray = any(m in sql for m in marks.values()) or any(
+            isinstance(p, str) and m in p and p != m for p in params for m in marks.values()
+        )
+        if len(_compiled_lists) >= MAX_SHAPES:
+            _compiled_lists.clear()
+        _compiled_lists[shape] = None if stray else (compiler, sql, params, where)
+    compiled = _compiled_lists[shape]
+    if compiled is None:
+        return list(build(**values))
+    compiler, sql, params, where = compiled
+    params = list(params)
+    for i, name in where:
+        params[i] = values[name]
+    model = compiler.query.model
+    db = router.db_for_read(model)
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _from_rows(compiler, rows, db)
+
+
+def _from_rows(compiler: Any, rows: list, db: str) -> list[Model]:
+    """What ``ModelIterable`` does with a compiled query's rows."""
+    from django.db.models.query import get_related_populators
+
+    klass_info = compiler.klass_info
+    select = compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[start:end]]
+    populators = get_related_populators(klass_info, select, db)
+    result = []
+    for row in compiler.results_iter([rows]):
+        obj = klass_info["model"].from_db(db, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        for name, at in compiler.annotation_col_map.items():
+            setattr(obj, name, row[at])
+        result.append(obj)
+    return result
