@@ -68,3 +68,38 @@ def test_a_shape_whose_value_is_not_one_parameter_uses_the_orm(make_ticket):
             ticket.pk,
         )
     assert sqlcache._compiled["test-two-params"] is None
+
+
+def test_instances_are_the_orm_s_with_related_rows_and_annotations(make_ticket, category):
+    """``instances`` compiles once per shape and builds what the ORM builds: the row,
+    its select_related category (no extra query) and annotations; each value is a
+    parameter, so a hostile one matches nothing."""
+    from django.db.models import Value
+    from django.db.models.functions import Length
+
+    a, b = make_ticket(subject="Printer jam"), make_ticket(subject="VPN drops")
+    sqlcache._compiled_lists.pop("test-list-shape", None)
+
+    def build(subject):
+        return (
+            Ticket.objects.filter(subject=subject)
+            .select_related("category")
+            .annotate(n=Length("subject"), tag=Value("x"))
+            .order_by("pk")
+        )
+
+    first = sqlcache.instances("test-list-shape", build, {"subject": a.subject})
+    with CaptureQueriesContext(connection) as ctx:
+        (got,) = sqlcache.instances("test-list-shape", build, {"subject": b.subject})
+        assert got.category.name == category.name
+    assert len(ctx.captured_queries) == 1
+    assert [t.pk for t in first] == [a.pk]
+    (orm,) = build(b.subject)
+    assert (got.pk, got.reference, got.n, got.tag, got.created_at) == (
+        orm.pk,
+        orm.reference,
+        orm.n,
+        orm.tag,
+        orm.created_at,
+    )
+    assert sqlcache.instances("test-list-shape", build, {"subject": "x' OR '1'='1"}) == []
