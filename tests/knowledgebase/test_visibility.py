@@ -72,3 +72,26 @@ def test_visible_queryset_can_be_narrowed_by_callers(kb, customer):
     # Other apps call .only() on it (the portal's tracking page): no select_related inside.
     rows = article_list_visible_to(user=customer).only("title", "slug").order_by("slug")
     assert [a.slug for a in rows][:1] == ["equipment-overview"]
+
+
+def test_compiled_search_sql_is_never_shared_across_visibility_classes(
+    kb, customer, agent1, agent3
+):
+    """Search SQL is compiled once per visibility class and reused
+    (``helpdesk.sqlcache.instances``): readers of different classes, one after the other
+    in one process, each get exactly their own articles, typo fallback included."""
+    from helpdesk import sqlcache
+
+    sqlcache._compiled_lists.clear()
+    for _ in range(2):
+        for user, allowed, denied in (
+            (agent3, {"t3-password-runbook", "t1-password-script"}, set()),
+            (AnonymousUser(), set(), {"t3-password-runbook", "t1-password-script"}),
+            (agent1, {"t1-password-script"}, {"t3-password-runbook"}),
+            (customer, set(), {"t1-password-script", "t3-password-runbook"}),
+        ):
+            for query in ("password", "pasword"):
+                found = {a.slug for a in article_search(user=user, query=query, limit=50)}
+                assert not found & (denied | set(HIDDEN_FROM_CUSTOMERS[2:])), (user, query)
+                if query == "password":
+                    assert allowed <= found, (user, query)
