@@ -17,7 +17,8 @@ from django.db.models import Model, QuerySet
 
 _MARK = "zz-sqlcache-placeholder-zz"
 #: Per shape: the SQL, its parameters and where the value goes; ``None`` when the
-#: placeholder did not come out as one parameter (that shape uses the ORM every time).
+#: placeholder did not come out as exactly one whole parameter (that shape uses the ORM
+#: every time).
 _compiled: dict[Hashable, tuple[str, list, int] | None] = {}
 #: Shapes are few (one per page and visibility class); the bound is a backstop.
 MAX_SHAPES = 1000
@@ -29,11 +30,11 @@ def first_row(
     """The first row of ``build(value)`` (a ``values_list`` queryset), as the database
     returns it. ``shape`` names everything ``build`` depends on besides ``value``."""
     if shape not in _compiled:
-        sql, params = build(_MARK).query.sql_with_params()
-        params = list(params)
-        if len(_compiled) >= MAX_SHAPES:
-            _compiled.clear()
-        _compiled[shape] = (sql, params, params.index(_MARK)) if params.count(_MARK) == 1 else None
+        compiled = _compile(lambda: build(_MARK), {"value": _MARK})
+        single = compiled is not None and len(compiled[3]) == 1
+        _remember(
+            _compiled, shape, (compiled[1], compiled[2], compiled[3][0][0]) if single else None
+        )
     compiled = _compiled[shape]
     if compiled is None:  # not the shape expected: the ORM, without compiling twice
         return next(iter(build(value)), None)
@@ -41,6 +42,30 @@ def first_row(
     with connections[router.db_for_read(model)].cursor() as cursor:
         cursor.execute(sql, [*params[:at], value, *params[at + 1 :]])
         return cursor.fetchone()
+
+
+def _compile(
+    build: Callable[[], QuerySet], marks: dict[str, str]
+) -> tuple[Any, str, list, list[tuple[int, str]]] | None:
+    """Compile ``build()``, whose values are the ``marks``: the compiler, the SQL, its
+    parameters and where each value goes. ``None`` when a mark is not a whole
+    parameter (pasted into the SQL, or part of one such as ``%mark%``): substituting
+    the parameters would then not give the query for another value."""
+    qs = build()
+    compiler = qs.query.get_compiler(using=qs.db)
+    sql, params = compiler.as_sql()
+    params = list(params)
+    where = [(i, name) for i, p in enumerate(params) for name, m in marks.items() if p == m]
+    stray = any(m in sql for m in marks.values()) or any(
+        isinstance(p, str) and m in p and p != m for p in params for m in marks.values()
+    )
+    return None if stray else (compiler, sql, params, where)
+
+
+def _remember(store: dict, shape: Hashable, compiled: Any) -> None:
+    if len(store) >= MAX_SHAPES:
+        store.clear()
+    store[shape] = compiled
 
 
 def from_row(model: type[Model], fields: tuple[str, ...], row: tuple[Any, ...]) -> Any:
@@ -67,17 +92,7 @@ def instances(
     makes them (``select_related`` objects and annotations included)."""
     if shape not in _compiled_lists:
         marks = {name: f"zz-sqlcache-{name}-zz" for name in values}
-        qs = build(**marks)
-        compiler = qs.query.get_compiler(using=qs.db)
-        sql, params = compiler.as_sql()
-        params = list(params)
-        where = [(i, name) for i, p in enumerate(params) for name, m in marks.items() if p == m]
-        stray = any(m in sql for m in marks.values()) or any(
-            isinstance(p, str) and m in p and p != m for p in params for m in marks.values()
-        )
-        if len(_compiled_lists) >= MAX_SHAPES:
-            _compiled_lists.clear()
-        _compiled_lists[shape] = None if stray else (compiler, sql, params, where)
+        _remember(_compiled_lists, shape, _compile(lambda: build(**marks), marks))
     compiled = _compiled_lists[shape]
     if compiled is None:
         return list(build(**values))

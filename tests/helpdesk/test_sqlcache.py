@@ -103,3 +103,24 @@ def test_instances_are_the_orm_s_with_related_rows_and_annotations(make_ticket, 
         orm.created_at,
     )
     assert sqlcache.instances("test-list-shape", build, {"subject": "x' OR '1'='1"}) == []
+
+
+def test_a_value_that_is_part_of_a_parameter_uses_the_orm(make_ticket):
+    """``reference__icontains`` makes the value ``%value%``: one whole parameter and
+    one partial one. Substituting only the whole one left the placeholder in the other,
+    so the compiled query found nothing."""
+    ticket = make_ticket()
+    sqlcache._compiled.pop("test-partial-param", None)
+
+    def build(ref):
+        return (
+            Ticket.objects.filter(reference=ref)
+            .filter(reference__icontains=ref)
+            .values_list("pk")[:1]
+        )
+
+    for _ in range(2):
+        assert sqlcache.first_row("test-partial-param", build, ticket.reference, model=Ticket) == (
+            ticket.pk,
+        )
+    assert sqlcache._compiled["test-partial-param"] is None
