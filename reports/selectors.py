@@ -296,7 +296,8 @@ def dashboard_summary_cached(*, filters: DashboardFilters) -> dict[str, Any]:
                 break
             if entry is not None:
                 return entry[1]
-        return dashboard_summary(filters=filters)
+        # The one computing is slow or gone: compute, store, leave its lock alone.
+        return summary_refresh(filters, release_lock=False)
     if entry is not None and _queue_refresh(filters):
         return entry[1]
     return summary_refresh(filters)
@@ -319,9 +320,9 @@ def _queue_refresh(filters: DashboardFilters) -> bool:
     return True
 
 
-def summary_refresh(filters: DashboardFilters) -> dict[str, Any]:
+def summary_refresh(filters: DashboardFilters, *, release_lock: bool = True) -> dict[str, Any]:
     """Compute a range's figures, store them for ``REPORTS_CACHE_SECONDS`` (and as
-    stale for ``STALE_TTLS`` more) and release the refresh lock."""
+    stale for ``STALE_TTLS`` more) and release the refresh lock (the caller's)."""
     key = summary_cache_key(filters)
     ttl = settings.REPORTS_CACHE_SECONDS
     try:
@@ -329,7 +330,8 @@ def summary_refresh(filters: DashboardFilters) -> dict[str, Any]:
         cache_call("set", key, (time.time() + ttl, summary), ttl * (1 + STALE_TTLS))
         return summary
     finally:
-        cache_call("delete", key + ":lock")
+        if release_lock:
+            cache_call("delete", key + ":lock")
 
 
 # ---------------------------------------------------------------------------

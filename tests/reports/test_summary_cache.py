@@ -63,6 +63,26 @@ def test_a_request_waits_for_the_one_already_computing(settings, monkeypatch):
     assert calls == []
 
 
+def test_a_request_tired_of_waiting_computes_and_shares_its_result(settings, monkeypatch):
+    """When the one computing never delivers, the waiting request computes the figures
+    itself and stores them for the next readers, without taking the other's lock."""
+    from django.core.cache import cache
+
+    settings.REPORTS_CACHE_SECONDS = 60
+    calls = []
+    monkeypatch.setattr(
+        selectors, "dashboard_summary", lambda *, filters: calls.append(1) or {"n": len(calls)}
+    )
+    monkeypatch.setattr(selectors, "_STAMPEDE_WAIT_SECONDS", 0.1)
+    week = DashboardFilters(start=date(2026, 11, 2), end=date(2026, 11, 8))
+    key = selectors.summary_cache_key(week)
+    cache.add(key + ":lock", 1, timeout=60)  # someone else is computing, slowly
+    assert dashboard_summary_cached(filters=week) == {"n": 1}
+    assert dashboard_summary_cached(filters=week) == {"n": 1}  # stored: not computed again
+    assert calls == [1]
+    assert cache.get(key + ":lock") == 1  # still the other's
+
+
 def test_stale_figures_are_served_while_one_request_refreshes(settings, monkeypatch):
     """Past the TTL the first request queues the recomputation on a worker and is
     served the previous figures at once, as is every request until the worker is done;
