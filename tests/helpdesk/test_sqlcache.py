@@ -52,22 +52,34 @@ def test_the_tracking_key_row_is_the_ticket_and_refuses_a_wrong_token(make_ticke
             ticket_key_by_token(token=bad)
 
 
-def test_a_shape_whose_value_is_not_one_parameter_uses_the_orm(make_ticket):
-    ticket = make_ticket()
-    sqlcache._compiled.pop("test-two-params", None)
-
-    def build(ref):  # the value twice: no single place to put it
-        return (
+@pytest.mark.parametrize(
+    "build",
+    [
+        # The value twice: no single place to put it.
+        lambda ref: (
             Ticket.objects.filter(reference=ref, subject__isnull=False)
             .filter(reference=ref)
             .values_list("pk")[:1]
-        )
-
+        ),
+        # ``reference__icontains`` makes it ``%value%``: one whole parameter and one
+        # partial one. Substituting only the whole one left the placeholder in the
+        # other, so the compiled query found nothing.
+        lambda ref: (
+            Ticket.objects.filter(reference=ref)
+            .filter(reference__icontains=ref)
+            .values_list("pk")[:1]
+        ),
+    ],
+    ids=["twice", "part-of-a-parameter"],
+)
+def test_a_shape_whose_value_is_not_one_parameter_uses_the_orm(make_ticket, build):
+    ticket = make_ticket()
+    sqlcache._compiled.pop("test-not-one-param", None)
     for _ in range(2):
-        assert sqlcache.first_row("test-two-params", build, ticket.reference, model=Ticket) == (
+        assert sqlcache.first_row("test-not-one-param", build, ticket.reference, model=Ticket) == (
             ticket.pk,
         )
-    assert sqlcache._compiled["test-two-params"] is None
+    assert sqlcache._compiled["test-not-one-param"] is None
 
 
 def test_instances_are_the_orm_s_with_related_rows_and_annotations(make_ticket, category):
@@ -103,24 +115,3 @@ def test_instances_are_the_orm_s_with_related_rows_and_annotations(make_ticket, 
         orm.created_at,
     )
     assert sqlcache.instances("test-list-shape", build, {"subject": "x' OR '1'='1"}) == []
-
-
-def test_a_value_that_is_part_of_a_parameter_uses_the_orm(make_ticket):
-    """``reference__icontains`` makes the value ``%value%``: one whole parameter and
-    one partial one. Substituting only the whole one left the placeholder in the other,
-    so the compiled query found nothing."""
-    ticket = make_ticket()
-    sqlcache._compiled.pop("test-partial-param", None)
-
-    def build(ref):
-        return (
-            Ticket.objects.filter(reference=ref)
-            .filter(reference__icontains=ref)
-            .values_list("pk")[:1]
-        )
-
-    for _ in range(2):
-        assert sqlcache.first_row("test-partial-param", build, ticket.reference, model=Ticket) == (
-            ticket.pk,
-        )
-    assert sqlcache._compiled["test-partial-param"] is None
