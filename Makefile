@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean
+.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,18 +20,26 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+## Without DATABASE_URL every database step runs against the embedded PostgreSQL in var/pg
+## (helpdesk/embedded_pg.py): started for the step, or already up under `make run`.
+EMBEDDED := $(PY) -m helpdesk.embedded_pg exec --
+
 migrate: $(STAMP)
-	$(PY) manage.py migrate --noinput
+	$(EMBEDDED) bash -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable'
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(EMBEDDED) $(PY) manage.py seed_demo
 
-## make run: embedded mode (SQLite + filesystem broker in var/), web + worker + beat.
-run: seed
+## make run: embedded PostgreSQL (unless DATABASE_URL is set) + web + worker + beat.
+## Ctrl-C stops them all, the database last.
+run: $(STAMP)
+	@$(EMBEDDED) $(MAKE) --no-print-directory serve
+
+serve: seed
 	@echo ""
 	@echo "  Tierdesk is starting at http://127.0.0.1:$${TIERDESK_PORT:-8000}/"
 	@echo "  Logins (password 'demo'): agent1 (Tier 1), agent2 (Tier 2), agent3 (Tier 3), manager, customer"
-	@echo "  Ctrl-C stops web, worker and beat."
+	@echo "  Ctrl-C stops web, worker, beat and the database."
 	@echo ""
 	$(VENV)/bin/honcho start -f Procfile
 
@@ -45,13 +53,16 @@ wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	@command -v wrk >/dev/null
 
-## PostgreSQL and Redis must answer; start them when this machine has them stopped.
+## Redis must answer (Debian's package is installed when absent). PostgreSQL: the
+## machine's own cluster is started when it is installed but stopped; a machine with
+## none runs `make test` on the embedded server instead (see `test`).
 services:
-	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -n | tail -1) main start
-	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; pg_isready -h 127.0.0.1 -p 5432
-	@psql "$(TEST_DATABASE_URL)" -c 'select 1' >/dev/null 2>&1 || createdb -h 127.0.0.1 -U postgres "$$(basename $(TEST_DATABASE_URL))"
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@for i in $$(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; redis-cli -h 127.0.0.1 -p 6379 ping
+	@if command -v pg_ctlcluster >/dev/null && ls -d /etc/postgresql/*/main >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -n | tail -1) main start; \
+		for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -62,11 +73,13 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 ## make test: the whole suite on PostgreSQL + Redis, browser tests in Debian's chromium.
+## PostgreSQL is TEST_DATABASE_URL's when a server answers there, else an embedded one
+## (var/pg-test, no fsync) started for the run and stopped after it.
+TEST_ENV = $(PY) -m helpdesk.embedded_pg exec --name pg-test --fast --unless-up $(TEST_DATABASE_URL) -- \
+	env REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL)
+
 test: $(STAMP) chromium wrk services lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-		$(PY) manage.py makemigrations --check --dry-run
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-		$(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) bash -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest $(PYTEST_ARGS)'
 
 ## make bench: production settings (DEBUG off, gunicorn 4 sync workers) on PostgreSQL + Redis,
 ## 1,000,000 tickets seeded once into BENCH_DATABASE_URL and reused; writes BENCHMARKS.md/.json.
@@ -94,8 +107,7 @@ soak: $(STAMP)
 
 ## Refresh docs/screenshots/ (the README tour) from the browser journeys.
 screenshots: $(STAMP) chromium services
-	TIERDESK_SCREENSHOTS=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-		$(PY) -m pytest tests/e2e -q
+	$(TEST_ENV) TIERDESK_SCREENSHOTS=1 $(PY) -m pytest tests/e2e -q
 
 ## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
 ## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.

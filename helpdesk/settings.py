@@ -1,9 +1,10 @@
 """Tierdesk settings: one module, configured by environment variables.
 
-With no variables set Tierdesk runs in *embedded mode*: SQLite under ``var/``,
-Celery over kombu's filesystem transport under ``var/``, e-mail to the console.
-Set ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` / ``REDIS_URL`` (Redis)
-for a production-like stack. See README.md for the full table of variables.
+With no variables set Tierdesk runs in *embedded mode*: an embedded PostgreSQL under
+``var/`` (started by `make run`, see ``helpdesk/embedded_pg.py``), the cache in a
+PostgreSQL table, Celery over kombu's filesystem transport under ``var/``, e-mail to
+the console. Set ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` /
+``REDIS_URL`` (Redis) for a production stack. See README.md for the full table of variables.
 
 Django reference: https://docs.djangoproject.com/en/5.2/ref/settings/
 """
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
+
+from helpdesk import embedded_pg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("TIERDESK_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -101,33 +105,29 @@ TEMPLATES = [
 ]
 
 # ---------------------------------------------------------------------------
-# Database: SQLite in var/ by default, PostgreSQL with DATABASE_URL.
+# Database: PostgreSQL, always. With no DATABASE_URL, the embedded server of
+# `make run` (helpdesk/embedded_pg.py: data in var/pg, a Unix socket in var/pgsock).
 # https://docs.djangoproject.com/en/5.2/ref/databases/
 # ---------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tierdesk.sqlite3'}")}
+DATABASES = {"default": env.db("DATABASE_URL", default=embedded_pg.Server(VAR_DIR).url())}
 _db = DATABASES["default"]
-if _db["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the worker read while the web writes; IMMEDIATE takes the write lock at
-    # BEGIN so two writers queue on busy_timeout instead of failing with "database is locked".
-    _db["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-else:
-    # A new connection per request costs ~6.5 ms here; keep them, and check them on reuse
-    # so a restarted database costs one failed request per worker, not a dead worker.
-    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
-    _db["CONN_HEALTH_CHECKS"] = True
-    _db.setdefault("OPTIONS", {})
-    _db["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
-    _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
+# A socket directory as the URL's host is percent-encoded (postgres://u@%2Frun%2Fpg/db);
+# django-environ passes it on as it is.
+_db["HOST"] = unquote(_db.get("HOST") or "")
+# A new connection per request costs ~6.5 ms here; keep them, and check them on reuse
+# so a restarted database costs one failed request per worker, not a dead worker.
+_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+_db["CONN_HEALTH_CHECKS"] = True
+_db.setdefault("OPTIONS", {})
+_db["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+_db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------
-# Cache: Redis when configured (shared by every web node: rate limits, sessions'
-# throttles), local memory in embedded mode.
+# Cache: shared by every process (rate limits, login throttles, presence, page
+# fragments). Redis when configured; without it, a table in PostgreSQL, so the
+# embedded install's web workers and Celery still count and invalidate together.
 # ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -144,7 +144,14 @@ if REDIS_URL:
     # every signed-in request, and still served from the database when Redis is down.
     SESSION_ENGINE = "helpdesk.sessions"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "helpdesk.cache.DatabaseCache",  # Django's, with an atomic incr
+            "LOCATION": "tierdesk_cache",  # created by `manage.py createcachetable`
+            # Django's default of 300 entries would cull live rate-limit windows.
+            "OPTIONS": {"MAX_ENTRIES": 100_000, "CULL_FREQUENCY": 4},
+        }
+    }
 
 # ---------------------------------------------------------------------------
 # Auth

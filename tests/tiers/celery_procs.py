@@ -12,14 +12,14 @@ from pathlib import Path
 
 from django.db import connection
 
+from tests.dburl import url_of
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def worker_database_url() -> str:
     """The database pytest created (``test_<name>``): the worker must use the same one."""
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return url_of(connection.settings_dict)
 
 
 def broker_url() -> str:
