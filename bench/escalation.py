@@ -298,10 +298,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1, help="concurrent sweeps (threads)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        say(f"warning: running on {connection.vendor}; the figures that matter are PostgreSQL's")
     category = prepare()
-    result: dict = {"database": connection.vendor}
+    result: dict = {}
     if args.throughput:
         result["throughput"] = bench_throughput(
             category, args.throughput, args.batch, args.parallel

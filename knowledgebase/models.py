@@ -74,7 +74,7 @@ class Article(TimestampedModel):
     )
     # Kept current by a PostgreSQL trigger (migration 0003) on every insert and every
     # update of title/summary/tags/body, whichever path writes the row (service, admin,
-    # bulk import, raw SQL). Weights: title A, summary and tags B, body C. NULL on SQLite.
+    # bulk import, raw SQL). Weights: title A, summary and tags B, body C.
     search_vector = SearchVectorField(null=True, editable=False)
     # Title, summary and tags only, kept in the heap row (MAIN storage, migration 0005):
     # what suggestions rank on, so a keystroke-rate query never reads bodies or TOAST.

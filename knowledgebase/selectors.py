@@ -1,8 +1,7 @@
 """KB reads. Customers only ever see published public articles.
 
 Search runs on PostgreSQL full-text search (weighted vectors kept by a trigger, see
-migration 0004) plus trigram similarity on titles for typos; on SQLite (embedded
-mode) it falls back to ``icontains``. Every read starts from
+migration 0004) plus trigram similarity on titles for typos. Every read starts from
 ``article_list_visible_to``, so visibility is decided in one place.
 """
 
@@ -69,10 +68,6 @@ def query_words(text: str, *, limit: int) -> list[str]:
         if len(words) >= limit:
             break
     return words
-
-
-def _uses_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 # ---------------------------------------------------------------------------
@@ -162,14 +157,11 @@ def _plain_snippet(raw: str) -> SafeString:
     return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
 
 
-def _fallback_snippet(article: Article, words: list[str]) -> SafeString:
+def _listing_snippet(article: Article) -> SafeString:
+    """The start of the summary (or body) as escaped text, for the listing an empty
+    query shows: there are no hits to mark."""
     source = article.summary or article.body[:240]
-    text = html.escape(" ".join(_MD_NOISE_RE.sub(" ", source).split())[:240])
-    hits = [re.escape(word) for word in words if len(word) >= 3]
-    if hits:
-        # One pass, so a word like "mark" cannot match inside an inserted tag.
-        text = re.sub(f"({'|'.join(hits)})", r"<mark>\1</mark>", text, flags=re.IGNORECASE)
-    return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
+    return mark_safe(html.escape(" ".join(_MD_NOISE_RE.sub(" ", source).split())[:240]))
 
 
 def kb_search_page_pieces(
@@ -260,7 +252,7 @@ def article_search(
 ) -> list[Article]:
     """Published articles the user may read that match ``query``, best first.
 
-    PostgreSQL: all words must match (the last one as a prefix, for search-as-you-type),
+    All words must match (the last one as a prefix, for search-as-you-type),
     ranked title > summary/tags > body; when that finds fewer than three articles, titles
     within trigram distance of the query follow, so typos still find the article. Each result carries ``.rank`` and ``.snippet``
     (escaped text with ``<mark>`` around hits). A query that finds nothing is counted in
@@ -275,35 +267,20 @@ def article_search(
         results = list(qs.order_by("-helpful_yes", "-view_count", "title")[:limit])
         for article in results:
             article.rank = 0.0
-            article.snippet = _fallback_snippet(article, [])
+            article.snippet = _listing_snippet(article)
         return results
 
-    if _uses_postgres():
-        tsquery = _tsquery(words, joiner="&", prefix_min=2)
-        results = _pg_ranked(user, tsquery, "", limit)
-        if len(results) < min(limit, TYPO_FALLBACK_BELOW) and len(normalized) >= 4:
-            # Few or no full-text hits: probably a typo. Titles within trigram distance of
-            # the whole query (word_similarity >= 0.6) follow. Only then, and only for the
-            # whole query: trigram candidates are rechecked row by row, and a single short
-            # word shares trigrams with most titles (measured 30-120 ms per word at 10,000
-            # articles, against 1-8 ms for the whole query).
-            found = {a.pk for a in results}
-            more = _pg_ranked(user, tsquery, normalized, limit)
-            results += [a for a in more if a.pk not in found][: limit - len(results)]
-    else:
-        condition = Q()
-        for word in words:
-            condition &= (
-                Q(title__icontains=word) | Q(summary__icontains=word) | Q(body__icontains=word)
-            )
-        results = list(qs.filter(condition).order_by("-helpful_yes", "title")[: limit * 3])
-        # Title hits first, like the weighted ranking on PostgreSQL.
-        for article in results:
-            title = article.title.lower()
-            article.rank = sum(1.0 for w in words if w in title) + 0.1
-            article.snippet = _fallback_snippet(article, words)
-        results.sort(key=lambda a: -a.rank)
-        results = results[:limit]
+    tsquery = _tsquery(words, joiner="&", prefix_min=2)
+    results = _pg_ranked(user, tsquery, "", limit)
+    if len(results) < min(limit, TYPO_FALLBACK_BELOW) and len(normalized) >= 4:
+        # Few or no full-text hits: probably a typo. Titles within trigram distance of
+        # the whole query (word_similarity >= 0.6) follow. Only then, and only for the
+        # whole query: trigram candidates are rechecked row by row, and a single short
+        # word shares trigrams with most titles (measured 30-120 ms per word at 10,000
+        # articles, against 1-8 ms for the whole query).
+        found = {a.pk for a in results}
+        more = _pg_ranked(user, tsquery, normalized, limit)
+        results += [a for a in more if a.pk not in found][: limit - len(results)]
 
     if not results and log_miss:
         search_log_miss(query=normalized)
@@ -390,7 +367,7 @@ def search_log_miss(*, query: str) -> None:
     now = timezone.now()
     table = SearchLog._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and not outer_atomic:
+        if not outer_atomic:
             # A lost counter after a crash is harmless: do not make the reader wait for
             # the WAL flush. Only in our own transaction, never in a caller's.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -433,23 +410,18 @@ def article_suggest(*, user: AnyUser, text: str, limit: int = 5) -> list[Article
             "category__slug",
         )
     )
-    if _uses_postgres():
-        # A trailing space means the last word is finished: no prefix then.
-        typing = bool(text) and not text[-1].isspace()
-        tsquery = SearchQuery(
-            _tsquery(words, joiner="|", prefix_min=3 if typing else 999),
-            search_type="raw",
-            config="english",
-        )
-        return list(
-            qs.filter(suggest_vector=tsquery)
-            .annotate(rank=SearchRank(F("suggest_vector"), tsquery))
-            .order_by("-rank", "-helpful_yes", "pk")[:limit]
-        )
-    condition = Q()
-    for word in words[:6]:
-        condition |= Q(title__icontains=word) | Q(summary__icontains=word)
-    return list(qs.filter(condition).order_by("-helpful_yes", "title")[:limit])
+    # A trailing space means the last word is finished: no prefix then.
+    typing = bool(text) and not text[-1].isspace()
+    tsquery = SearchQuery(
+        _tsquery(words, joiner="|", prefix_min=3 if typing else 999),
+        search_type="raw",
+        config="english",
+    )
+    return list(
+        qs.filter(suggest_vector=tsquery)
+        .annotate(rank=SearchRank(F("suggest_vector"), tsquery))
+        .order_by("-rank", "-helpful_yes", "pk")[:limit]
+    )
 
 
 def article_related(*, user: AnyUser, article: Article, limit: int = 4) -> list[Article]:
@@ -461,7 +433,7 @@ def article_related(*, user: AnyUser, article: Article, limit: int = 4) -> list[
         condition |= Q(category_id=article.category_id)
     for tag in (article.tags or [])[:5]:
         if isinstance(tag, str):
-            condition |= Q(tags__contains=[tag]) if _uses_postgres() else Q(tags__icontains=tag)
+            condition |= Q(tags__contains=[tag])
     related = list(qs.filter(condition).order_by("-helpful_yes", "title")[:limit])
     if len(related) < limit:
         seen = {a.pk for a in related} | {article.pk}

@@ -153,12 +153,6 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def dashboard_supported() -> bool:
-    """The figures use PostgreSQL (percentile_cont, arrays, LATERAL); embedded mode's
-    SQLite database shows a notice instead of the figures."""
-    return connection.vendor == "postgresql"
-
-
 def dashboard_summary(
     *, filters: DashboardFilters, now: datetime | None = None, use_rollups: bool = True
 ) -> dict[str, Any]:

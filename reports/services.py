@@ -101,8 +101,6 @@ def rollup_refresh(
     Missing days are built ``CHUNK_DAYS`` at a time, each chunk committed on its own, so
     a long backfill (two years after a bulk load) shows progress through
     ``on_progress(days_done, days_total)`` and keeps what it built if interrupted."""
-    if connection.vendor != "postgresql":  # embedded mode: no dashboard figures to roll up
-        return 0
     recent_days = recent_days if recent_days is not None else settings.REPORTS_ROLLUP_RECENT_DAYS
     yesterday = local_today(now) - timedelta(days=1)
     first_day = history_start()

@@ -22,7 +22,6 @@ from .selectors import (
     STALE_TTLS,
     cache_call,
     dashboard_summary_cached,
-    dashboard_supported,
     directory_memo,
 )
 from .services import local_today
@@ -30,7 +29,6 @@ from .templatetags import reports_tags
 
 FIGURES_TEMPLATE = "reports/_figures.html"
 FILTERS_TEMPLATE = "reports/_filters.html"
-UNSUPPORTED = "The dashboard needs PostgreSQL: set DATABASE_URL (see README)."
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -44,8 +42,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(request.GET or {"range": "30"}, today=local_today())
     if not form.is_valid():
         return render(request, "reports/dashboard.html", {"form": form}, status=400)
-    if not dashboard_supported():
-        return render(request, "reports/dashboard.html", {"form": form, "unsupported": True})
     filters = form.filters()
     summary = dashboard_summary_cached(filters=filters)
     return render(
@@ -135,8 +131,6 @@ def table_export(request: HttpRequest, table: str) -> HttpResponse:
     if not form.is_valid():
         message = " ".join(e for errors in form.errors.values() for e in errors)
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-    if not dashboard_supported():
-        return HttpResponse(UNSUPPORTED, status=503, content_type="text/plain; charset=utf-8")
     filters = form.filters()
     response = HttpResponse(
         exports.table_csv(table, dashboard_summary_cached(filters=filters)),

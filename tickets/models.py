@@ -288,11 +288,9 @@ class TicketSearch(models.Model):
     the description and the requester's e-mail. On ``tickets_ticket`` itself every new
     row version — each promotion, assignment, status change, none of which touches this
     text — paid entries in all three (the biggest single cost of a sweep). Here a row
-    changes only when its text does. On PostgreSQL a trigger (migration 0009) writes
-    it on every insert and on every update that changes the text, whatever wrote the
-    ticket (services, ``bulk_create``, raw SQL); filter through
-    :func:`ticket_text_contains`, which uses the ticket's own columns elsewhere (SQLite,
-    the embedded mode, has no trigger and no trigram index).
+    changes only when its text does. A trigger (migration 0009) writes it on every
+    insert and on every update that changes the text, whatever wrote the ticket
+    (services, ``bulk_create``, raw SQL); filter through :func:`ticket_text_contains`.
     """
 
     ticket = models.OneToOneField(
@@ -312,15 +310,10 @@ SEARCHED_TEXT = ("subject", "description", "requester_email")
 
 def ticket_text_contains(field: str, text: str) -> Q:
     """``Q`` for tickets whose ``field`` (one of :data:`SEARCHED_TEXT`) contains
-    ``text``, case-insensitively: on PostgreSQL through the trigram-indexed side table,
-    elsewhere on the ticket's column."""
-    from django.db import connection
-
+    ``text``, case-insensitively, through the trigram-indexed side table."""
     if field not in SEARCHED_TEXT:
         raise ValueError(f"{field!r} is not a searched ticket column")
-    if connection.vendor == "postgresql":
-        return Q(**{f"search_text__{field}__icontains": text})
-    return Q(**{f"{field}__icontains": text})
+    return Q(**{f"search_text__{field}__icontains": text})
 
 
 class TicketEvent(models.Model):

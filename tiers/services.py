@@ -241,15 +241,11 @@ def _insert_events(events: list[TicketEvent]) -> list[TicketEvent]:
     """Insert a batch of new events in one statement; like ``bulk_create``, each object
     gets its ``pk`` and ``created_at``.
 
-    On PostgreSQL the columns travel as arrays to ``INSERT … SELECT FROM unnest(…)``:
-    ``bulk_create`` prepares every field of every object in Python (~0.1 ms per event,
-    a fifth of the sweep's Python time per promotion). Only the columns the sweep sets
-    are written; the others take their defaults (no actor, not yet notified)."""
-    if (
-        connection.vendor != "postgresql"
-        or not events
-        or any(e.actor_id is not None or e.notified_at is not None for e in events)
-    ):
+    The columns travel as arrays to ``INSERT … SELECT FROM unnest(…)``: ``bulk_create``
+    prepares every field of every object in Python (~0.1 ms per event, a fifth of the
+    sweep's Python time per promotion). Only the columns the sweep sets are written; the
+    others take their defaults (no actor, not yet notified)."""
+    if not events or any(e.actor_id is not None or e.notified_at is not None for e in events):
         return TicketEvent.objects.bulk_create(events)
     now = timezone.now()
     columns = [
@@ -372,9 +368,6 @@ def _without_bitmap_scans() -> Iterator[None]:
     (150 ms instead of 30 ms per 500-ticket batch with 10,000 due among 1,000,000, and
     quadratic in the backlog). ``set_config(…, true)`` is transaction-local; the old
     value is put back so a caller's enclosing transaction is left as it was."""
-    if connection.vendor != "postgresql":
-        yield
-        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_setting('enable_bitmapscan'), set_config('enable_bitmapscan', 'off', true)"
@@ -506,22 +499,10 @@ def _bulk_compare_and_set(rows: list[_CasRow], *, fields: Sequence[str], now: da
     — a cost growing with each batch: ~400 ms per 500-ticket batch by the 10th batch
     at 1,000,000 tickets, and a nested loop comparing 500 × 500 VALUES rows.
 
-    On PostgreSQL this is a single statement (Django's ``bulk_update`` builds a CASE per
-    column and row, which costs ~6 ms of Python per ticket); elsewhere (SQLite, the
-    embedded mode) each row gets its own compare-and-set UPDATE."""
+    A single statement: Django's ``bulk_update`` builds a CASE per column and row, which
+    costs ~6 ms of Python per ticket."""
     if any(row.from_deadline > now or row.from_status not in RUNNING for row in rows):
         raise _CompareAndSetMissed  # read under the sweep's filter: cannot happen
-    if connection.vendor != "postgresql":
-        for row in rows:
-            written = Ticket.objects.filter(
-                pk=row.ticket.pk,
-                tier=row.from_tier,
-                escalate_at=row.from_deadline,
-                status=row.from_status,
-            ).update(**{name: getattr(row.ticket, name) for name in set(fields)})
-            if not written:
-                raise _CompareAndSetMissed
-        return
     meta = Ticket._meta
     qn = connection.ops.quote_name
     model_fields = [meta.get_field(name) for name in fields]

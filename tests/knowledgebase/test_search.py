@@ -1,4 +1,4 @@
-"""Full-text ranking, prefixes, typos, snippets and logged misses (PostgreSQL)."""
+"""Full-text ranking, prefixes, typos, snippets and logged misses."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 
-from knowledgebase import selectors
 from knowledgebase.models import Article, SearchLog
 from knowledgebase.selectors import article_search, article_suggest
 from tests.factories import ArticleFactory
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="full-text search needs PostgreSQL"
-)
 
 ANON = AnonymousUser()
 
@@ -103,12 +98,6 @@ def test_suggestions_for_agents_include_their_internal_articles(kb, agent1, agen
 def test_suggestion_is_one_query(kb, django_assert_num_queries):
     with django_assert_num_queries(1):
         article_suggest(user=ANON, text="printer offline again")
-
-
-def test_sqlite_fallback_path(kb, monkeypatch):
-    monkeypatch.setattr(selectors, "_uses_postgres", lambda: False)
-    assert slugs(article_search(user=ANON, query="printer"))[0] == "printer-offline"
-    assert "reset-your-password" in slugs(article_suggest(user=ANON, text="password help"))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -165,17 +165,6 @@ def test_schema_documents_the_summary(client, manager):
     assert "200" in op["responses"]
 
 
-def test_sqlite_embedded_mode_gets_a_notice(client, manager, monkeypatch):
-    monkeypatch.setattr("reports.views.dashboard_supported", lambda: False)
-    monkeypatch.setattr("reports.api.dashboard_supported", lambda: False)
-    client.force_login(manager)
-    response = client.get("/dashboard/")
-    assert response.status_code == 200
-    assert "The figures need PostgreSQL" in response.content.decode()
-    assert client.get("/api/v1/metrics/summary/").status_code == 503
-    assert client.get("/dashboard/export/agents.csv").status_code == 503
-
-
 def test_rollup_task_runs(scenario):
     import time_machine
 

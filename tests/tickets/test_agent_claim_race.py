@@ -1,4 +1,4 @@
-"""Two agents click "Claim" at the same moment on PostgreSQL: one wins, the other is
+"""Two agents click "Claim" at the same moment: one wins, the other is
 told who did; exactly one ASSIGNED event."""
 
 from __future__ import annotations
@@ -6,15 +6,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from tickets.models import Ticket, TicketEvent
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="row locks need PostgreSQL"
-)
 
 
 @pytest.mark.django_db(transaction=True)

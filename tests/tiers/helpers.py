@@ -40,10 +40,6 @@ def make_tickets_due(category: Category, deadlines: list[datetime], *, tier: int
         )
     created = Ticket.objects.bulk_create(rows, batch_size=2000)
     ids = [t.pk for t in created]
-    if connection.vendor != "postgresql":  # the embedded mode: a few rows, one by one
-        for pk in ids:
-            Ticket.objects.filter(pk=pk).update(reference=Ticket.reference_for(pk))
-        return ids
     with connection.cursor() as cursor:
         # lpad() truncates: seven-digit ids must keep all their digits (as reference_for).
         cursor.execute(

@@ -68,7 +68,6 @@ def test_many_tickets_with_one_deadline_span_batches_exactly_once(policies, cate
     assert sorted(events.values_list("ticket_id", flat=True)) == sorted(ids)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
 def test_the_planner_setting_is_put_back(policies, category):
     make_overdue_tickets(5, category=category, due=NOW - timedelta(seconds=5))
     with connection.cursor() as cursor:

@@ -198,18 +198,14 @@ def ticket_create_or_get(
     with policies_pinned():  # one read of the policies version for both clocks
         clock.clock_start(ticket, now=now)
         clock.sla_start(ticket, now=now)
-    # The reference derives from the id. On PostgreSQL the id is drawn from the
-    # table's sequence first, so the row is inserted with its reference: the former
-    # UPDATE … SET reference rewrote the new row in every index of tickets_ticket
-    # (a non-HOT update, ~33 WAL records, as many as the insert itself).
-    presets_reference = connection.vendor == "postgresql"
-    if presets_reference:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Ticket._meta.db_table]
-            )
-            ticket.pk = cursor.fetchone()[0]
-        ticket.reference = Ticket.reference_for(ticket.pk)
+    # The reference derives from the id. The id is drawn from the table's sequence
+    # first, so the row is inserted with its reference: the former UPDATE … SET
+    # reference rewrote the new row in every index of tickets_ticket (a non-HOT
+    # update, ~33 WAL records, as many as the insert itself).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Ticket._meta.db_table])
+        ticket.pk = cursor.fetchone()[0]
+    ticket.reference = Ticket.reference_for(ticket.pk)
     try:
         # A savepoint only where a key can collide: the transaction goes on after it.
         with transaction.atomic(savepoint=bool(submission_key)):
@@ -221,9 +217,6 @@ def ticket_create_or_get(
         if existing is None:
             raise
         return existing, False
-    if not presets_reference:
-        ticket.reference = Ticket.reference_for(ticket.pk)
-        Ticket.objects.filter(pk=ticket.pk).update(reference=ticket.reference)
     ticket_event_create(
         ticket=ticket,
         kind=Kind.CREATED,

@@ -23,7 +23,7 @@ from django.utils import timezone
 from tiers.models import CUSTOMER_TIER_NAMES
 from tiers.selectors import agents_of_tier, managers
 
-from ..models import Notification, TicketEvent
+from ..models import TicketEvent
 from ..versions import bump_notifications
 
 logger = logging.getLogger(__name__)
@@ -168,46 +168,34 @@ def bells_store(bells: Iterable[Bell], *, now: datetime | None = None) -> int:
     A timer warning for an unassigned ticket, or a promotion, tells every agent of the
     tier: a backlog of 3,000 such warnings with 120 Tier 1 agents is 360,000 rows. As
     Django model instances that took 91 s of a sweep (building, preparing and
-    compiling each row); on PostgreSQL the database expands them instead, from one
-    row per bell and one per distinct recipient list, in one statement."""
+    compiling each row); the database expands them instead, from one row per bell and
+    one per distinct recipient list, in one statement."""
     bells = [b for b in bells if b.user_ids]
     if not bells:
         return 0
     now = now or timezone.now()
     total = sum(len(b.user_ids) for b in bells)
-    if db_connection.vendor != "postgresql":
-        Notification.objects.bulk_create(
+    groups: dict[tuple[int, ...], int] = {}
+    for b in bells:
+        groups.setdefault(b.user_ids, len(groups))
+    members = [(gid, uid) for ids, gid in groups.items() for uid in ids]
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tickets_notification (user_id, ticket_id, event_id, text, created_at) "
+            "SELECT g.user_id, b.ticket_id, b.event_id, b.text, %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[]) "
+            "  AS b(ticket_id, event_id, text, grp) "
+            "JOIN unnest(%s::int[], %s::bigint[]) AS g(grp, user_id) USING (grp)",
             [
-                Notification(
-                    user_id=user_id, ticket_id=b.ticket_id, event_id=b.event_id, text=b.text
-                )
-                for b in bells
-                for user_id in b.user_ids
+                now,
+                [b.ticket_id for b in bells],
+                [b.event_id for b in bells],
+                [b.text for b in bells],
+                [groups[b.user_ids] for b in bells],
+                [gid for gid, _ in members],
+                [uid for _, uid in members],
             ],
-            batch_size=500,
         )
-    else:
-        groups: dict[tuple[int, ...], int] = {}
-        for b in bells:
-            groups.setdefault(b.user_ids, len(groups))
-        members = [(gid, uid) for ids, gid in groups.items() for uid in ids]
-        with db_connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO tickets_notification (user_id, ticket_id, event_id, text, created_at) "
-                "SELECT g.user_id, b.ticket_id, b.event_id, b.text, %s "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[]) "
-                "  AS b(ticket_id, event_id, text, grp) "
-                "JOIN unnest(%s::int[], %s::bigint[]) AS g(grp, user_id) USING (grp)",
-                [
-                    now,
-                    [b.ticket_id for b in bells],
-                    [b.event_id for b in bells],
-                    [b.text for b in bells],
-                    [groups[b.user_ids] for b in bells],
-                    [gid for gid, _ in members],
-                    [uid for _, uid in members],
-                ],
-            )
     bump_notifications({uid for ids in {b.user_ids for b in bells} for uid in ids})
     return total
 
