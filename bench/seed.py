@@ -249,8 +249,9 @@ class Seeder:
           merged_into_id, owner_id, requester_id, resolved_article_id, resolved_by_id)
         SELECT id, created, coalesce(closed_at, resolved_at, created + interval '10 minutes'),
           'TD-' || CASE WHEN id < 1000000 THEN lpad(id::text, 6, '0') ELSE id::text END,
-          -- 256 random bits, URL-safe base64 like secrets.token_urlsafe(32)
-          translate(encode(gen_random_bytes(32), 'base64'), '+/=', '-_'),
+          -- 244 random bits (two built-in v4 UUIDs; pgcrypto is not in every build,
+          -- the embedded one included), URL-safe base64 like secrets.token_urlsafe(32)
+          translate(encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '+/=', '-_'),
           NULL, subject, description, 'Customer ' || (id %% 40000),
           'customer' || (id %% 40000) || '@example.com', tier, status, priority,
           CASE WHEN status IN ('new', 'open') AND tier < 4 THEN now() + budget * (0.05 + r2 * 0.9) END,
@@ -404,7 +405,7 @@ class Seeder:
               revoked_at, respond_by, resolve_by, first_response_at, done_at, vendor_reference,
               chased_at, overdue_alerted_at, owner_id, ticket_id, vendor_id)
             SELECT t.tier_entered_at, t.updated_at,
-              translate(encode(gen_random_bytes(32), 'base64'), '+/=', '-_'),
+              translate(encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '+/=', '-_'),
               'Firmware fault reproduced; needs the vendor.', t.tier_entered_at + interval '14 days',
               NULL, t.tier_entered_at + interval '8 hours', t.tier_entered_at + interval '3 days',
               t.tier_entered_at + interval '3 hours', t.resolved_at, 'V-' || t.id, NULL, NULL,
@@ -531,7 +532,6 @@ def seed(
 
     conn = connect(db_url)
     s = Seeder(conn, tickets, articles)
-    s.q("CREATE EXTENSION IF NOT EXISTS pgcrypto")
     # A bulk load: no fsync wait per chunk, big sort memory for the index builds, and
     # foreign-key triggers off (the generator only uses ids it has just read).
     s.q("SET synchronous_commit = off")
