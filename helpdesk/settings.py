@@ -381,6 +381,10 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+# Webhooks never call internal addresses (loopback, RFC 1918, ULA, link-local, cloud
+# metadata…; integrations/egress.py) unless their network is listed here, e.g.
+# "10.20.0.0/16,fd12:3456::/48" for an on-premise receiver.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 # ---------------------------------------------------------------------------
 # Security. Production (DEBUG off) passes `manage.py check --deploy` cleanly.

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from helpdesk.exceptions import DomainError
 from tiers.admin import ManagerViewable
 
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
-from .services import webhook_redeliver
+from .services import webhook_redeliver, webhook_url_check
 
 
 class WebhookForm(forms.ModelForm):
@@ -23,6 +24,10 @@ class WebhookForm(forms.ModelForm):
         url = self.cleaned_data["url"]
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Use an http:// or https:// URL.")
+        try:
+            webhook_url_check(url=url)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return url
 
 

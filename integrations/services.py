@@ -8,9 +8,6 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import DomainError
 from helpdesk.memo import VersionedMemo
 
+from . import egress
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
 
 if TYPE_CHECKING:
@@ -237,6 +235,25 @@ def webhook_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
     return len(seen)
 
 
+def webhook_url_check(*, url: str) -> None:
+    """Refuse a webhook URL that leads inside the help desk's network (or nowhere):
+    what the admin form checks on save. Deliveries check again (``webhook_attempt``)."""
+    try:
+        egress.check_url(url)
+    except egress.EgressRefused as exc:
+        if str(exc) == egress.REFUSED_INTERNAL:
+            raise DomainError(
+                _(
+                    "Refused: internal address. Webhooks may only call public addresses; an "
+                    "on-premise receiver's network must be listed in WEBHOOK_ALLOWED_NETWORKS."
+                ),
+                field="url",
+            ) from exc
+        raise DomainError(str(exc), field="url") from exc
+    except egress.EgressFailed as exc:
+        raise DomainError(_("The host name does not resolve."), field="url") from exc
+
+
 def webhook_payload(*, event: TicketEvent, event_type: str, delivery_id: str) -> dict[str, Any]:
     ticket = event.ticket
     data = event.data or {}
@@ -266,12 +283,6 @@ def webhook_payload(*, event: TicketEvent, event_type: str, delivery_id: str) ->
     return payload
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect would re-send (or drop) the signed body somewhere else: treat it as an answer.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 @dataclass(frozen=True)
 class AttemptResult:
     delivery: WebhookDelivery | None
@@ -286,7 +297,9 @@ def webhook_attempt(
     *, webhook_id: int, event_id: int, event_type: str, delivery_id: str, attempt: int
 ) -> AttemptResult:
     """POST one signed delivery and log it. ``retry`` says whether the caller should try
-    again later (network errors, 5xx and 429, while attempts remain)."""
+    again later (network errors, 5xx and 429, while attempts remain). The log keeps the
+    status and a short excerpt of the answer; an internal address is refused without
+    being contacted (``integrations.egress``)."""
     from tickets.models import TicketEvent
 
     webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
@@ -311,22 +324,18 @@ def webhook_attempt(
     error = ""
     retryable = False
     started = time.monotonic()
-    if urllib.parse.urlsplit(webhook.url).scheme not in ("http", "https"):
-        error = "Only http and https URLs are called."
+    # Checked again here, not only when saved: DNS may point the name inside since.
+    try:
+        answer = egress.post(
+            webhook.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+        )
+    except egress.EgressRefused as exc:  # the receiver's address: retrying will not help
+        error = str(exc)
+    except egress.EgressFailed as exc:
+        error, retryable = str(exc), exc.retryable
     else:
-        request = urllib.request.Request(webhook.url, data=body, headers=headers, method="POST")  # noqa: S310
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-                status = response.status
-                response_text = response.read(2000).decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            response_text = exc.read(2000).decode("utf-8", "replace") if exc.fp else ""
-            retryable = _retryable_status(status)
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            error = str(getattr(exc, "reason", exc))[:500] or exc.__class__.__name__
-            retryable = True
+        status, response_text = answer.status, answer.excerpt
+        retryable = _retryable_status(status)
     succeeded = status is not None and 200 <= status < 300
     will_retry = retryable and not succeeded and attempt < settings.WEBHOOK_MAX_ATTEMPTS
     delivery = WebhookDelivery.objects.create(
