@@ -332,11 +332,17 @@ REST_FRAMEWORK = {
         "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # TokenHasScope: an API token needs the endpoint's scope (integrations/scopes.py);
+    # endpoints open to everyone list it next to AllowAny.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "integrations.permissions.TokenHasScope",
+    ],
     # JSON only: the browsable renderer needs inline scripts that the CSP forbids;
     # /api/docs/ (Swagger UI, vendored) is the API's page for people.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus each operation's token scope (x-token-scope).
+    "DEFAULT_SCHEMA_CLASS": "integrations.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "helpdesk.exceptions.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Counted in the Django cache (Redis when configured): per user, per token, per
@@ -375,6 +381,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Personal API tokens expire after this many days unless their owner chooses otherwise
+# (0: new tokens never expire by default).
+API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", default=90)
 
 # Outgoing webhooks (integrations app): short timeouts, exponential backoff on
 # network errors and 5xx, at most this many attempts per delivery.

@@ -25,6 +25,7 @@ from helpdesk.memo import VersionedMemo
 
 from . import egress
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
+from .scopes import ALL_SCOPES
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -51,14 +52,38 @@ def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def api_token_default_expiry() -> datetime | None:
+    """When a new token expires unless its owner chooses: API_TOKEN_DEFAULT_EXPIRY_DAYS
+    from now (0: never)."""
+    days = settings.API_TOKEN_DEFAULT_EXPIRY_DAYS
+    return timezone.now() + timedelta(days=days) if days > 0 else None
+
+
 @transaction.atomic
 def api_token_create(
-    *, user: AbstractBaseUser, name: str, expires_at: datetime | None = None
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None = None,
+    never_expires: bool = False,
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is never stored or shown again."""
+    """Create a token and return it with its secret, which is never stored or shown again.
+
+    ``scopes`` (``TokenScope`` values, at least one) bound what it may do. Without
+    ``expires_at`` it expires after the default lifetime, unless ``never_expires``."""
     name = (name or "").strip()
     if not name:
         raise DomainError(_("Give the token a name."), field="name")
+    unknown = sorted({str(s) for s in scopes} - set(ALL_SCOPES))
+    if unknown:
+        raise DomainError(
+            _("Unknown scope: %(scopes)s.") % {"scopes": ", ".join(unknown)}, field="scopes"
+        )
+    if not scopes:
+        raise DomainError(_("Choose at least one scope."), field="scopes")
+    if expires_at is None and not never_expires:
+        expires_at = api_token_default_expiry()
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError(_("The expiry must be in the future."), field="expires_at")
     active = ApiToken.objects.filter(user=user, revoked_at__isnull=True).exclude(
@@ -74,6 +99,7 @@ def api_token_create(
         name=name[:100],
         prefix=raw[:PREFIX_SHOWN],
         key_hash=token_hash(raw),
+        scopes=[scope for scope in ALL_SCOPES if scope in {str(s) for s in scopes}],
         expires_at=expires_at,
     )
     return token, raw
