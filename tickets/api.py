@@ -545,7 +545,10 @@ class TicketEscalateApi(APIView):
             max_length=20,
             required=False,
             default=list,
-            help_text="Slugs of the KB articles consulted.",
+            help_text=(
+                "Slugs of the KB articles consulted; slugs of articles you cannot read "
+                "(or that do not exist) are left out of the hand-off."
+            ),
         )
         expected_tier = serializers.IntegerField(
             min_value=1,
