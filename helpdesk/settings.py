@@ -223,6 +223,9 @@ PORTAL_REPLY_LIMIT_PER_EMAIL = env.int("PORTAL_REPLY_LIMIT_PER_EMAIL", default=3
 PORTAL_SIGNUP_LIMIT_PER_IP = env.int("PORTAL_SIGNUP_LIMIT_PER_IP", default=10)
 # Suggestions fire on typing (debounced): a per-minute ceiling per IP.
 PORTAL_SUGGEST_LIMIT_PER_MINUTE = env.int("PORTAL_SUGGEST_LIMIT_PER_MINUTE", default=120)
+# Tracking pages and their attachments read per minute per IP (GET): far above what a
+# customer refreshing does, low enough to slow down scraping and token guessing.
+PORTAL_TRACK_VIEW_LIMIT_PER_MINUTE = env.int("PORTAL_TRACK_VIEW_LIMIT_PER_MINUTE", default=120)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
