@@ -230,6 +230,9 @@ PORTAL_REPLY_LIMIT_PER_EMAIL = env.int("PORTAL_REPLY_LIMIT_PER_EMAIL", default=3
 PORTAL_SIGNUP_LIMIT_PER_IP = env.int("PORTAL_SIGNUP_LIMIT_PER_IP", default=10)
 # Suggestions fire on typing (debounced): a per-minute ceiling per IP.
 PORTAL_SUGGEST_LIMIT_PER_MINUTE = env.int("PORTAL_SUGGEST_LIMIT_PER_MINUTE", default=120)
+# Tracking pages and their attachments read per minute per IP (GET): far above what a
+# customer refreshing does, low enough to slow down scraping and token guessing.
+PORTAL_TRACK_VIEW_LIMIT_PER_MINUTE = env.int("PORTAL_TRACK_VIEW_LIMIT_PER_MINUTE", default=120)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -339,11 +342,17 @@ REST_FRAMEWORK = {
         "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # TokenHasScope: an API token needs the endpoint's scope (integrations/scopes.py);
+    # endpoints open to everyone list it next to AllowAny.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "integrations.permissions.TokenHasScope",
+    ],
     # JSON only: the browsable renderer needs inline scripts that the CSP forbids;
     # /api/docs/ (Swagger UI, vendored) is the API's page for people.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus each operation's token scope (x-token-scope).
+    "DEFAULT_SCHEMA_CLASS": "integrations.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "helpdesk.exceptions.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Counted in the Django cache (Redis when configured): per user, per token, per
@@ -383,11 +392,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Personal API tokens expire after this many days unless their owner chooses otherwise
+# (0: new tokens never expire by default).
+API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", default=90)
+
 # Outgoing webhooks (integrations app): short timeouts, exponential backoff on
 # network errors and 5xx, at most this many attempts per delivery.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+# Webhooks never call internal addresses (loopback, RFC 1918, ULA, link-local, cloud
+# metadata…; integrations/egress.py) unless their network is listed here, e.g.
+# "10.20.0.0/16,fd12:3456::/48" for an on-premise receiver.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 # ---------------------------------------------------------------------------
 # Security. Production (DEBUG off) passes `manage.py check --deploy` cleanly.

@@ -9,6 +9,8 @@ per shape; only that one parameter changes between calls.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -16,12 +18,65 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 
 _MARK = "zz-sqlcache-placeholder-zz"
+#: Shapes are few (one per page and visibility class); the bound is a backstop.
+MAX_SHAPES = 1000
+_MISSING = object()
+
+
+class ShapeStore:
+    """Compiled SQL per shape, at most ``MAX_SHAPES``, least recently used evicted
+    first. Shared by the threads of a process: every read and write holds the lock,
+    and a caller uses the value it got or stored, never a second lookup (another
+    request may evict the entry in between)."""
+
+    def __init__(self) -> None:
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, shape: Hashable) -> Any:
+        """The entry for ``shape`` (now the most recently used), or ``_MISSING``."""
+        with self._lock:
+            value = self._data.get(shape, _MISSING)
+            if value is not _MISSING:
+                self._data.move_to_end(shape)
+            return value
+
+    def put(self, shape: Hashable, value: Any) -> Any:
+        """Store ``value`` for ``shape`` and return it."""
+        with self._lock:
+            self._data[shape] = value
+            self._data.move_to_end(shape)
+            while len(self._data) > MAX_SHAPES:
+                self._data.popitem(last=False)
+        return value
+
+    def pop(self, shape: Hashable, default: Any = None) -> Any:
+        with self._lock:
+            return self._data.pop(shape, default)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __getitem__(self, shape: Hashable) -> Any:
+        value = self.get(shape)
+        if value is _MISSING:
+            raise KeyError(shape)
+        return value
+
+    def __contains__(self, shape: Hashable) -> bool:
+        with self._lock:
+            return shape in self._data
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)
+
+
 #: Per shape: the SQL, its parameters and where the value goes; ``None`` when the
 #: placeholder did not come out as exactly one whole parameter (that shape uses the ORM
 #: every time).
-_compiled: dict[Hashable, tuple[str, list, int] | None] = {}
-#: Shapes are few (one per page and visibility class); the bound is a backstop.
-MAX_SHAPES = 1000
+_compiled = ShapeStore()
 
 
 def first_row(
@@ -29,13 +84,13 @@ def first_row(
 ) -> tuple[Any, ...] | None:
     """The first row of ``build(value)`` (a ``values_list`` queryset), as the database
     returns it. ``shape`` names everything ``build`` depends on besides ``value``."""
-    if shape not in _compiled:
-        compiled = _compile(lambda: build(_MARK), {"value": _MARK})
-        single = compiled is not None and len(compiled[3]) == 1
-        _remember(
-            _compiled, shape, (compiled[1], compiled[2], compiled[3][0][0]) if single else None
+    compiled = _compiled.get(shape)
+    if compiled is _MISSING:
+        full = _compile(lambda: build(_MARK), {"value": _MARK})
+        single = full is not None and len(full[3]) == 1
+        compiled = _remember(
+            _compiled, shape, (full[1], full[2], full[3][0][0]) if single else None
         )
-    compiled = _compiled[shape]
     if compiled is None:  # not the shape expected: the ORM, without compiling twice
         return next(iter(build(value)), None)
     sql, params, at = compiled
@@ -62,10 +117,9 @@ def _compile(
     return None if stray else (compiler, sql, params, where)
 
 
-def _remember(store: dict, shape: Hashable, compiled: Any) -> None:
-    if len(store) >= MAX_SHAPES:
-        store.clear()
-    store[shape] = compiled
+def _remember(store: ShapeStore, shape: Hashable, compiled: Any) -> Any:
+    """Keep ``compiled`` for ``shape``; the caller goes on with the returned value."""
+    return store.put(shape, compiled)
 
 
 def from_row(model: type[Model], fields: tuple[str, ...], row: tuple[Any, ...]) -> Any:
@@ -80,7 +134,7 @@ def from_row(model: type[Model], fields: tuple[str, ...], row: tuple[Any, ...]) 
 #: Per shape: the compiler (it knows how to turn rows into instances), the SQL, its
 #: parameters and where each value goes; ``None`` when a value did not come out as
 #: whole parameters (that shape uses the ORM every time).
-_compiled_lists: dict[Hashable, tuple[Any, str, list, list[tuple[int, str]]] | None] = {}
+_compiled_lists = ShapeStore()
 
 
 def instances(
@@ -90,10 +144,10 @@ def instances(
     ``shape`` (everything ``build`` depends on besides ``values``): each value is a
     string parameter that changes between calls. Rows become instances as the ORM
     makes them (``select_related`` objects and annotations included)."""
-    if shape not in _compiled_lists:
+    compiled = _compiled_lists.get(shape)
+    if compiled is _MISSING:
         marks = {name: f"zz-sqlcache-{name}-zz" for name in values}
-        _remember(_compiled_lists, shape, _compile(lambda: build(**marks), marks))
-    compiled = _compiled_lists[shape]
+        compiled = _remember(_compiled_lists, shape, _compile(lambda: build(**marks), marks))
     if compiled is None:
         return list(build(**values))
     compiler, sql, params, where = compiled

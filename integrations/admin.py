@@ -3,10 +3,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from helpdesk.exceptions import DomainError
 from tiers.admin import ManagerViewable
 
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
-from .services import webhook_redeliver
+from .services import webhook_redeliver, webhook_url_check
 
 
 class WebhookForm(forms.ModelForm):
@@ -23,6 +24,10 @@ class WebhookForm(forms.ModelForm):
         url = self.cleaned_data["url"]
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Use an http:// or https:// URL.")
+        try:
+            webhook_url_check(url=url)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return url
 
 
@@ -120,6 +125,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "name",
         "user",
         "prefix",
+        "scope_list",
         "created_at",
         "expires_at",
         "last_used_at",
@@ -128,8 +134,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "last_used_at"]
+    # Scopes are chosen by the token's owner at creation: shown, never widened here.
+    readonly_fields = [
+        "user", "name", "prefix", "scope_list", "key_hash", "created_at", "last_used_at",
+    ]  # fmt: skip
     fields = [*readonly_fields, "expires_at", "revoked_at"]
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: ApiToken) -> str:
+        return ", ".join(obj.scope_labels) or "none"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -13,6 +13,7 @@ class IntegrationsConfig(AppConfig):
         from tickets.services.core import EVENT_HOOKS
 
         from . import (
+            checks,  # noqa: F401  (registers the system checks)
             schema,  # noqa: F401  (registers the token auth in the OpenAPI schema)
             services,
         )

@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .scopes import TokenScope
+
 
 class ApiToken(models.Model):
     user = models.ForeignKey(
@@ -25,6 +27,11 @@ class ApiToken(models.Model):
     #: The first characters of the secret, shown so its owner can tell tokens apart.
     prefix = models.CharField(max_length=16)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    #: What the token may do (``TokenScope`` values), chosen when it is created.
+    scopes = models.JSONField(
+        default=list,
+        help_text=_("What the token may do: read, tickets:write, kb:write, reports:read."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -40,6 +47,11 @@ class ApiToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def scope_labels(self) -> list[str]:
+        """The token's scopes in their canonical order."""
+        return [scope for scope in TokenScope.values if scope in (self.scopes or ())]
 
     @property
     def is_usable(self) -> bool:

@@ -2,8 +2,32 @@
 documented error answers."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
+
+from .scopes import TokenScope, required_scope
+
+
+class ScopedAutoSchema(AutoSchema):
+    """drf-spectacular's schema, plus the API token scope each operation needs: in
+    ``x-token-scope`` for programs and in the description for people. (OpenAPI 3.0
+    lists scopes in security requirements only for OAuth2, not for bearer tokens.)"""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        scope = required_scope(self.view, method)
+        operation["x-token-scope"] = scope
+        note = (
+            f"**API token scope:** `{scope}`."
+            if scope
+            else "Not available to API tokens (sessions only)."
+        )
+        description = operation.get("description", "")
+        operation["description"] = f"{description}\n\n{note}" if description else note
+        return operation
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -16,7 +40,12 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": (
                 "A personal API token from /accounts/tokens/: "
-                "`Authorization: Bearer tdk_…` (`Token tdk_…` works too)."
+                "`Authorization: Bearer tdk_…` (`Token tdk_…` works too). A token acts as "
+                "its user, limited to the scopes chosen when it was created; each "
+                "operation names the scope it needs (`x-token-scope`), and a token "
+                "without it gets 403 naming the missing scope. Scopes: "
+                + "; ".join(f"`{s.value}` ({s.label.split(': ', 1)[1]})" for s in TokenScope)
+                + "."
             ),
         }
 

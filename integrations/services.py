@@ -8,9 +8,6 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +23,9 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import DomainError
 from helpdesk.memo import VersionedMemo
 
+from . import egress
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
+from .scopes import ALL_SCOPES
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -53,14 +52,38 @@ def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def api_token_default_expiry() -> datetime | None:
+    """When a new token expires unless its owner chooses: API_TOKEN_DEFAULT_EXPIRY_DAYS
+    from now (0: never)."""
+    days = settings.API_TOKEN_DEFAULT_EXPIRY_DAYS
+    return timezone.now() + timedelta(days=days) if days > 0 else None
+
+
 @transaction.atomic
 def api_token_create(
-    *, user: AbstractBaseUser, name: str, expires_at: datetime | None = None
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None = None,
+    never_expires: bool = False,
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is never stored or shown again."""
+    """Create a token and return it with its secret, which is never stored or shown again.
+
+    ``scopes`` (``TokenScope`` values, at least one) bound what it may do. Without
+    ``expires_at`` it expires after the default lifetime, unless ``never_expires``."""
     name = (name or "").strip()
     if not name:
         raise DomainError(_("Give the token a name."), field="name")
+    unknown = sorted({str(s) for s in scopes} - set(ALL_SCOPES))
+    if unknown:
+        raise DomainError(
+            _("Unknown scope: %(scopes)s.") % {"scopes": ", ".join(unknown)}, field="scopes"
+        )
+    if not scopes:
+        raise DomainError(_("Choose at least one scope."), field="scopes")
+    if expires_at is None and not never_expires:
+        expires_at = api_token_default_expiry()
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError(_("The expiry must be in the future."), field="expires_at")
     active = ApiToken.objects.filter(user=user, revoked_at__isnull=True).exclude(
@@ -76,6 +99,7 @@ def api_token_create(
         name=name[:100],
         prefix=raw[:PREFIX_SHOWN],
         key_hash=token_hash(raw),
+        scopes=[scope for scope in ALL_SCOPES if scope in {str(s) for s in scopes}],
         expires_at=expires_at,
     )
     return token, raw
@@ -237,6 +261,25 @@ def webhook_redeliver(*, deliveries: list[WebhookDelivery]) -> int:
     return len(seen)
 
 
+def webhook_url_check(*, url: str) -> None:
+    """Refuse a webhook URL that leads inside the help desk's network (or nowhere):
+    what the admin form checks on save. Deliveries check again (``webhook_attempt``)."""
+    try:
+        egress.check_url(url)
+    except egress.EgressRefused as exc:
+        if str(exc) == egress.REFUSED_INTERNAL:
+            raise DomainError(
+                _(
+                    "Refused: internal address. Webhooks may only call public addresses; an "
+                    "on-premise receiver's network must be listed in WEBHOOK_ALLOWED_NETWORKS."
+                ),
+                field="url",
+            ) from exc
+        raise DomainError(str(exc), field="url") from exc
+    except egress.EgressFailed as exc:
+        raise DomainError(_("The host name does not resolve."), field="url") from exc
+
+
 def webhook_payload(*, event: TicketEvent, event_type: str, delivery_id: str) -> dict[str, Any]:
     ticket = event.ticket
     data = event.data or {}
@@ -266,12 +309,6 @@ def webhook_payload(*, event: TicketEvent, event_type: str, delivery_id: str) ->
     return payload
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect would re-send (or drop) the signed body somewhere else: treat it as an answer.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 @dataclass(frozen=True)
 class AttemptResult:
     delivery: WebhookDelivery | None
@@ -286,7 +323,9 @@ def webhook_attempt(
     *, webhook_id: int, event_id: int, event_type: str, delivery_id: str, attempt: int
 ) -> AttemptResult:
     """POST one signed delivery and log it. ``retry`` says whether the caller should try
-    again later (network errors, 5xx and 429, while attempts remain)."""
+    again later (network errors, 5xx and 429, while attempts remain). The log keeps the
+    status and a short excerpt of the answer; an internal address is refused without
+    being contacted (``integrations.egress``)."""
     from tickets.models import TicketEvent
 
     webhook = Webhook.objects.filter(pk=webhook_id, is_active=True).first()
@@ -311,22 +350,18 @@ def webhook_attempt(
     error = ""
     retryable = False
     started = time.monotonic()
-    if urllib.parse.urlsplit(webhook.url).scheme not in ("http", "https"):
-        error = "Only http and https URLs are called."
+    # Checked again here, not only when saved: DNS may point the name inside since.
+    try:
+        answer = egress.post(
+            webhook.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+        )
+    except egress.EgressRefused as exc:  # the receiver's address: retrying will not help
+        error = str(exc)
+    except egress.EgressFailed as exc:
+        error, retryable = str(exc), exc.retryable
     else:
-        request = urllib.request.Request(webhook.url, data=body, headers=headers, method="POST")  # noqa: S310
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-                status = response.status
-                response_text = response.read(2000).decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            response_text = exc.read(2000).decode("utf-8", "replace") if exc.fp else ""
-            retryable = _retryable_status(status)
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            error = str(getattr(exc, "reason", exc))[:500] or exc.__class__.__name__
-            retryable = True
+        status, response_text = answer.status, answer.excerpt
+        retryable = _retryable_status(status)
     succeeded = status is not None and 200 <= status < 300
     will_retry = retryable and not succeeded and attempt < settings.WEBHOOK_MAX_ATTEMPTS
     delivery = WebhookDelivery.objects.create(

@@ -33,10 +33,14 @@ def token_list(request: HttpRequest) -> HttpResponse:
             expires_at = None if days == "never" else timezone.now() + timedelta(days=int(days))
             try:
                 new_token, new_secret = api_token_create(
-                    user=request.user, name=form.cleaned_data["name"], expires_at=expires_at
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    expires_at=expires_at,
+                    never_expires=days == "never",
                 )
             except DomainError as exc:
-                form.add_error("name" if exc.field == "name" else None, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 form = ApiTokenCreateForm()
     else:

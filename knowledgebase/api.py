@@ -14,7 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from helpdesk.markdown import render_markdown
+from integrations.permissions import TokenHasScope
 from integrations.schema import error_responses
+from integrations.scopes import TokenScope
 
 from .models import Article
 from .selectors import article_list_visible_to, article_search_cached, article_suggest
@@ -70,7 +72,8 @@ ARTICLE_EXAMPLE = {
 
 
 class ArticleListApi(APIView):
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, TokenHasScope]
+    token_scopes = {"GET": TokenScope.READ}
 
     class FilterSerializer(serializers.Serializer):
         q = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -98,7 +101,8 @@ class ArticleListApi(APIView):
 
 
 class ArticleDetailApi(APIView):
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, TokenHasScope]
+    token_scopes = {"GET": TokenScope.READ}
 
     @extend_schema(
         operation_id="kb_articles_retrieve",
@@ -135,7 +139,8 @@ class ArticleDetailApi(APIView):
 
 
 class ArticleSuggestApi(APIView):
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny, TokenHasScope]
+    token_scopes = {"GET": TokenScope.READ}
 
     class FilterSerializer(serializers.Serializer):
         q = serializers.CharField(

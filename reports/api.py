@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.schema import error_responses
+from integrations.scopes import TokenScope
 from tiers.selectors import user_is_manager
 
 from .exports import csv_text, summary_csv
@@ -61,6 +62,7 @@ class MetricsSummaryApi(APIView):
     """Every dashboard figure for a range; ``?format=csv`` for one long CSV."""
 
     renderer_classes = [JSONRenderer, SummaryCSVRenderer]
+    token_scopes = {"GET": TokenScope.REPORTS_READ}
 
     class OutputSerializer(serializers.Serializer):
         filters = inline_serializer(

@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from helpdesk.exceptions import DomainError, ForbiddenError
 from integrations.schema import error_responses
+from integrations.scopes import TICKETS_WRITE_ON_POST, TokenScope
 from knowledgebase.selectors import article_list_visible_to
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
@@ -185,6 +186,7 @@ STAFF_ONLY_CREATE_FIELDS = ("priority", "requester_name", "requester_email")
 
 class TicketListApi(APIView):
     pagination_class = TicketPagination
+    token_scopes = TICKETS_WRITE_ON_POST
 
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Ticket.Status.choices, required=False)
@@ -374,6 +376,8 @@ REFERENCE_PARAM = OpenApiParameter(
 
 
 class TicketDetailApi(APIView):
+    token_scopes = {"GET": TokenScope.READ}
+
     @extend_schema(
         operation_id="tickets_retrieve",
         tags=TAG,
@@ -421,6 +425,8 @@ EVENT_EXAMPLE = {
 
 
 class TicketCommentsApi(APIView):
+    token_scopes = TICKETS_WRITE_ON_POST
+
     @extend_schema_serializer(component_name="CommentCreate")
     class InputSerializer(serializers.Serializer):
         body = serializers.CharField(max_length=20000)
@@ -513,6 +519,8 @@ def action_schema(operation_id: str, summary: str, description: str, request=Non
 
 
 class TicketClaimApi(APIView):
+    token_scopes = {"POST": TokenScope.TICKETS_WRITE}
+
     @action_schema(
         "tickets_claim",
         "Claim the ticket",
@@ -525,6 +533,8 @@ class TicketClaimApi(APIView):
 
 
 class TicketEscalateApi(APIView):
+    token_scopes = {"POST": TokenScope.TICKETS_WRITE}
+
     @extend_schema_serializer(component_name="TicketEscalate")
     class InputSerializer(serializers.Serializer):
         symptom = serializers.CharField(max_length=4000)
@@ -535,7 +545,10 @@ class TicketEscalateApi(APIView):
             max_length=20,
             required=False,
             default=list,
-            help_text="Slugs of the KB articles consulted.",
+            help_text=(
+                "Slugs of the KB articles consulted; slugs of articles you cannot read "
+                "(or that do not exist) are left out of the hand-off."
+            ),
         )
         expected_tier = serializers.IntegerField(
             min_value=1,
@@ -565,6 +578,8 @@ class TicketEscalateApi(APIView):
 
 
 class TicketDeescalateApi(APIView):
+    token_scopes = {"POST": TokenScope.TICKETS_WRITE}
+
     @extend_schema_serializer(component_name="TicketDeescalate")
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=4000)
@@ -583,6 +598,8 @@ class TicketDeescalateApi(APIView):
 
 
 class TicketResolveApi(APIView):
+    token_scopes = {"POST": TokenScope.TICKETS_WRITE}
+
     @extend_schema_serializer(component_name="TicketResolve")
     class InputSerializer(serializers.Serializer):
         resolution = serializers.CharField(max_length=20000)
@@ -613,6 +630,8 @@ class TicketResolveApi(APIView):
 
 
 class TicketStatusApi(APIView):
+    token_scopes = {"POST": TokenScope.TICKETS_WRITE}
+
     @extend_schema_serializer(component_name="TicketStatusChange")
     class InputSerializer(serializers.Serializer):
         status = serializers.ChoiceField(
@@ -675,6 +694,7 @@ ATTACHMENT_EXAMPLE = {
 
 class TicketAttachmentsApi(APIView):
     parser_classes = [MultiPartParser]
+    token_scopes = TICKETS_WRITE_ON_POST
 
     @extend_schema_serializer(component_name="AttachmentUpload")
     class InputSerializer(serializers.Serializer):
@@ -738,6 +758,8 @@ class TicketAttachmentsApi(APIView):
 
 
 class MeApi(APIView):
+    token_scopes = {"GET": TokenScope.READ}
+
     @extend_schema_serializer(component_name="Me")
     class OutputSerializer(serializers.Serializer):
         username = serializers.CharField()

@@ -7,6 +7,7 @@ Access control lives here: every fetch of a ticket by a person goes through
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -15,6 +16,7 @@ from django.shortcuts import get_object_or_404
 
 from helpdesk import sqlcache
 from helpdesk.memo import VersionedMemo
+from knowledgebase.selectors import article_list_visible_to
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .models import Attachment, Category, Ticket, TicketAccessGrant, TicketEvent
@@ -175,3 +177,17 @@ def tickets_of_requester(*, user: AnyUser) -> QuerySet[Ticket]:
     if user is None or not user.is_authenticated:
         return Ticket.objects.none()
     return ticket_base_qs().filter(requester=user).order_by("-created_at")
+
+
+def article_slugs_visible_to(*, user: AnyUser, slugs: Sequence[str]) -> list[str]:
+    """The ``slugs`` (in their order, once each) of published articles ``user`` may
+    read: what a hand-off may record as "KB articles consulted". The web form and the
+    API both pass through it (``ticket_escalate``), so neither can store the slug of
+    an article its author cannot see, nor one that does not exist."""
+    wanted = list(dict.fromkeys(s.strip()[:200] for s in slugs if s and s.strip()))
+    if not wanted:
+        return []
+    known = set(
+        article_list_visible_to(user=user).filter(slug__in=wanted).values_list("slug", flat=True)
+    )
+    return [s for s in wanted if s in known]

@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from integrations.scopes import ALL_SCOPES
 from integrations.services import api_token_create
 from knowledgebase.models import Article
 from tickets.models import Ticket
@@ -72,7 +73,8 @@ def demo(make_ticket):
             requester_email="customer@example.com",
         )
     tokens = {
-        name: api_token_create(user=user, name="schemathesis")[1] for name, user in users.items()
+        name: api_token_create(user=user, name="schemathesis", scopes=ALL_SCOPES)[1]
+        for name, user in users.items()
     }
     return tokens
 

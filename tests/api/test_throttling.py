@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from integrations.scopes import ALL_SCOPES
 from integrations.services import api_token_create
 
 from .conftest import throttle_rates
@@ -43,8 +44,8 @@ def test_user_throttle_answers_429_with_retry_after(settings, client_for):
 
 def test_token_throttle_is_per_token(settings, customer):
     throttle_rates(settings, token="2/min")
-    _, first = api_token_create(user=customer, name="a")
-    _, second = api_token_create(user=customer, name="b")
+    _, first = api_token_create(user=customer, name="a", scopes=ALL_SCOPES)
+    _, second = api_token_create(user=customer, name="b", scopes=ALL_SCOPES)
     one, two = APIClient(), APIClient()
     one.credentials(HTTP_AUTHORIZATION=f"Bearer {first}")
     two.credentials(HTTP_AUTHORIZATION=f"Bearer {second}")
@@ -57,7 +58,7 @@ def test_user_throttle_covers_all_of_a_users_tokens(settings, customer):
     throttle_rates(settings, user="2/min")
     clients = []
     for name in "ab":
-        _, raw = api_token_create(user=customer, name=name)
+        _, raw = api_token_create(user=customer, name=name, scopes=ALL_SCOPES)
         c = APIClient()
         c.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
         clients.append(c)

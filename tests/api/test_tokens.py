@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import ApiToken
+from integrations.scopes import ALL_SCOPES
 from integrations.services import api_token_create, api_token_revoke
 
 pytestmark = pytest.mark.django_db
@@ -23,19 +24,19 @@ def bearer(raw: str, keyword: str = "Bearer") -> APIClient:
 
 
 def test_token_is_random_and_stored_only_as_its_sha256(customer):
-    token, raw = api_token_create(user=customer, name="cli")
+    token, raw = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     assert raw.startswith("tdk_") and len(raw) >= 4 + 43  # 32 random bytes, url-safe
     row = ApiToken.objects.filter(pk=token.pk).values().get()
     assert row["key_hash"] == hashlib.sha256(raw.encode()).hexdigest()
     assert all(raw not in str(value) for value in row.values())
     assert row["prefix"] == raw[:12]
-    _, other = api_token_create(user=customer, name="cli")
+    _, other = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     assert other != raw
 
 
 @pytest.mark.parametrize("keyword", ["Bearer", "Token", "bearer"])
 def test_token_authenticates_as_its_user(customer, keyword):
-    _, raw = api_token_create(user=customer, name="cli")
+    _, raw = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     response = bearer(raw, keyword).get("/api/v1/me/")
     assert response.status_code == 200
     assert response.json()["username"] == "customer" and response.json()["auth"] == "token"
@@ -43,7 +44,7 @@ def test_token_authenticates_as_its_user(customer, keyword):
 
 def test_token_writes_need_no_csrf(agent1, make_ticket):
     ticket = make_ticket()
-    _, raw = api_token_create(user=agent1, name="bot")
+    _, raw = api_token_create(user=agent1, name="bot", scopes=ALL_SCOPES)
     response = bearer(raw).post(f"/api/v1/tickets/{ticket.reference}/claim/")
     assert response.status_code == 200 and response.json()["assignee"] == "agent1"
 
@@ -68,7 +69,7 @@ def test_bad_tokens_are_401(customer, header):
 
 
 def test_revoked_token_is_refused(customer):
-    token, raw = api_token_create(user=customer, name="cli")
+    token, raw = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     assert bearer(raw).get("/api/v1/me/").status_code == 200
     api_token_revoke(user=customer, token_id=token.pk)
     response = bearer(raw).get("/api/v1/me/")
@@ -78,7 +79,7 @@ def test_revoked_token_is_refused(customer):
 
 def test_expired_token_is_refused(customer):
     _, raw = api_token_create(
-        user=customer, name="cli", expires_at=timezone.now() + timedelta(days=1)
+        user=customer, name="cli", scopes=ALL_SCOPES, expires_at=timezone.now() + timedelta(days=1)
     )
     assert bearer(raw).get("/api/v1/me/").status_code == 200
     with time_machine.travel(timezone.now() + timedelta(days=1, seconds=1)):
@@ -86,14 +87,14 @@ def test_expired_token_is_refused(customer):
 
 
 def test_token_of_a_deactivated_user_is_refused(customer):
-    _, raw = api_token_create(user=customer, name="cli")
+    _, raw = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     customer.is_active = False
     customer.save()
     assert bearer(raw).get("/api/v1/me/").status_code == 401
 
 
 def test_last_used_is_recorded_at_most_once_a_minute(customer):
-    token, raw = api_token_create(user=customer, name="cli")
+    token, raw = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     assert token.last_used_at is None
     start = timezone.now()
     with time_machine.travel(start, tick=False):
@@ -113,7 +114,7 @@ def test_last_used_is_recorded_at_most_once_a_minute(customer):
 def test_token_user_sees_only_their_tickets(customer, other_customer, make_ticket):
     mine = make_ticket(requester=customer)
     theirs = make_ticket(requester=other_customer)
-    _, raw = api_token_create(user=customer, name="cli")
+    _, raw = api_token_create(user=customer, name="cli", scopes=ALL_SCOPES)
     client = bearer(raw)
     assert client.get(f"/api/v1/tickets/{theirs.reference}/").status_code == 404
     assert [t["reference"] for t in client.get("/api/v1/tickets/").json()["results"]] == [
@@ -135,7 +136,9 @@ def test_create_shows_the_secret_once_and_it_works(client, customer):
     client.force_login(customer)
     page = client.get("/accounts/tokens/")
     assert page.status_code == 200 and b"You have no API tokens yet" in page.content
-    created = client.post("/accounts/tokens/", {"name": "Monitoring", "expires_in": "30"})
+    created = client.post(
+        "/accounts/tokens/", {"name": "Monitoring", "expires_in": "30", "scopes": ["read"]}
+    )
     assert created.status_code == 200
     assert "no-store" in created["Cache-Control"]
     html = created.content.decode()
@@ -157,7 +160,7 @@ def test_create_without_name_shows_an_error(client, customer):
 
 
 def test_revoke_from_the_page(client, customer):
-    token, raw = api_token_create(user=customer, name="old script")
+    token, raw = api_token_create(user=customer, name="old script", scopes=ALL_SCOPES)
     client.force_login(customer)
     response = client.post(f"/accounts/tokens/{token.pk}/revoke/", follow=True)
     assert "revoked" in response.content.decode()
@@ -167,7 +170,7 @@ def test_revoke_from_the_page(client, customer):
 
 
 def test_cannot_revoke_someone_elses_token(client, customer, other_customer):
-    token, raw = api_token_create(user=customer, name="mine")
+    token, raw = api_token_create(user=customer, name="mine", scopes=ALL_SCOPES)
     client.force_login(other_customer)
     assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 404
     assert bearer(raw).get("/api/v1/me/").status_code == 200

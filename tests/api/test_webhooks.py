@@ -61,6 +61,13 @@ class Receiver:
 
 
 @pytest.fixture(autouse=True)
+def _receiver_on_loopback(settings):
+    """The receiver listens on loopback, which webhooks refuse unless allowed
+    (tests/security/test_webhook_ssrf.py tests the refusals)."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_retries():
     """Eager tasks that propagate errors would hand ``Retry`` to the caller; without
     propagation Celery runs each retry in-process, as a worker would after the backoff."""
@@ -274,7 +281,12 @@ def test_admin_shows_webhooks_and_the_delivery_log(
     assert b"Use an http:// or https:// URL." in add.content
 
 
-def test_managers_register_webhooks_in_the_admin(client, manager, agent3):
+def test_managers_register_webhooks_in_the_admin(client, manager, agent3, monkeypatch):
+    import socket
+
+    # The form resolves the host: a public address, without asking real DNS.
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: public)
     manager.is_staff = True
     manager.save()
     client.force_login(manager)

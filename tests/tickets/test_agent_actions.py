@@ -581,8 +581,12 @@ def test_timer_promotion_explains_itself_on_the_page(client, ticket, agent2):
 
 
 def test_handoff_with_free_text_articles_renders(client, ticket, agent1, agent2):
-    """The API may record consulted articles by title: no link reversal can fail."""
-    core.ticket_escalate(ticket=ticket, actor=agent1, articles=["Reset / 2FA <guide>"], **HANDOFF)
+    """Hand-offs recorded before #26 may name consulted articles by free text (the API
+    stored them unchecked): the page renders them escaped, no link reversal can fail."""
+    core.ticket_escalate(ticket=ticket, actor=agent1, **HANDOFF)
+    event = ticket.events.get(kind=TicketEvent.Kind.ESCALATED)
+    event.data["handoff"]["articles"] = ["Reset / 2FA <guide>"]
+    TicketEvent.objects.filter(pk=event.pk).update(data=event.data)
     client.force_login(agent2)
     response = client.get(reverse("tickets:agent-ticket", kwargs={"reference": ticket.reference}))
     assert response.status_code == 200

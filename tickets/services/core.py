@@ -17,7 +17,7 @@ from tiers.models import PRIORITY_RANK, Priority, TierLevel
 from tiers.selectors import policies_pinned
 
 from ..models import Category, Ticket, TicketEvent
-from ..selectors import user_can_act_on
+from ..selectors import article_slugs_visible_to, user_can_act_on
 from . import clock
 
 if TYPE_CHECKING:
@@ -510,7 +510,8 @@ def ticket_escalate(
 
     Tier 3 → 4 is a vendor hand-off (``tiers.services.vendor_handoff``). With
     ``expected_tier`` the call is a compare-and-set: if a timer promoted the ticket
-    meanwhile, it raises ``ConflictError`` instead of skipping a tier.
+    meanwhile, it raises ``ConflictError`` instead of skipping a tier. ``articles``
+    keeps only the slugs of published articles the actor may read.
     """
     ticket = ticket_lock(ticket)
     _require_agent(user=actor, ticket=ticket)
@@ -545,7 +546,7 @@ def ticket_escalate(
         "symptom": symptom.strip(),
         "steps_tried": steps_tried.strip(),
         "findings": findings.strip(),
-        "articles": [a for a in articles if a],
+        "articles": article_slugs_visible_to(user=actor, slugs=articles),
     }
     ticket_event_create(
         ticket=ticket,

@@ -1030,19 +1030,14 @@ def ticket_priority(request: HttpRequest, reference: str) -> HttpResponse:
 @agent_required
 def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
     def action(t: Ticket) -> None:
-        slugs = [s[:200] for s in request.POST.getlist("articles")[:20]]
-        known = set(
-            article_list_visible_to(user=request.user)
-            .filter(slug__in=slugs)
-            .values_list("slug", flat=True)
-        )
         core.ticket_escalate(
             ticket=t,
             actor=request.user,
             symptom=_text(request, "symptom", 4000),
             steps_tried=_text(request, "steps_tried", 4000),
             findings=_text(request, "findings", 4000),
-            articles=[s for s in slugs if s in known],
+            # Kept only if the agent may read them: the service checks (as for the API).
+            articles=request.POST.getlist("articles")[:20],
             expected_tier=_int(request.POST.get("tier")),
         )
 

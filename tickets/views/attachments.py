@@ -3,12 +3,13 @@ as a download with nosniff, never inline."""
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from ..models import Attachment
 from ..selectors import ticket_get_by_token, ticket_list_visible_to
 from ..selectors import user_can_act_on as _staff_can_act
+from .portal import limit_track_views
 
 
 def _serve(attachment: Attachment) -> FileResponse:
@@ -40,8 +41,14 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     return _serve(attachment)
 
 
-def track_attachment_download(request: HttpRequest, token: str, pk: int) -> FileResponse:
-    """Through the private tracking link: only that ticket's public attachments."""
+def track_attachment_download(
+    request: HttpRequest, token: str, pk: int
+) -> FileResponse | HttpResponse:
+    """Through the private tracking link: only that ticket's public attachments (reads
+    share the tracking page's per-IP limit)."""
+    limited = limit_track_views(request)
+    if limited:
+        return limited
     ticket = ticket_get_by_token(token=token)
     attachment = get_object_or_404(Attachment, pk=pk, ticket=ticket, is_public=True)
     return _serve(attachment)

@@ -568,10 +568,31 @@ def _limit_ticket_actions(request: HttpRequest, ticket: Ticket) -> HttpResponse 
     return rate_limit(request, "reply", email=ticket.requester_email, per_ip=True)
 
 
+def limit_track_views(request: HttpRequest) -> HttpResponse | None:
+    """Reads of tracking pages and their attachments, per IP and minute (counted before
+    the token is looked up, so guessing costs the same as reading)."""
+    result = ratelimit.hit(
+        f"portal:track-view:ip:{ratelimit.client_ip(request)}",
+        limit=settings.PORTAL_TRACK_VIEW_LIMIT_PER_MINUTE,
+        window=60,
+    )
+    if result.allowed:
+        return None
+    logger.info("portal rate limit track-view hit (ip)")
+    return too_many(
+        request,
+        result.retry_after,
+        _("This page was opened very often in a short time. Please wait a minute and reload it."),
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "POST":
+        limited = limit_track_views(request)
+        if limited:
+            return limited
         # The key row first: a cached block needs nothing else. Rendering it needs the
         # row and its category (requester, assignee and owner are not joined).
         return _track_render(
