@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from tests.factories import ArticleFactory
 from tickets.models import Ticket, TicketEvent
 from tickets.services import ticket_add_note, ticket_claim
 
@@ -110,6 +111,8 @@ def test_malformed_reference_and_unknown_paths_answer_json_404(client_for):
 
 
 def test_escalate_moves_the_ticket_and_records_the_handoff(client_for, tier1_ticket):
+    # Only articles the agent may read are recorded (tests/security/test_escalation_articles.py).
+    ArticleFactory(slug="reset-password")
     response = client_for("agent1").post(
         f"/api/v1/tickets/{tier1_ticket.reference}/escalate/",
         {**ESCALATE, "articles": ["reset-password"], "expected_tier": 1},
