@@ -110,6 +110,9 @@ def test_malformed_reference_and_unknown_paths_answer_json_404(client_for):
 
 
 def test_escalate_moves_the_ticket_and_records_the_handoff(client_for, tier1_ticket):
+    from tests.factories import ArticleFactory
+
+    ArticleFactory(slug="reset-password")  # only articles the agent may read are kept
     response = client_for("agent1").post(
         f"/api/v1/tickets/{tier1_ticket.reference}/escalate/",
         {**ESCALATE, "articles": ["reset-password"], "expected_tier": 1},
