@@ -380,7 +380,9 @@ SPECTACULAR_SETTINGS = {
         "`ticket.escalated` (by an agent or a timer) and `ticket.resolved`. Verify them: "
         "HMAC-SHA256 with the webhook's secret over `<X-Tierdesk-Timestamp>.<raw body>` "
         "must equal `X-Tierdesk-Signature` (`sha256=<hex>`); reject old timestamps. "
-        "Failed deliveries (network errors, 5xx) are retried with exponential backoff."
+        "Failed deliveries (network errors, 5xx) are retried with exponential backoff. "
+        "Receivers must be on public addresses (internal networks only when listed in "
+        "WEBHOOK_ALLOWED_NETWORKS)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

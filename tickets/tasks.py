@@ -38,3 +38,16 @@ def notification_outbox_flush() -> int:
     from .services.notify import notifications_send_pending
 
     return notifications_send_pending(older_than=timedelta(seconds=30))
+
+
+@shared_task(
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=6,
+)
+def account_mail_send(*, kind: str, user_id: int) -> bool:
+    """One account e-mail: the verification link, or the notice that someone tried to
+    sign up with an address that already has an account (queued after commit)."""
+    from .services.portal import account_mail_deliver
+
+    return account_mail_deliver(kind=kind, user_id=user_id)

@@ -9,6 +9,8 @@ each change with its ``TicketEvent``.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -23,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import ratelimit
 from helpdesk.exceptions import DomainError
 
 from ..models import (
@@ -50,6 +54,8 @@ Status = Ticket.Status
 
 #: How often a customer may ask for escalation of one ticket.
 ESCALATION_REQUEST_INTERVAL = timedelta(hours=24)
+logger = logging.getLogger(__name__)
+
 VERIFY_SALT = "tierdesk.customer-email-verify"
 VERIFY_MAX_AGE = timedelta(days=3)
 
@@ -392,39 +398,98 @@ def email_verification_token(*, user: User) -> str:
     return signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=VERIFY_SALT, compress=True)
 
 
-def email_verification_send(*, user: User) -> None:
-    """E-mail the signed verification link (after commit: no mail for a rolled-back
-    sign-up)."""
-    token = email_verification_token(user=user)
-    url = settings.SITE_URL + reverse("account-verify", kwargs={"token": token})
-    context = {
-        "name": _display_name(user, ""),
-        "verify_url": url,
-        "days": VERIFY_MAX_AGE.days,
-    }
-    transaction.on_commit(
-        lambda: send_templated_mail(
+#: At most one "someone tried to sign up with your address" mail per address and hour:
+#: the sign-up form must not become a way to flood someone's inbox.
+SIGNUP_ATTEMPT_NOTICE_WINDOW = 3600
+
+
+def account_mail_queue(*, kind: str, user_id: int) -> None:
+    """After commit, queue one account e-mail (``verify`` or ``signup_attempt``) for
+    the worker. Both kinds go the same way, so a sign-up answers in the same time
+    whether or not the address already had an account. With the broker down the mail
+    is sent from the request instead (lost mail would lock a customer out)."""
+    from ..tasks import account_mail_send  # the tasks module imports services
+
+    def queue() -> None:
+        try:
+            account_mail_send.delay(kind=kind, user_id=user_id)
+        except Exception:
+            logger.warning("could not queue %s mail for user %s; sending it now", kind, user_id)
+            account_mail_deliver(kind=kind, user_id=user_id)
+
+    transaction.on_commit(queue)
+
+
+def account_mail_deliver(*, kind: str, user_id: int) -> bool:
+    """Render and send one account e-mail (the task's work); ``False`` when the user is
+    gone or inactive since."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email:
+        return False
+    if kind == "verify":
+        token = email_verification_token(user=user)
+        send_templated_mail(
             to=[user.email],
             subject=_("Confirm your e-mail address for the help desk"),
             template="account_verify",
-            context=context,
+            context={
+                "name": _display_name(user, ""),
+                "verify_url": settings.SITE_URL
+                + reverse("account-verify", kwargs={"token": token}),
+                "days": VERIFY_MAX_AGE.days,
+            },
         )
+    elif kind == "signup_attempt":
+        send_templated_mail(
+            to=[user.email],
+            subject=_("Someone tried to create a help desk account with your address"),
+            template="account_signup_attempt",
+            context={
+                "name": _display_name(user, ""),
+                "login_url": settings.SITE_URL + reverse("login"),
+                "reset_url": settings.SITE_URL + reverse("password_reset"),
+            },
+        )
+    else:
+        raise ValueError(f"unknown account mail {kind!r}")
+    return True
+
+
+def email_verification_send(*, user: User) -> None:
+    """E-mail the signed verification link (after commit: no mail for a rolled-back
+    sign-up)."""
+    account_mail_queue(kind="verify", user_id=user.pk)
+
+
+def _signup_attempt_notice(*, email: str, password: str) -> None:
+    """The address already has an account: tell its owner (at most once an hour), and
+    hash the password anyway so the answer takes as long as creating an account."""
+    make_password(password)
+    owner = (
+        get_user_model().objects.filter(email__iexact=email, is_active=True).order_by("pk").first()
     )
+    if owner is None:
+        return
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    notice = ratelimit.hit(f"signup-attempt:{digest}", limit=1, window=SIGNUP_ATTEMPT_NOTICE_WINDOW)
+    if notice.allowed:
+        account_mail_queue(kind="signup_attempt", user_id=owner.pk)
 
 
 @transaction.atomic
-def account_signup(*, name: str, email: str, password: str) -> User:
+def account_signup(*, name: str, email: str, password: str) -> User | None:
     """Create a customer account (no staff rights) and send the verification link.
 
     The account works at once; its tickets from before (submitted anonymously with the
-    same address) join it only when the address is verified."""
+    same address) join it only when the address is verified. When the address already
+    has an account, nothing is created and its owner is told by e-mail instead; the
+    caller answers exactly as for a new account (``None`` here), so the form does not
+    tell anyone which addresses have accounts."""
     email = email.strip().lower()
     UserModel = get_user_model()
     if UserModel.objects.filter(email__iexact=email).exists():
-        raise PortalError(
-            _("An account with this e-mail already exists. Log in or reset your password."),
-            field="email",
-        )
+        _signup_attempt_notice(email=email, password=password)
+        return None
     first, _sep, last = name.strip().partition(" ")
     try:
         with transaction.atomic():
@@ -435,11 +500,9 @@ def account_signup(*, name: str, email: str, password: str) -> User:
                 first_name=first[:150],
                 last_name=last[:150],
             )
-    except IntegrityError as exc:  # the same address signing up twice at once
-        raise PortalError(
-            _("An account with this e-mail already exists. Log in or reset your password."),
-            field="email",
-        ) from exc
+    except IntegrityError:  # the same address signing up twice at once
+        _signup_attempt_notice(email=email, password=password)
+        return None
     EmailVerification.objects.create(user=user, email=email)
     email_verification_send(user=user)
     return user

@@ -6,7 +6,6 @@ templates (``templates/registration/``)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,17 +30,20 @@ def signup(request: HttpRequest) -> HttpResponse:
             return limited
         if form.is_valid():
             data = form.cleaned_data
+            done = {"email": data["email"]}
             if data.get("website"):  # honeypot: a bot; create nothing
-                return render(request, "registration/signup_done.html", {"email": ""})
+                return render(request, "registration/signup_done.html", done)
             try:
-                user = portal_services.account_signup(
+                # A new account, or an address that already has one (its owner gets an
+                # e-mail): the same page either way, and no login, so the answer never
+                # tells which addresses have accounts.
+                portal_services.account_signup(
                     name=data["name"], email=data["email"], password=data["password1"]
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                login(request, user, backend="helpdesk.auth.UsernameOrEmailBackend")
-                return render(request, "registration/signup_done.html", {"email": user.email})
+                return render(request, "registration/signup_done.html", done)
     return render(
         request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200
     )
