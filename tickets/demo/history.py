@@ -41,6 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from knowledgebase.cache import kb_changed
 from knowledgebase.models import Article, ArticleFeedback
 from tickets.models import (
     Category,
@@ -1556,6 +1557,8 @@ class HistoryBuilder:
                     counts[f.article_id] = counts.get(f.article_id, 0) + 1
             for article_id, n in sorted(counts.items()):
                 Article.objects.filter(pk=article_id).update(**{counter: F(counter) + n})
+        # Views and helpful votes order KB search results, which are cached.
+        kb_changed()
         return {
             "tickets": len(b.tickets),
             "events": len(b.events),
