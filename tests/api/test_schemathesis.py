@@ -55,7 +55,7 @@ def wsgi_app():
 
 @pytest.fixture
 def demo(make_ticket):
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", "--no-history", verbosity=0)
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects.in_bulk(

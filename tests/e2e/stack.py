@@ -171,7 +171,7 @@ def demo(settings):
             "LOCATION": f"e2e-{uuid.uuid4().hex}",
         }
     }
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--no-history", stdout=io.StringIO())
     from django.contrib.auth import get_user_model
 
     return {u.username: u for u in get_user_model().objects.all()}

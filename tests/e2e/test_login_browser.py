@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_agent1_logs_in_and_sees_tier1_badge(new_page):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", "--no-history", stdout=open("/dev/null", "w"))  # noqa: SIM115
     page = new_page()
     page.goto("/")
     assert page.get_by_role("heading", name="How can we help?").is_visible()
@@ -23,7 +23,7 @@ def test_agent1_logs_in_and_sees_tier1_badge(new_page):
 
 
 def test_wrong_password_is_refused_with_a_message(new_page):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", "--no-history", stdout=open("/dev/null", "w"))  # noqa: SIM115
     page = new_page()
     login(page, "agent1", "wrong")
     assert "/accounts/login/" in page.url

@@ -1,18 +1,38 @@
-"""Idempotent demo data: run it any number of times, the result is the same."""
+"""Idempotent demo data: run it any number of times, the result is the same.
+
+Two parts:
+
+* **The bare desk** (always): the demo users, categories, policies, calendar, vendor,
+  canned responses and KB articles, created or refreshed in place.
+* **The living desk** (unless ``--no-history``): ~90 days of ticket history (about
+  1,500 tickets with conversations, notes, hand-offs, timer promotions, bounces,
+  avoidable marks, two vendor hand-offs, ratings, KB deflections and views) and ~20
+  tickets open in the queues now, some minutes from their escalation deadline; then
+  the dashboard rollups are refreshed so the figures show at once. See
+  ``tickets.demo.history`` for how the rows are made.
+
+**Idempotency of the history — the decision:** it is written only into an *empty*
+desk, one without any ticket. A second run finds the tickets of the first and adds
+nothing (it says so); so does a run on a desk that real people already use, whose
+reports must never be mixed with invented tickets. To regenerate it, empty the
+database (or run on a fresh one). Everything is one transaction: an interrupted run
+leaves nothing half-written, and the next run starts again from an empty desk.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import transaction
-from django.utils import timezone  # noqa: F401 - kept for other seed steps (merge-safe)
+from django.db import connection, transaction
+from django.utils import timezone
 
 from helpdesk import demo_data
 from knowledgebase.markdown_files import parse_article_file
 from knowledgebase.models import Article
-from tickets.models import CannedResponse, Category
+from tickets.models import CannedResponse, Category, Ticket
 from tiers.models import AgentProfile, BusinessCalendar, EscalationPolicy, SLAPolicy, VendorContact
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo logins, never for production
@@ -29,10 +49,21 @@ USERS = [
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo users, categories, policies, vendor and KB articles."
+    help = (
+        "Create or refresh the demo users, categories, policies, vendor and KB articles, "
+        "and (into an empty desk) ~90 days of ticket history and a live queue."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="Only the bare desk: users, categories, policies, vendor, KB (no tickets).",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        started = time.monotonic()
         self._calendar()
         categories = self._categories()
         self._policies()
@@ -46,8 +77,45 @@ class Command(BaseCommand):
                 f"{EscalationPolicy.objects.count()} escalation policies."
             )
         )
+        if not options["no_history"]:
+            self._history(users, started=started)
         self.stdout.write(
             "Logins (password 'demo'): agent1 (Tier 1), agent2 (Tier 2), agent3 (Tier 3), manager, customer"
+        )
+        self.stdout.write(f"seed_demo took {time.monotonic() - started:.1f}s")
+
+    def _history(self, users: dict, *, started: float) -> None:
+        from reports.services import rollup_refresh
+        from tickets.demo.history import HistoryBuilder
+        from tickets.versions import bump_tickets_version
+
+        existing = Ticket.objects.count()
+        if existing:
+            self.stdout.write(
+                f"history: skipped, the desk already has {existing:,} tickets "
+                "(history is only written into an empty desk)"
+            )
+            return
+
+        def progress(line: str) -> None:
+            self.stdout.write(f"{line}  ({time.monotonic() - started:.1f}s)")
+
+        builder = HistoryBuilder(now=timezone.now(), users=users, progress=progress)
+        builder.build()
+        counts = builder.write()
+        # bulk_create sends no post_save: the cached queue rows are invalidated here.
+        bump_tickets_version()
+        if connection.vendor == "postgresql":
+            days = rollup_refresh(
+                on_progress=lambda done, total: progress(f"rollups: {done}/{total} days")
+            )
+            progress(f"rollups: {days} days built")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"History ready: {counts['tickets']:,} tickets ({counts['open']} open now), "
+                f"{counts['events']:,} events, {counts['ratings']:,} ratings, "
+                f"{counts['deflections']:,} KB suggestions."
+            )
         )
 
     def _calendar(self) -> BusinessCalendar:
