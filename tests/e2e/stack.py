@@ -16,7 +16,6 @@ import pytest
 from tests.dburl import url_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -70,17 +69,6 @@ def login(page, username: str, password: str = "demo") -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state("domcontentloaded")
-
-
-def screenshot(page, name: str) -> None:
-    """Save a screenshot for the README tour (committed under docs/screenshots/).
-
-    Only with TIERDESK_SCREENSHOTS=1 (`make screenshots`): references and times differ
-    on every run, and a plain `make test` must not leave the work tree modified."""
-    if os.environ.get("TIERDESK_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
 @pytest.fixture
