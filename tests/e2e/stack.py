@@ -94,6 +94,7 @@ def celery_stack(live_server, tmp_path) -> Iterator[dict]:
         "CELERY_BROKER_URL": broker,
         "REDIS_URL": broker,
         "ESCALATION_SWEEP_SECONDS": "1",
+        "TICKET_LIFECYCLE_SECONDS": "1",
         "EMAIL_URL": "filemail://",
         "EMAIL_FILE_PATH": str(mail_dir),
         "TIERDESK_SITE_URL": live_server.url,
