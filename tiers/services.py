@@ -38,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import cache
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
 from tickets.models import Ticket, TicketEvent
 from tickets.selectors import user_can_act_on
@@ -52,7 +53,6 @@ from tickets.services.notify import (
     send_templated_mail,
     ticket_event_send,
 )
-from tickets.versions import bump_tickets_version
 
 from .business_time import add_business_time, business_time_between
 from .models import VendorContact, VendorHandoff
@@ -322,7 +322,7 @@ def _responsible_users(ticket: Ticket, tier_agents: dict[int, list]) -> list:
 def _cas_update(ticket: Ticket, *, from_tier: int, now: datetime, fields: Sequence[str]) -> bool:
     """Write ``fields`` only if the row is still at ``from_tier`` and overdue."""
     values = {name: getattr(ticket, name) for name in set(fields)}
-    bump_tickets_version()  # cached queue rows (tickets/versions.py); update() has no signal
+    cache.bump(cache.TICKETS)  # cached queue rows; update() has no signal
     return bool(
         Ticket.objects.filter(
             pk=ticket.pk, tier=from_tier, escalate_at__lte=now, status__in=RUNNING
@@ -529,7 +529,7 @@ def _bulk_compare_and_set(rows: list[_CasRow], *, fields: Sequence[str], now: da
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, [row.ticket.pk for row in rows]])
         matched = len(cursor.fetchall())
-    bump_tickets_version()  # cached queue rows (tickets/versions.py), after commit
+    cache.bump(cache.TICKETS)  # cached queue rows, after commit
     if matched != len(rows):
         raise _CompareAndSetMissed
 
@@ -771,7 +771,7 @@ def _sla_checkpoint(
         )
     ticket.sla_warn_at = min((p[0] for p in points if p[0] > now), default=None)
     Ticket.objects.filter(pk=ticket.pk).update(**{f: getattr(ticket, f) for f in fields})
-    bump_tickets_version()  # the queue's SLA filter reads these (tickets/versions.py)
+    cache.bump(cache.TICKETS)  # the queue's SLA filter reads these
 
 
 # ---------------------------------------------------------------------------

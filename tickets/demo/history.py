@@ -41,7 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledgebase.cache import kb_changed
+from helpdesk import cache
 from knowledgebase.models import Article, ArticleFeedback
 from tickets.models import (
     Category,
@@ -1558,7 +1558,7 @@ class HistoryBuilder:
             for article_id, n in sorted(counts.items()):
                 Article.objects.filter(pk=article_id).update(**{counter: F(counter) + n})
         # Views and helpful votes order KB search results, which are cached.
-        kb_changed()
+        cache.bump(cache.KB)
         return {
             "tickets": len(b.tickets),
             "events": len(b.events),

@@ -20,11 +20,11 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from helpdesk import cache as caching
 from tiers.models import CUSTOMER_TIER_NAMES
 from tiers.selectors import agents_of_tier, managers
 
 from ..models import TicketEvent
-from ..versions import bump_notifications
 
 logger = logging.getLogger(__name__)
 Kind = TicketEvent.Kind
@@ -196,7 +196,10 @@ def bells_store(bells: Iterable[Bell], *, now: datetime | None = None) -> int:
                 [uid for _, uid in members],
             ],
         )
-    bump_notifications({uid for ids in {b.user_ids for b in bells} for uid in ids})
+    # Bulk rows send no post_save: the bells' counters are bumped here.
+    caching.bump(
+        *(caching.notifications(u) for u in sorted({u for b in bells for u in b.user_ids}))
+    )
     return total
 
 

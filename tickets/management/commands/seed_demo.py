@@ -85,9 +85,9 @@ class Command(BaseCommand):
         self.stdout.write(f"seed_demo took {time.monotonic() - started:.1f}s")
 
     def _history(self, users: dict, *, started: float) -> None:
+        from helpdesk import cache
         from reports.services import rollup_refresh
         from tickets.demo.history import HistoryBuilder
-        from tickets.versions import bump_tickets_version
 
         existing = Ticket.objects.count()
         if existing:
@@ -104,7 +104,7 @@ class Command(BaseCommand):
         builder.build()
         counts = builder.write()
         # bulk_create sends no post_save: the cached queue rows are invalidated here.
-        bump_tickets_version()
+        cache.bump(cache.TICKETS)
         if connection.vendor == "postgresql":
             days = rollup_refresh(
                 on_progress=lambda done, total: progress(f"rollups: {done}/{total} days")
