@@ -9,7 +9,7 @@ class IntegrationsConfig(AppConfig):
         # Webhooks listen to every ticket event; the ticket services run the hooks after
         # commit, so a rolled-back change never reaches a receiver.
 
-        from tickets.services.core import EVENT_HOOKS
+        from tickets.services.events import EVENT_HOOKS
 
         from . import (
             checks,  # noqa: F401  (registers the system checks)

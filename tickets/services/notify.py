@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from helpdesk import cache as caching
 from tiers.models import CUSTOMER_TIER_NAMES
 from tiers.selectors import agents_of_tier, managers
 
-from ..models import TicketEvent
+from ..models import Notification, TicketEvent
 
 logger = logging.getLogger(__name__)
 Kind = TicketEvent.Kind
@@ -261,6 +261,17 @@ def notifications_send_pending(
         if len(events) < batch:
             break
     return total
+
+
+def notifications_mark_read(*, user: Any, ids: Sequence[int] | None = None) -> int:
+    """Mark the user's unread notifications (``ids`` of them, or all) read; the bell's
+    counter is bumped here because ``update()`` sends no signal."""
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    count = qs.update(read_at=timezone.now())
+    caching.bump(caching.notifications(user.pk))
+    return count
 
 
 #: A burst of events queues one sending task per window, not one per event.

@@ -47,6 +47,7 @@ from ..selectors import (
 )
 from ..services import agent as svc
 from ..services import core
+from ..services.notify import notifications_mark_read
 from .links import labels, url_for
 
 Kind = TicketEvent.Kind
@@ -1161,13 +1162,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_required
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    qs = _inbox(request.user).filter(read_at__isnull=True)
+    ids = None
     if not request.POST.get("all"):
         ids = [i for i in (_int(v) for v in request.POST.getlist("ids")[:100]) if i]
         if not ids:
             return HttpResponseBadRequest("Choose a notification.")
-        qs = qs.filter(pk__in=ids)
-    count = qs.update(read_at=timezone.now())
-    cache.bump(cache.notifications(request.user.pk))  # update() fires no signal
+    count = notifications_mark_read(user=request.user, ids=ids)
     messages.success(request, f"Marked {count} as read.")
     return redirect("tickets:agent-notifications")

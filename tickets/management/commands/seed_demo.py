@@ -85,9 +85,9 @@ class Command(BaseCommand):
         self.stdout.write(f"seed_demo took {time.monotonic() - started:.1f}s")
 
     def _history(self, users: dict, *, started: float) -> None:
-        from helpdesk import cache
         from reports.services import rollup_refresh
         from tickets.demo.history import HistoryBuilder
+        from tickets.services.events import tickets_loaded
 
         existing = Ticket.objects.count()
         if existing:
@@ -103,8 +103,7 @@ class Command(BaseCommand):
         builder = HistoryBuilder(now=timezone.now(), users=users, progress=progress)
         builder.build()
         counts = builder.write()
-        # bulk_create sends no post_save: the cached queue rows are invalidated here.
-        cache.bump(cache.TICKETS)
+        tickets_loaded()  # bulk_create sends no post_save
         if connection.vendor == "postgresql":
             days = rollup_refresh(
                 on_progress=lambda done, total: progress(f"rollups: {done}/{total} days")
