@@ -21,19 +21,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db import router
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from helpdesk import ratelimit, sqlcache
-from helpdesk.memo import VersionedMemo
-from tickets.versions import DIRECTORY_KEY
+from helpdesk import ratelimit
+from helpdesk.cache import DIRECTORY, VersionedMemo
 
 #: Signed-in users, kept per process under the directory counter that every user save
-#: bumps (``tickets.versions``; a login's ``last_login`` alone does not): a signed-in
+#: bumps (``helpdesk.cache``; a login's ``last_login`` alone does not): a signed-in
 #: page reads the user once per change instead of once per request. Plain rows, not
 #: instances; bounded so that a desk with many customers keeps only its regulars.
-_users = VersionedMemo(DIRECTORY_KEY, max_entries=2000)
+_users = VersionedMemo(DIRECTORY, max_entries=2000)
 
 
 class UsernameOrEmailBackend(ModelBackend):
@@ -52,7 +52,7 @@ class UsernameOrEmailBackend(ModelBackend):
         )
         if row is None:
             return None
-        user = sqlcache.from_row(User, tuple(fields), row)
+        user = User.from_db(router.db_for_read(User), fields, row)
         # Session verification (the password hash) and is_active read this fresh row.
         return user if self.user_can_authenticate(user) else None
 

@@ -10,7 +10,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from . import memo
+from . import cache
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +45,13 @@ def is_database_outage(exc: BaseException | None) -> bool:
 
 class MemoScopeMiddleware:
     """Each request reads the counters of the process-local memos (policies,
-    categories, webhooks: ``helpdesk.memo``) once, together, at their first use."""
+    categories, webhooks: ``helpdesk.cache``) once, together, at their first use."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with memo.request_scope():
+        with cache.request_scope():
             return self.get_response(request)
 
 

@@ -20,8 +20,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk.cache import WEBHOOKS, VersionedMemo
 from helpdesk.exceptions import DomainError
-from helpdesk.memo import VersionedMemo
 
 from . import egress
 from .models import ApiToken, Webhook, WebhookDelivery, WebhookEventType
@@ -181,11 +181,8 @@ def verify_signature(
 #: Every Webhook save or delete bumps this counter (receivers in
 #: ``IntegrationsConfig.ready``): the subscription list is read once per process and
 #: version instead of after every ticket event (a submission's "created" among them).
-WEBHOOKS_KEY = "ver:webhooks"
-_subscriptions = VersionedMemo(WEBHOOKS_KEY)
+_subscriptions = VersionedMemo(WEBHOOKS)
 webhooks_version = _subscriptions.version
-#: Signal receiver for Webhook writes.
-webhooks_changed = _subscriptions.changed
 
 
 def active_webhooks() -> tuple[tuple[int, frozenset[str]], ...]:

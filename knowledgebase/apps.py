@@ -6,7 +6,11 @@ class KnowledgebaseConfig(AppConfig):
     name = "knowledgebase"
 
     def ready(self) -> None:
-        # Article and category writes bump the KB cache version (knowledgebase/cache.py).
-        from . import cache
+        # Every KB piece (search facets, results, suggestions) is cached under the KB
+        # counter (helpdesk/cache.py): an article, category or vote (helpful_yes orders
+        # results) write bumps it.
+        from helpdesk import cache
 
-        cache.connect()
+        cache.bump_on(
+            cache.KB, "knowledgebase.Article", "knowledgebase.ArticleFeedback", "tickets.Category"
+        )

@@ -26,6 +26,7 @@ from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, Left
 from django.utils.safestring import SafeString, mark_safe
 
+from helpdesk import cache
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .models import Article, ArticleVersion, SearchLog
@@ -51,6 +52,33 @@ _HIT_START, _HIT_STOP = "⟦hit⟧", "⟦/hit⟧"
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 _MD_LINK_RE = re.compile(r"\]\([^)]*\)")
 _MD_NOISE_RE = re.compile(r"[*_`#>|]+|-{3,}|!\[|\[")
+
+
+#: A backstop only: KB pieces are named by the KB counter, so they never need to
+#: expire to be correct; this bounds what an unused class leaves in Redis.
+KB_PIECE_TTL = 24 * 3600
+
+
+def visibility_class(user: AnyUser) -> str:
+    """The part of a cache key that says which articles a reader may see; readers in
+    one class see exactly the same articles (``_audience_filter``)."""
+    if user_is_manager(user):
+        return "all"
+    max_tier = user_max_tier(user)
+    return f"tier{max_tier}" if max_tier else "public"
+
+
+def kb_cached(user: AnyUser, pieces: dict[str, Any]) -> dict[str, Any]:
+    """``{name: compute}`` → ``{name: value}``, shared by the reader's visibility class
+    under the KB counter (``helpdesk.cache.KB``, bumped by every article, category and
+    vote write): two round trips on a hit, computed uncached with the cache down."""
+    version = cache.version(cache.KB)
+    group = visibility_class(user)
+    keyed = {
+        name: (f"kb:{name}:{group}:{version}" if version is not None else None, compute)
+        for name, compute in pieces.items()
+    }
+    return cache.shared(keyed, KB_PIECE_TTL)
 
 
 def normalize_query(query: str) -> str:
@@ -170,15 +198,13 @@ def kb_search_page_pieces(
     """The search page's two costly pieces as HTML: the topic facet and the results
     of ``query``. Both are the same for every reader of a visibility class (who typed
     exactly ``query``: the markup repeats it), so both are cached under the KB version
-    (``knowledgebase.cache``) and read in one go: two Redis round trips, no query and
+    (``kb_cached``) and read in one go: two Redis round trips, no query and
     no template loop on a hit. They are rendered without the request (no user, no
     CSRF token, nothing per reader). A search that finds nothing is still counted for
     the KB-gap list on every view, cached or not."""
     from django.template.loader import render_to_string
     from django.utils import translation
     from django.utils.safestring import mark_safe
-
-    from .cache import cached_many
 
     lang = translation.get_language() or ""
 
@@ -204,7 +230,7 @@ def kb_search_page_pieces(
                 "knowledgebase/_topics.html", {"topics": _article_topics_uncached(user=user)}
             )
         )
-    found = cached_many(user, pieces) if pieces else {}
+    found = kb_cached(user, pieces) if pieces else {}
     results_html, count = found[results_key] if words else results_piece()
     if not count:
         search_log_miss(query=normalize_query(query))
@@ -228,7 +254,7 @@ def _search_piece(*, user: AnyUser, query: str, limit: int):
 
 def article_search_cached(*, user: AnyUser, query: str, limit: int = 20) -> list[Article]:
     """``article_search`` for the search page and the API: a query's results are cached
-    per visibility class under the KB version (``knowledgebase.cache``), so a popular
+    per visibility class under the KB version (``kb_cached``), so a popular
     query costs one Redis read instead of the ranked search and its headlines. What
     they show (title, summary, audience, snippet, category) and their order (rank,
     then ``helpful_yes``) change only through article or category writes and feedback
@@ -239,9 +265,7 @@ def article_search_cached(*, user: AnyUser, query: str, limit: int = 20) -> list
     key, compute = _search_piece(user=user, query=query, limit=limit)
     if key is None:
         return article_search(user=user, query=query, limit=limit)
-    from .cache import cached
-
-    results = cached(key, user, compute)
+    results = kb_cached(user, {key: compute})[key]
     if not results:
         search_log_miss(query=normalize_query(query))
     return results
@@ -295,15 +319,7 @@ def _pg_ranked(user: AnyUser, tsquery_text: str, typo_text: str, limit: int) -> 
 
     Matches are full-text hits of ``tsquery_text``, or with ``typo_text`` titles within
     trigram distance of it (the typo fallback; the caller drops what the full-text
-    search already found, so there are that many more candidates).
-
-    The queryset is built and compiled once per visibility class and shape
-    (``helpdesk.sqlcache``): building and compiling it took 3.5 ms, about as long as
-    running it."""
-    from helpdesk import sqlcache
-
-    from .cache import visibility_class
-
+    search already found, so there are that many more candidates)."""
     typo = bool(typo_text)
     candidates_limit = max(SEARCH_CANDIDATES, limit * 2) + (TYPO_FALLBACK_BELOW if typo else 0)
 
@@ -346,11 +362,7 @@ def _pg_ranked(user: AnyUser, tsquery_text: str, typo_text: str, limit: int) -> 
             .order_by("-rank", "-helpful_yes", "pk")[:limit]
         )
 
-    results = sqlcache.instances(
-        ("kb-search", visibility_class(user), typo, limit),
-        build,
-        {"tsquery_text": tsquery_text, "typo_text": typo_text},
-    )
+    results = list(build(tsquery_text, typo_text))
     for article in results:
         article.snippet = _plain_snippet(article.headline)
     return results
@@ -452,12 +464,10 @@ def article_related(*, user: AnyUser, article: Article, limit: int = 4) -> list[
 def article_topics(*, user: AnyUser) -> list:
     """Categories that hold at least one article this user may read, with counts.
 
-    Cached per visibility class under the KB version (``knowledgebase.cache``): the
+    Cached per visibility class under the KB version (``kb_cached``): the
     count reads every published article, and it only changes when an article or a
     category is written."""
-    from .cache import cached
-
-    return cached("topics", user, lambda: _article_topics_uncached(user=user))
+    return kb_cached(user, {"topics": lambda: _article_topics_uncached(user=user)})["topics"]
 
 
 def _article_topics_uncached(*, user: AnyUser) -> list:

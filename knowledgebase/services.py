@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
-from .cache import kb_changed
 from .markdown_files import ArticleFile
 from .models import Article, ArticleFeedback, ArticleVersion
 from .selectors import user_is_kb_author, user_is_kb_reviewer
@@ -295,9 +294,8 @@ def article_feedback_create(
         user=user if user is not None and user.is_authenticated else None,
     )
     counter = "helpful_yes" if helpful else "helpful_no"
+    # The feedback row's save bumps the KB counter (helpful_yes orders cached results).
     Article.objects.filter(pk=article.pk).update(**{counter: F(counter) + 1})
-    # helpful_yes orders search results, which are cached: update() sends no signal.
-    kb_changed()
     return feedback
 
 

@@ -22,12 +22,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from helpdesk.memo import VersionedMemo
-from tickets import versions
+from helpdesk import cache as caching
+from helpdesk.cache import DIRECTORY, VersionedMemo
 from tickets.models import Category, Ticket
 from tiers.models import Priority
 
@@ -223,24 +222,14 @@ def summary_cache_key(filters: DashboardFilters) -> str:
     )
 
 
-#: What a cache operation returns when the cache is down.
-CACHE_DOWN = object()
-
-
-def cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
-    """A cache operation that returns ``CACHE_DOWN`` instead of raising when the cache
-    is unreachable: the dashboard then computes, it never answers 500."""
-    try:
-        return getattr(cache, method)(*args, **kwargs)
-    except Exception:
-        logger.warning("reports cache unavailable (%s); computing instead", method)
-        return CACHE_DOWN
+#: The Redis-down fallback is the cache module's: ``DOWN`` instead of an exception.
+cache_call, CACHE_DOWN = caching.call, caching.DOWN
 
 
 #: The dashboard's category list and its rendered filter form (``reports.views``),
 #: kept per process under the directory counter, which every category write bumps
 #: after commit; a request reads that counter once with every other memo's.
-directory_memo = VersionedMemo(versions.DIRECTORY_KEY, max_entries=500)
+directory_memo = VersionedMemo(DIRECTORY, max_entries=500)
 
 
 def category_choices() -> list[tuple[int, str]]:

@@ -1,31 +1,53 @@
 from django.apps import AppConfig
 
 
+def _login_only(kwargs: dict) -> bool:
+    # Every login saves last_login, which no cached piece shows.
+    fields = kwargs.get("update_fields")
+    return fields is not None and set(fields) <= {"last_login"}
+
+
+def _not_username(kwargs: dict) -> bool:
+    # The agent pickers show usernames only.
+    fields = kwargs.get("update_fields")
+    return kwargs["sender"].__name__ != "AgentProfile" and (
+        fields is not None and "username" not in fields
+    )
+
+
 class TicketsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "tickets"
 
     def ready(self) -> None:
-        # The agent ticket page caches the agents and the canned responses under
-        # versions (tickets/pagecache.py): every write of those rows must bump them,
-        # whichever process makes it (web, Celery, commands). KB pieces use the KB's
-        # own version (knowledgebase/cache.py), bumped by knowledgebase's receivers.
-        from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save
+        # What invalidates each cached piece of the ticket pages (counters in
+        # helpdesk/cache.py). QuerySet.update() and bulk writes send no signal: the
+        # write path (services/events.py) bumps for those.
+        from django.conf import settings
 
-        from tiers.models import AgentProfile
+        from helpdesk import cache
 
-        from . import pagecache
-        from .models import CannedResponse
+        user = settings.AUTH_USER_MODEL
+        # A grant changes which tickets the "all tiers" view lists for its user; the
+        # ticket page's block lists attachments and the live vendor link.
+        cache.bump_on(
+            cache.TICKETS,
+            "tickets.Ticket",
+            "tickets.TicketAccessGrant",
+            "tickets.Attachment",
+            "tiers.VendorHandoff",
+        )
+        # The queue's filter form, the agent profile and the category memos.
+        cache.bump_on(cache.DIRECTORY, "tickets.Category", "tiers.AgentProfile")
+        # Signed-in users are a memo under this counter (helpdesk.auth): bumped at once
+        # too, so a deactivation is seen by the writer's own later reads.
+        cache.bump_on(cache.DIRECTORY, user, at_once=True, skip=_login_only)
+        cache.bump_on(cache.AGENTS, "tiers.AgentProfile", user, skip=_not_username)
+        cache.bump_on(cache.CANNED, "tickets.CannedResponse")
+        cache.bump_on(_notifications_of, "tickets.Notification")
 
-        for sender, receiver in (
-            (AgentProfile, pagecache.agents_version_bump),
-            (get_user_model(), pagecache.agents_version_bump),
-            (CannedResponse, pagecache.canned_version_bump),
-        ):
-            uid = f"tickets-pagecache-{sender.__name__}"
-            post_save.connect(receiver, sender=sender, dispatch_uid=uid)
-            post_delete.connect(receiver, sender=sender, dispatch_uid=uid + "-del")
 
-        # Connects the receivers that bump the cache versions on ticket writes.
-        from . import versions  # noqa: F401
+def _notifications_of(instance) -> str:
+    from helpdesk import cache
+
+    return cache.notifications(instance.user_id)

@@ -16,7 +16,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from tiers.models import Priority, TierLevel, TimestampedModel
+from helpdesk.models import TimestampedModel
+from tiers.models import Priority, TierLevel
 
 
 def new_tracking_token() -> str:

@@ -15,7 +15,6 @@ word ~20 ms (GIN trigram indexes, migration 0004).
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -473,86 +472,6 @@ def queue_page(
         next_cursor=cursor_encode(last[1], last[0], params.sort) if last else None,
         is_first=not params.cursor,
     )
-
-
-# ---------------------------------------------------------------------------
-# The rows' HTML
-# ---------------------------------------------------------------------------
-
-#: One row of the queue table. Built with ``str.format`` over escaped values: the
-#: same markup as a template loop at a tenth of the cost (the template engine's
-#: lookups and auto-escaping, 25 rows x 30 variables, were most of a cold render).
-_ROW = (
-    '<tr data-reference="{ref}">'
-    '<td><label class="sr-only" for="sel-{ref}">Select {ref}</label>'
-    '<input type="checkbox" id="sel-{ref}" name="tickets" value="{ref}" form="bulk-form"></td>'
-    '<td><a class="queue-link" href="{url}">{ref}</a>{tier_badge}</td>'
-    "<td>{subject}</td>"
-    '<td>{name}<br><span class="muted small">{email}</span></td>'
-    "<td>{category}</td>"
-    '<td><span class="badge priority-{priority}">{priority_label}</span>{status_badge}</td>'
-    "<td>{time_cell}</td>"
-    "<td>{assignee_cell}</td>"
-    "</tr>\n"
-)
-
-
-def _e(value: object) -> str:
-    """HTML-escape like the template engine (``& < > " '``); ``None`` is empty."""
-    return "" if value is None else html.escape(str(value), quote=True)
-
-
-def _time_cell(row: QueueRow) -> str:
-    if row.time_left is None:
-        return f'<span class="muted">{_e(row.clock_note)}</span>'
-    css = "time-low" if row.time_low else ""
-    iso = _e(row.deadline_iso)
-    return (
-        f'<span class="{css}" title="Escalates at {iso}" data-deadline="{iso}" '
-        f'data-low="{row.low_seconds}">{_e(row.time_text)}</span>'
-    )
-
-
-def rows_html(page: QueuePage, *, show_tier: bool) -> str:
-    """The ``<tr>`` of one page (static/js/countdown.js reads ``data-deadline``).
-
-    Nothing here depends on the request: no CSRF token (each Claim button submits the
-    page's one ``claim-form`` with its own ``formaction``), so the result can be cached."""
-    out = []
-    for row in page.rows:
-        t = row.ticket
-        ref = _e(t.reference)
-        status_badge = (
-            ""
-            if t.status in (Ticket.Status.NEW, Ticket.Status.OPEN)
-            else f' <span class="badge status-{_e(t.status)}">{_e(row.status_label)}</span>'
-        )
-        if t.assignee_id is not None:
-            assignee_cell = _e(t.assignee.get_username())
-        else:
-            assignee_cell = (
-                f'<button type="submit" form="claim-form" formaction="{_e(row.claim_url)}" '
-                'class="secondary">Claim</button>'
-            )
-        out.append(
-            _ROW.format(
-                ref=ref,
-                url=_e(row.url),
-                tier_badge=f' <span class="tier-badge tier-{t.tier}">T{t.tier}</span>'
-                if show_tier
-                else "",
-                subject=_e(t.subject),
-                name=_e(t.requester_name),
-                email=_e(t.requester_email),
-                category=_e(t.category.name if t.category_id is not None else ""),
-                priority=_e(t.priority),
-                priority_label=_e(row.priority_label),
-                status_badge=status_badge,
-                time_cell=_time_cell(row),
-                assignee_cell=assignee_cell,
-            )
-        )
-    return "".join(out)
 
 
 def queue_assignee_choices(*, user: AbstractBaseUser) -> list[tuple[str, str]]:

@@ -10,17 +10,16 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import router
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from helpdesk import sqlcache
-from helpdesk.memo import VersionedMemo
+from helpdesk.cache import DIRECTORY, VersionedMemo
 from knowledgebase.selectors import article_list_visible_to
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from .models import Attachment, Category, Ticket, TicketAccessGrant, TicketEvent
-from .versions import DIRECTORY_KEY
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 CATEGORY_FIELDS = ("id", "name", "slug", "entry_tier", "default_priority", "is_active")
 #: Kept per process under the directory counter (bumped after commit by every
 #: category write): the submit form is shown and checked without a query.
-_categories = VersionedMemo(DIRECTORY_KEY)
+_categories = VersionedMemo(DIRECTORY)
 
 
 def categories_active() -> tuple[tuple[Any, ...], ...]:
@@ -51,8 +50,16 @@ def category_active(pk: int) -> Category | None:
     """The active category ``pk``, its other fields loaded on first access."""
     for row in categories_active():
         if row[0] == pk:
-            return sqlcache.from_row(Category, CATEGORY_FIELDS, row)
+            return _from_values(Category, CATEGORY_FIELDS, row)
     return None
+
+
+def _from_values(model: type[Model], fields: tuple[str, ...], row: tuple[Any, ...]) -> Any:
+    """A ``model`` instance from ``row`` (values of ``fields``), the other fields
+    deferred: ``Model.from_db`` wants the values in the model's field order."""
+    values = dict(zip(fields, row, strict=True))
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(router.db_for_read(model), names, [values[n] for n in names])
 
 
 def ticket_base_qs() -> QuerySet[Ticket]:
@@ -116,25 +123,19 @@ TRACK_KEY_FIELDS = ("id", "reference", "tracking_token", "updated_at", "resolved
 
 def ticket_key_by_token(*, token: str) -> Ticket:
     """The tracking link's ticket with only ``TRACK_KEY_FIELDS`` and ``newest_event_id``
-    loaded (the others on first access), read with SQL compiled once per process: on
-    a cached tracking page, compiling the full query cost two thirds of the request.
-    The same checks as ``ticket_get_by_token``."""
+    loaded (the others on first access): what a cached tracking page needs. The same checks as ``ticket_get_by_token``."""
     if not token or len(token) > 64:
         raise Http404
-    row = sqlcache.first_row(
-        "ticket-key-by-token",
-        lambda value: (
-            Ticket.objects.filter(tracking_token=value)
-            .order_by()
-            .annotate(newest_event_id=newest_event_id())
-            .values_list(*TRACK_KEY_FIELDS, "newest_event_id")[:1]
-        ),
-        token,
-        model=Ticket,
+    qs = (
+        Ticket.objects.filter(tracking_token=token)
+        .order_by()
+        .annotate(newest_event_id=newest_event_id())
+        .values_list(*TRACK_KEY_FIELDS, "newest_event_id")
     )
+    row = next(iter(qs[:1]), None)
     if row is None or not secrets.compare_digest(row[2], token):
         raise Http404
-    ticket = sqlcache.from_row(Ticket, TRACK_KEY_FIELDS, row[:-1])
+    ticket = _from_values(Ticket, TRACK_KEY_FIELDS, row[:-1])
     ticket.newest_event_id = row[-1]
     return ticket
 

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.models import TimestampedModel
+
 
 class TierLevel(models.IntegerChoices):
     FRONTLINE = 1, _("Tier 1 · Frontline")
@@ -48,14 +50,6 @@ def validate_time_zone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationError(_("%(tz)s is not a known time zone.") % {"tz": value}) from exc
-
-
-class TimestampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class BusinessCalendar(TimestampedModel):

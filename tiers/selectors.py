@@ -1,5 +1,5 @@
 """Reads about tiers, agents, policies and calendars. Never imports ``tickets``'
-models or services (``helpdesk.memo`` uses the version counters of tickets/versions.py)."""
+models or services (its memos use the counters of ``helpdesk.cache``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
-from helpdesk.memo import VersionedMemo
+from helpdesk.cache import POLICIES, VersionedMemo
 
 from .business_time import TWENTY_FOUR_SEVEN, CalendarSpec
 from .models import AgentProfile, BusinessCalendar, EscalationPolicy, SLAPolicy, VendorContact
@@ -67,14 +67,11 @@ class SLARule:
 #: Every write of EscalationPolicy, SLAPolicy, BusinessCalendar, WorkingHours or
 #: Holiday bumps this counter (receivers in ``TiersConfig.ready``, after commit): a
 #: ticket create then reads one cache counter instead of 4 queries.
-POLICIES_KEY = "ver:policies"
-_policies = VersionedMemo(POLICIES_KEY)
+_policies = VersionedMemo(POLICIES)
 policies_version = _policies.version
 _memoized = _policies.get
 #: ``with policies_pinned():`` reads the policies version once for the whole block.
 policies_pinned = _policies.pinned
-#: Signal receiver: a policy, calendar, working-hours or holiday row changed.
-policies_changed = _policies.changed
 
 
 def calendar_spec_from(calendar: BusinessCalendar | None) -> CalendarSpec:

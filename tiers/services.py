@@ -21,7 +21,6 @@ marks them sent and ``vendor_followup_sweep`` resends any whose task was lost.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -44,7 +43,14 @@ from tickets.selectors import user_can_act_on
 from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
 from tickets.services.clock import sla_points
-from tickets.services.core import ticket_enter_tier, ticket_event_create
+from tickets.services.core import ticket_enter_tier
+from tickets.services.events import (
+    CasRow,
+    events_add,
+    ticket_event_create,
+    tickets_compare_and_set,
+    tickets_update,
+)
 from tickets.services.notify import (
     Bell,
     bell,
@@ -52,7 +58,6 @@ from tickets.services.notify import (
     send_templated_mail,
     ticket_event_send,
 )
-from tickets.versions import bump_tickets_version
 
 from .business_time import add_business_time, business_time_between
 from .models import VendorContact, VendorHandoff
@@ -188,7 +193,7 @@ def promote_dedupe_key(ticket_id: int, tier: int, deadline: datetime) -> str:
     return f"promote:{ticket_id}:{tier}:{deadline.isoformat()}"
 
 
-def _explain(ticket: Ticket, rule: BudgetRule | None, acted_at: datetime) -> dict[str, Any]:
+def explain(ticket: Ticket, rule: BudgetRule | None, acted_at: datetime) -> dict[str, Any]:
     """Why the timer acted: the budget that applied, the calendar, time spent/paused."""
     calendar = rule.calendar if rule else calendar_default()
     paused = ticket.paused_business_time or timedelta(0)
@@ -237,72 +242,10 @@ def _enqueue_after_commit(task_name: str, **kwargs: Any) -> None:
     transaction.on_commit(send)
 
 
-def _insert_events(events: list[TicketEvent]) -> list[TicketEvent]:
-    """Insert a batch of new events in one statement; like ``bulk_create``, each object
-    gets its ``pk`` and ``created_at``.
+def _events_notify_task(event_ids: list[int]) -> None:
+    from . import tasks
 
-    The columns travel as arrays to ``INSERT … SELECT FROM unnest(…)``: ``bulk_create``
-    prepares every field of every object in Python (~0.1 ms per event, a fifth of the
-    sweep's Python time per promotion). Only the columns the sweep sets are written; the
-    others take their defaults (no actor, not yet notified)."""
-    if not events or any(e.actor_id is not None or e.notified_at is not None for e in events):
-        return TicketEvent.objects.bulk_create(events)
-    now = timezone.now()
-    columns = [
-        ("ticket_id", "bigint", [e.ticket_id for e in events]),
-        ("kind", "text", [e.kind for e in events]),
-        ("actor_name", "text", [e.actor_name for e in events]),
-        ("body", "text", [e.body for e in events]),
-        ("is_public", "boolean", [e.is_public for e in events]),
-        ("data", "jsonb", [json.dumps(e.data) for e in events]),
-        ("dedupe_key", "text", [e.dedupe_key for e in events]),
-        ("notify", "boolean", [e.notify for e in events]),
-    ]
-    names = ", ".join(name for name, _type, _values in columns)
-    arrays = ", ".join(f"%s::{sql_type}[]" for _name, sql_type, _values in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO tickets_ticketevent (created_at, {names}) "  # noqa: S608 - fixed names
-            f"SELECT %s, * FROM unnest({arrays}) RETURNING id",
-            [now, *(values for _name, _type, values in columns)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    # unnest() keeps the order of its arrays and RETURNING that of the rows inserted
-    # (what Django's own bulk_create relies on for PostgreSQL).
-    for event, pk in zip(events, ids, strict=True):
-        event.pk = pk
-        event.created_at = now
-        event._state.adding = False
-        event._state.db = connection.alias
-    return events
-
-
-def _run_event_hooks(events: Sequence[TicketEvent]) -> None:
-    """Bulk-created events skip ticket_event_create; integrations still hear of them,
-    after commit, in one callback per batch. A hook that offers ``for_many`` (webhooks)
-    gets the whole batch in one call; a failing hook is logged and does not stop the
-    others or the sweep."""
-    hooks = list(core.EVENT_HOOKS)
-    if not hooks or not events:
-        return
-    batch = list(events)
-
-    def call(hook: Any, arg: Any) -> None:
-        try:
-            hook(arg)
-        except Exception:
-            logger.exception("event hook %r failed", hook)
-
-    def run() -> None:
-        for hook in hooks:
-            many = getattr(hook, "for_many", None)
-            if many is not None:
-                call(many, batch)
-            else:
-                for event in batch:
-                    call(hook, event)
-
-    transaction.on_commit(run)
+    tasks.events_notify.delay(event_ids=event_ids)
 
 
 def _notify_in_app(*, ticket: Ticket, event: TicketEvent, users: Iterable, text: str) -> None:
@@ -317,17 +260,6 @@ def _responsible_users(ticket: Ticket, tier_agents: dict[int, list]) -> list:
     if ticket.tier not in tier_agents:
         tier_agents[ticket.tier] = [p.user for p in agents_of_tier(tier=min(ticket.tier, 3))]
     return tier_agents[ticket.tier]
-
-
-def _cas_update(ticket: Ticket, *, from_tier: int, now: datetime, fields: Sequence[str]) -> bool:
-    """Write ``fields`` only if the row is still at ``from_tier`` and overdue."""
-    values = {name: getattr(ticket, name) for name in set(fields)}
-    bump_tickets_version()  # cached queue rows (tickets/versions.py); update() has no signal
-    return bool(
-        Ticket.objects.filter(
-            pk=ticket.pk, tier=from_tier, escalate_at__lte=now, status__in=RUNNING
-        ).update(**values)
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -417,14 +349,14 @@ def _promote_overdue(*, now: datetime, fixed: bool, batch: int, report: SweepRep
             return
 
 
-def _promotion(
+def promotion(
     ticket: Ticket, *, acted_at: datetime
 ) -> tuple[list[str], dict[str, Any], tuple[str, int, int, int]]:
     """Move a locked, overdue ticket (Tier 1-2) up one tier in memory. Returns the
     fields to write, the PROMOTED event's arguments, and the report line; the bulk and
     the one-by-one paths write them their own way."""
     from_tier, deadline = ticket.tier, ticket.escalate_at
-    ex = _explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)
+    ex = explain(ticket, budget_rule_for(tier=from_tier, priority=ticket.priority), acted_at)
     fields = ticket_enter_tier(ticket, tier=from_tier + 1, now=acted_at)
     ticket.escalation_count += 1  # the row is locked: no lost update
     ticket.updated_at = acted_at  # a queryset UPDATE does not touch auto_now fields
@@ -449,7 +381,7 @@ def _promote_bulk(
 ) -> None:
     """Promote a locked batch: one compare-and-set UPDATE per source tier, one INSERT
     of the events. Tier 3 timeouts go to the vendor hand-off one by one."""
-    cas_rows: list[_CasRow] = []
+    cas_rows: list[CasRow] = []
     events: list[TicketEvent] = []
     promoted: list[tuple[str, int, int, int]] = []
     fields: list[str] = []
@@ -459,79 +391,21 @@ def _promote_bulk(
             vendor_bound.append(ticket.pk)
             continue
         from_tier, deadline, from_status = ticket.tier, ticket.escalate_at, ticket.status
-        fields, event, line = _promotion(ticket, acted_at=acted_at)
-        cas_rows.append(_CasRow(ticket, from_tier, deadline, from_status))
+        fields, event, line = promotion(ticket, acted_at=acted_at)
+        cas_rows.append(CasRow(ticket, from_tier, deadline, from_status))
         events.append(TicketEvent(ticket=ticket, **event))
         promoted.append(line)
     if events:
         update_fields = sorted({*fields, "escalation_count"})
-        _bulk_compare_and_set(cas_rows, fields=update_fields, now=now)
-        created = _insert_events(events)
+        if any(r.from_deadline > now or r.from_status not in RUNNING for r in cas_rows):
+            raise _CompareAndSetMissed  # read under the sweep's filter: cannot happen
+        if tickets_compare_and_set(cas_rows, fields=update_fields) != len(cas_rows):
+            raise _CompareAndSetMissed
         # One task per batch rather than per event keeps the broker off the hot path.
-        _enqueue_after_commit("events_notify", event_ids=[e.pk for e in created])
-        _run_event_hooks(created)
+        events_add(events, notify_batch=_events_notify_task)
     for ticket_id in vendor_bound:
         _promote_one(ticket_id, now=now, acted_at=acted_at, report=report)
     report.promoted.extend(promoted)
-
-
-@dataclass(frozen=True)
-class _CasRow:
-    """A locked ticket with its new values set, and what the sweep read before."""
-
-    ticket: Ticket
-    from_tier: int
-    from_deadline: datetime
-    from_status: str
-
-
-def _bulk_compare_and_set(rows: list[_CasRow], *, fields: Sequence[str], now: datetime) -> None:
-    """One compare-and-set UPDATE for many rows: each row is written only while it still
-    holds the tier, deadline and status the sweep read under its lock (``UPDATE … FROM
-    (VALUES …) v WHERE t.id = v.id AND t.tier = v.from_tier AND t.escalate_at =
-    v.from_deadline AND t.status = v.from_status``). Raises if any row did not match.
-
-    The compared values travel in the VALUES list, so they are join clauses, and the
-    only restriction on ``t`` is ``t.id = ANY(ids)``: the planner can only probe the
-    primary key. With the old constant ``escalate_at <= now AND status IN (…)`` it
-    planned a bitmap scan of every overdue live ticket instead, which also walks the
-    dead index entries of the batches already promoted in this sweep (not yet vacuumed)
-    — a cost growing with each batch: ~400 ms per 500-ticket batch by the 10th batch
-    at 1,000,000 tickets, and a nested loop comparing 500 × 500 VALUES rows.
-
-    A single statement: Django's ``bulk_update`` builds a CASE per column and row, which
-    costs ~6 ms of Python per ticket."""
-    if any(row.from_deadline > now or row.from_status not in RUNNING for row in rows):
-        raise _CompareAndSetMissed  # read under the sweep's filter: cannot happen
-    meta = Ticket._meta
-    qn = connection.ops.quote_name
-    model_fields = [meta.get_field(name) for name in fields]
-    casts = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in model_fields)
-    values_sql = ", ".join(
-        f"(%s::bigint, %s::smallint, %s::timestamptz, %s::text, {casts})" for _ in rows
-    )
-    params: list[Any] = []
-    for row in rows:
-        params += [row.ticket.pk, row.from_tier, row.from_deadline, row.from_status]
-        # psycopg2 adapts these column types (int, text, timestamptz, interval) directly.
-        params += [getattr(row.ticket, f.attname) for f in model_fields]
-    columns = ", ".join(qn(f.column) for f in model_fields)
-    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in model_fields)
-    # Identifiers come from the model's metadata and every value is a parameter.
-    sql = (
-        f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608
-        f"FROM (VALUES {values_sql}) AS v(id, from_tier, from_deadline, from_status, {columns}) "
-        # ``t.id = ANY(…)`` lets the planner probe the primary key instead of hashing
-        # the whole table against the VALUES list.
-        "WHERE t.id = ANY(%s) AND t.id = v.id AND t.tier = v.from_tier "
-        "AND t.escalate_at = v.from_deadline AND t.status = v.from_status RETURNING t.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, [row.ticket.pk for row in rows]])
-        matched = len(cursor.fetchall())
-    bump_tickets_version()  # cached queue rows (tickets/versions.py), after commit
-    if matched != len(rows):
-        raise _CompareAndSetMissed
 
 
 def _promote_one(ticket_id: int, *, now: datetime, acted_at: datetime, report: SweepReport) -> None:
@@ -548,11 +422,9 @@ def _promote_one(ticket_id: int, *, now: datetime, acted_at: datetime, report: S
             if ticket.tier >= 3:
                 _timeout_to_vendor(ticket, now=now, acted_at=acted_at, report=report)
                 return
-            from_tier = ticket.tier
-            fields, event, line = _promotion(ticket, acted_at=acted_at)
-            if not _cas_update(
-                ticket, from_tier=from_tier, now=now, fields=[*fields, "escalation_count"]
-            ):
+            cas = CasRow(ticket, ticket.tier, ticket.escalate_at, ticket.status)
+            fields, event, line = promotion(ticket, acted_at=acted_at)
+            if not tickets_compare_and_set([cas], fields=[*fields, "escalation_count"]):
                 return
             ticket_event_create(ticket=ticket, **event)
             report.promoted.append(line)
@@ -567,7 +439,7 @@ def _timeout_to_vendor(
     ticket: Ticket, *, now: datetime, acted_at: datetime, report: SweepReport
 ) -> None:
     deadline = ticket.escalate_at
-    ex = _explain(ticket, budget_rule_for(tier=ticket.tier, priority=ticket.priority), acted_at)
+    ex = explain(ticket, budget_rule_for(tier=ticket.tier, priority=ticket.priority), acted_at)
     key = promote_dedupe_key(ticket.pk, ticket.tier, deadline)
     summary = _(
         "Automatic hand-off: the Tier 3 budget ran out before the ticket was resolved. "
@@ -581,7 +453,7 @@ def _timeout_to_vendor(
         now=acted_at,
         dedupe_key=key,
         explain=ex,
-        cas_now=now,
+        cas=CasRow(ticket, ticket.tier, deadline, ticket.status),
     )
     if handoff is None:
         report.no_vendor.append(ticket.reference)
@@ -616,34 +488,10 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
             for t in tickets:
                 if keys[t.pk] in done:
                     continue
-                rule = budget_rule_for(tier=t.tier, priority=t.priority)
-                ex = _explain(t, rule, now)
-                percent = rule.warn_at_percent if rule else 75
-                ex.update(tier=t.tier, warn_at=_iso(t.escalation_warn_at), percent=percent)
-                ex["deadline"] = _iso(t.escalate_at)
-                ex["lag_ms"] = int((now - t.escalation_warn_at).total_seconds() * 1000)
-                events.append(
-                    TicketEvent(
-                        ticket=t,
-                        kind=Kind.TIER_WARNING,
-                        actor_name=TIMER,
-                        body=_(
-                            "%(pct)s%% of the Tier %(tier)s budget (%(budget)s) is used; "
-                            "the ticket escalates at %(deadline)s."
-                        )
-                        % {
-                            "pct": percent,
-                            "tier": t.tier,
-                            "budget": timedelta(seconds=ex["budget_seconds"]),
-                            "deadline": ex["deadline"],
-                        },
-                        data=ex,
-                        dedupe_key=keys[t.pk],
-                    )
-                )
+                events.append(TicketEvent(ticket=t, **tier_warning(t, now=now, key=keys[t.pk])))
                 fresh.append(t)
-            Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(escalation_warn_at=None)
-            created = TicketEvent.objects.bulk_create(events)
+            tickets_update([t.pk for t in tickets], escalation_warn_at=None)
+            created = events_add(events)
             bells = []
             for t, event in zip(fresh, created, strict=True):
                 bells.append(
@@ -656,7 +504,6 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
                 )
                 report.warnings.append((t.reference, t.tier))
             bells_store(bells)
-            _run_event_hooks(created)
         if len(tickets) < batch:
             return
 
@@ -664,6 +511,56 @@ def _fire_tier_warnings(*, now: datetime, batch: int, report: SweepReport) -> No
 # ---------------------------------------------------------------------------
 # Customer SLA checkpoints
 # ---------------------------------------------------------------------------
+
+
+def tier_warning(ticket: Ticket, *, now: datetime, key: str) -> dict[str, Any]:
+    """The TIER_WARNING event's arguments for a ticket whose warning is due (the sweep's,
+    and the demo history's)."""
+    rule = budget_rule_for(tier=ticket.tier, priority=ticket.priority)
+    ex = explain(ticket, rule, now)
+    percent = rule.warn_at_percent if rule else 75
+    ex.update(tier=ticket.tier, warn_at=_iso(ticket.escalation_warn_at), percent=percent)
+    ex["deadline"] = _iso(ticket.escalate_at)
+    ex["lag_ms"] = int((now - ticket.escalation_warn_at).total_seconds() * 1000)
+    body = _(
+        "%(pct)s%% of the Tier %(tier)s budget (%(budget)s) is used; "
+        "the ticket escalates at %(deadline)s."
+    ) % {
+        "pct": percent,
+        "tier": ticket.tier,
+        "budget": timedelta(seconds=ex["budget_seconds"]),
+        "deadline": ex["deadline"],
+    }
+    return {
+        "kind": Kind.TIER_WARNING,
+        "actor_name": TIMER,
+        "body": body,
+        "data": ex,
+        "dedupe_key": key,
+    }
+
+
+def sla_clock_label(clock: str) -> str:
+    return _("first response") if clock == "first_response" else _("resolution")
+
+
+def sla_event(*, kind: str, clock: str, due: datetime, now: datetime, key: str) -> dict[str, Any]:
+    """The SLA_WARNING or SLA_BREACH (``kind`` "breach") event's arguments."""
+    label = sla_clock_label(clock)
+    data = {"clock": clock, "due": due.isoformat(), "acted_at": now.isoformat()}
+    if kind == "breach":
+        body = _("The customer's %(label)s target (%(due)s) was missed.")
+        kind, data = Kind.SLA_BREACH, {**data, "reason": "target_missed"}
+    else:
+        body = _("The customer's %(label)s target is due at %(due)s.")
+        kind = Kind.SLA_WARNING
+    return {
+        "kind": kind,
+        "actor_name": TIMER,
+        "body": body % {"label": label, "due": due.isoformat()},
+        "data": data,
+        "dedupe_key": key,
+    }
 
 
 def sla_checkpoints(ticket: Ticket, *, now: datetime) -> list[tuple[datetime, str, str, datetime]]:
@@ -733,33 +630,17 @@ def _sla_checkpoint(
     for key, (kind, clock, due) in wanted.items():
         if key in done:
             continue
-        label = _("first response") if clock == "first_response" else _("resolution")
-        data = {"clock": clock, "due": due.isoformat(), "acted_at": now.isoformat()}
+        label = sla_clock_label(clock)
+        event = ticket_event_create(
+            ticket=ticket, **sla_event(kind=kind, clock=clock, due=due, now=now, key=key)
+        )
         if kind == "breach":
             if ticket.sla_breached_at is None:
                 ticket.sla_breached_at = now
                 fields.append("sla_breached_at")
-            event = ticket_event_create(
-                ticket=ticket,
-                kind=Kind.SLA_BREACH,
-                actor_name=TIMER,
-                body=_("The customer's %(label)s target (%(due)s) was missed.")
-                % {"label": label, "due": due.isoformat()},
-                data={**data, "reason": "target_missed"},
-                dedupe_key=key,
-            )
             _enqueue_after_commit("escalation_alert_send", event_id=event.pk)
             report.sla_breaches.append((ticket.reference, clock))
         else:
-            event = ticket_event_create(
-                ticket=ticket,
-                kind=Kind.SLA_WARNING,
-                actor_name=TIMER,
-                body=_("The customer's %(label)s target is due at %(due)s.")
-                % {"label": label, "due": due.isoformat()},
-                data=data,
-                dedupe_key=key,
-            )
             report.sla_warnings.append((ticket.reference, clock))
         bells.append(
             bell(
@@ -770,8 +651,7 @@ def _sla_checkpoint(
             )
         )
     ticket.sla_warn_at = min((p[0] for p in points if p[0] > now), default=None)
-    Ticket.objects.filter(pk=ticket.pk).update(**{f: getattr(ticket, f) for f in fields})
-    bump_tickets_version()  # the queue's SLA filter reads these (tickets/versions.py)
+    tickets_update([ticket.pk], **{f: getattr(ticket, f) for f in fields})
 
 
 # ---------------------------------------------------------------------------
@@ -807,14 +687,12 @@ def _accountable_owner(ticket: Ticket, actor: User | None) -> User | None:
     return first_manager.user if first_manager else None
 
 
-def _write_handoff_ticket(
-    ticket: Ticket, *, from_tier: int, fields: Sequence[str], cas_now: datetime | None
-) -> None:
-    """Save ``fields`` of a locked ticket: by compare-and-set for the timer (``cas_now``;
-    raises when the row moved), a plain save for a person."""
-    if cas_now is None:
+def _write_handoff_ticket(ticket: Ticket, *, fields: Sequence[str], cas: CasRow | None) -> None:
+    """Save ``fields`` of a locked ticket: by compare-and-set for the timer (``cas``:
+    what it read; raises when the row moved), a plain save for a person."""
+    if cas is None:
         ticket.save(update_fields=sorted(set(fields)))
-    elif not _cas_update(ticket, from_tier=from_tier, now=cas_now, fields=fields):
+    elif not tickets_compare_and_set([cas], fields=sorted(set(fields))):
         raise _CompareAndSetMissed
 
 
@@ -825,7 +703,7 @@ def _flag_no_vendor(
     now: datetime,
     dedupe_key: str,
     explain: dict[str, Any] | None,
-    cas_now: datetime | None,
+    cas: CasRow | None,
 ) -> TicketEvent | None:
     """No vendor covers the category: flag the ticket as breached and alert managers."""
     if TicketEvent.objects.filter(dedupe_key=dedupe_key).exists():
@@ -834,13 +712,13 @@ def _flag_no_vendor(
     if ticket.sla_breached_at is None:
         ticket.sla_breached_at = now
         fields.append("sla_breached_at")
-    if cas_now is not None:
+    if cas is not None:
         # The timer stops here: a person has to decide; leaving the deadline in the
         # past would re-alert every second.
         core.clock.clock_stop(ticket)
         fields.extend(core.clock.CLOCK_FIELDS)
         ticket.updated_at = now
-    _write_handoff_ticket(ticket, from_tier=ticket.tier, fields=fields, cas_now=cas_now)
+    _write_handoff_ticket(ticket, fields=fields, cas=cas)
     event = ticket_event_create(
         ticket=ticket,
         kind=Kind.SLA_BREACH,
@@ -867,10 +745,10 @@ def _handoff_locked(
     now: datetime,
     dedupe_key: str | None,
     explain: dict[str, Any] | None = None,
-    cas_now: datetime | None = None,
+    cas: CasRow | None = None,
 ) -> VendorHandoff | None:
-    """Hand a locked Tier 3 ticket to a vendor. With ``cas_now`` (the timer) the ticket
-    row is written by compare-and-set. Returns ``None`` when no vendor covers it."""
+    """Hand a locked Tier 3 ticket to a vendor. With ``cas`` (the timer's read) the
+    ticket row is written by compare-and-set. Returns ``None`` when no vendor covers it."""
     vendor = vendor or vendor_for_category(category_id=ticket.category_id)
     if vendor is None:
         _flag_no_vendor(
@@ -878,7 +756,7 @@ def _handoff_locked(
             actor=actor,
             now=now,
             explain=explain,
-            cas_now=cas_now,
+            cas=cas,
             dedupe_key=dedupe_key or f"novendor:{ticket.pk}:{_iso(ticket.tier_entered_at)}",
         )
         return None
@@ -901,7 +779,7 @@ def _handoff_locked(
     ticket.escalation_count += 1
     ticket.updated_at = now
     fields = [*fields, "status", "owner", "escalation_count"]
-    _write_handoff_ticket(ticket, from_tier=from_tier, fields=fields, cas_now=cas_now)
+    _write_handoff_ticket(ticket, fields=fields, cas=cas)
     event = ticket_event_create(
         ticket=ticket,
         kind=Kind.VENDOR_HANDOFF,

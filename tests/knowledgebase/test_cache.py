@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from helpdesk import cache as caching
 from knowledgebase import services
-from knowledgebase.cache import kb_version, visibility_class
 from knowledgebase.models import Article, SearchLog
+from knowledgebase.selectors import visibility_class
 from tests.factories import ArticleFactory, CategoryFactory
 from tests.outage import DEAD_CACHE
 from tiers.selectors import user_max_tier
@@ -81,23 +82,23 @@ def test_renaming_a_category_shows_on_the_next_view(
 def test_a_feedback_vote_invalidates_because_it_reorders_results(
     network, client, django_capture_on_commit_callbacks
 ):
-    before = kb_version()
+    before = caching.version(caching.KB)
     with django_capture_on_commit_callbacks(execute=True):
         services.article_feedback_create(
             article=Article.objects.get(slug="vpn-drops"), helpful=True
         )
-    assert kb_version() != before
+    assert caching.version(caching.KB) != before
 
 
 def test_a_rolled_back_write_does_not_invalidate(network, django_capture_on_commit_callbacks):
     from django.db import transaction
 
-    before = kb_version()
+    before = caching.version(caching.KB)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         network.name = "Renamed"
         network.save()
         transaction.set_rollback(True)
-    assert kb_version() == before
+    assert caching.version(caching.KB) == before
 
 
 def test_warm_search_page_reads_nothing_from_the_database(
@@ -189,9 +190,9 @@ def test_page_pieces_are_read_in_two_cache_round_trips(network, client, monkeypa
             calls.append(name)
             return getattr(cache, name)
 
-    monkeypatch.setattr("knowledgebase.cache.cache", Recording())
+    monkeypatch.setattr("helpdesk.cache.cache", Recording())
     assert results(client.get("/kb/?q=vpn").content.decode()) == ["vpn-drops"]
-    assert calls == ["get", "get_many"]  # the version, then facet and results together
+    assert calls == ["get_many", "get_many"]  # the version, then facet and results together
 
 
 def test_cached_results_markup_escapes_and_repeats_only_the_readers_own_query(network, client):

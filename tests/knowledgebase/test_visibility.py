@@ -74,15 +74,9 @@ def test_visible_queryset_can_be_narrowed_by_callers(kb, customer):
     assert [a.slug for a in rows][:1] == ["equipment-overview"]
 
 
-def test_compiled_search_sql_is_never_shared_across_visibility_classes(
-    kb, customer, agent1, agent3
-):
-    """Search SQL is compiled once per visibility class and reused
-    (``helpdesk.sqlcache.instances``): readers of different classes, one after the other
-    in one process, each get exactly their own articles, typo fallback included."""
-    from helpdesk import sqlcache
-
-    sqlcache._compiled_lists.clear()
+def test_search_results_are_never_shared_across_visibility_classes(kb, customer, agent1, agent3):
+    """Readers of different classes, one after the other in one process, each get
+    exactly their own articles, typo fallback included."""
     for _ in range(2):
         for user, allowed, denied in (
             (agent3, {"t3-password-runbook", "t1-password-script"}, set()),

@@ -496,7 +496,7 @@ def test_notifications_bell_and_mark_read(
     inbox = client.get(reverse("tickets:agent-notifications"))
     assert ticket.reference in inbox.content.decode()
     (n,) = Notification.objects.filter(user=agent2)
-    # The bell count is cached until the read commits (tickets/versions.py).
+    # The bell count is cached until the read commits (helpdesk/cache.py).
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("tickets:agent-notifications-read"), {"ids": [n.pk]})
     n.refresh_from_db()

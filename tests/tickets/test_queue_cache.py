@@ -14,10 +14,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import cache as caching
 from tests.factories import CategoryFactory, TicketFactory, make_agent
 from tests.outage import DEAD_CACHE
 from tickets import queue as q
-from tickets import versions
 from tickets.models import Notification, Ticket
 from tickets.services import core
 
@@ -264,7 +264,7 @@ def test_a_tier_change_changes_the_queue_on_the_next_request(
     assert refs(client.get(QUEUE)) == [t1.reference]
     with django_capture_on_commit_callbacks(execute=True):
         AgentProfile.objects.filter(user=agent1).update(tier=2)
-        versions.bump_directory_version()  # update() sends no signal; admin saves do
+        caching.bump(caching.DIRECTORY)  # update() sends no signal; admin saves do
     response = client.get(QUEUE)
     assert refs(response) == [t2.reference]
     assert "Tier 2 queue" in response.content.decode()
@@ -301,7 +301,7 @@ def test_query_bounds_cold_and_warm(client, agent1, django_assert_max_num_querie
 
 
 def _tickets_version() -> int:
-    return versions.tickets_version()
+    return caching.version(caching.TICKETS)
 
 
 def test_bumps_happen_after_commit_once_per_transaction(django_capture_on_commit_callbacks):
@@ -309,7 +309,7 @@ def test_bumps_happen_after_commit_once_per_transaction(django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         for _ in range(3):
             with transaction.atomic():  # a savepoint per write, as the sweep does
-                versions.bump_tickets_version()
+                caching.bump(caching.TICKETS)
         assert _tickets_version() == start  # nothing before the commit
     assert _tickets_version() == start + 1
     assert len(callbacks) == 3  # registered per released savepoint, applied once
@@ -319,10 +319,10 @@ def test_a_rolled_back_savepoint_does_not_lose_the_bump(django_capture_on_commit
     start = _tickets_version()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         with transaction.atomic():
-            versions.bump_tickets_version()
+            caching.bump(caching.TICKETS)
         try:
             with transaction.atomic():
-                versions.bump_tickets_version()
+                caching.bump(caching.TICKETS)
                 raise RuntimeError
         except RuntimeError:
             pass

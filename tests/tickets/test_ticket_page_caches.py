@@ -16,12 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import cache as caching
 from helpdesk import markdown
 from knowledgebase.models import Article
 from knowledgebase.services import article_archive
 from tests.factories import ArticleFactory
 from tests.outage import DEAD_CACHE
-from tickets import pagecache
 from tickets.models import Ticket
 from tickets.services import core
 from tickets.services.attachments import attachment_add
@@ -196,14 +196,14 @@ def test_internal_articles_are_shared_only_within_a_tier(client, make_ticket, ag
 
 
 def test_the_page_uses_the_kb_version_every_kb_write_bumps(django_capture_on_commit_callbacks):
-    before = pagecache.version("kb")
+    before = caching.version(caching.KB)
     with django_capture_on_commit_callbacks(execute=True):
         article = ArticleFactory()
-    after_create = pagecache.version("kb")
+    after_create = caching.version(caching.KB)
     assert after_create and after_create != before
     with django_capture_on_commit_callbacks(execute=True):
         article.delete()
-    assert pagecache.version("kb") not in (before, after_create)
+    assert caching.version(caching.KB) not in (before, after_create)
 
 
 def test_refused_avoidable_keeps_the_chosen_article_selected(client, make_ticket, agent1, agent2):
@@ -236,7 +236,7 @@ def test_pages_render_when_the_cache_is_down(client, make_ticket, agent1, settin
     client.force_login(agent1)
     settings.CACHES = DEAD_CACHE
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
-    assert pagecache.version("kb") is None
+    assert caching.version(caching.KB) is None
     response = client.get(agent_url(ticket))
     assert response.status_code == 200
     html = response.content.decode()
@@ -380,11 +380,11 @@ def test_shared_pieces_are_bumped_only_when_the_write_commits(django_capture_on_
     new version, where they stayed until the next write."""
     from tickets.models import CannedResponse
 
-    before = pagecache.version("canned")
+    before = caching.version(caching.CANNED)
     with django_capture_on_commit_callbacks(execute=True):
         CannedResponse.objects.create(title="Greeting", body="Hello", tier=1)
-        assert pagecache.version("canned") == before  # not committed yet
-    assert pagecache.version("canned") != before
+        assert caching.version(caching.CANNED) == before  # not committed yet
+    assert caching.version(caching.CANNED) != before
 
 
 # ---------------------------------------------------------------------------

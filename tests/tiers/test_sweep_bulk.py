@@ -8,7 +8,8 @@ import pytest
 from django.db import connection, transaction
 
 from tickets.models import Ticket, TicketEvent
-from tiers.services import _bulk_compare_and_set, _CasRow, _CompareAndSetMissed, escalation_sweep
+from tickets.services.events import CasRow, events_add, tickets_compare_and_set
+from tiers.services import escalation_sweep
 
 from .helpers import make_overdue_tickets
 
@@ -17,18 +18,18 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def _row(ticket: Ticket, **changes) -> _CasRow:
+def _row(ticket: Ticket, **changes) -> CasRow:
     read = {"from_tier": ticket.tier, "from_deadline": ticket.escalate_at}
     read["from_status"] = ticket.status
     read.update(changes)
     ticket.tier = read["from_tier"] + 1
-    return _CasRow(ticket=ticket, **read)
+    return CasRow(ticket=ticket, **read)
 
 
 def test_compare_and_set_writes_rows_still_as_read(policies, category):
     ids = make_overdue_tickets(3, category=category, due=NOW - timedelta(minutes=1))
     rows = [_row(t) for t in Ticket.objects.filter(pk__in=ids)]
-    _bulk_compare_and_set(rows, fields=["tier"], now=NOW)
+    assert tickets_compare_and_set(rows, fields=["tier"]) == 3
     assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {2}
 
 
@@ -45,17 +46,17 @@ def test_compare_and_set_refuses_a_row_that_changed(policies, category, changed)
     ids = make_overdue_tickets(3, category=category, due=NOW - timedelta(minutes=1))
     tickets = list(Ticket.objects.filter(pk__in=ids).order_by("pk"))
     rows = [_row(tickets[0]), _row(tickets[1], **changed), _row(tickets[2])]
-    with pytest.raises(_CompareAndSetMissed), transaction.atomic():
-        _bulk_compare_and_set(rows, fields=["tier"], now=NOW)
+    with transaction.atomic():
+        assert tickets_compare_and_set(rows, fields=["tier"]) == 2  # the sweep rolls back
+        transaction.set_rollback(True)
     # The sweep rolls the savepoint back and redoes the batch ticket by ticket.
     assert set(Ticket.objects.filter(pk__in=ids).values_list("tier", flat=True)) == {1}
 
 
-def test_compare_and_set_refuses_a_row_not_yet_due(policies, category):
+def test_the_sweep_leaves_a_ticket_not_yet_due(policies, category):
     ids = make_overdue_tickets(1, category=category, due=NOW + timedelta(minutes=1))
-    rows = [_row(Ticket.objects.get(pk=ids[0]))]
-    with pytest.raises(_CompareAndSetMissed):
-        _bulk_compare_and_set(rows, fields=["tier"], now=NOW)
+    assert escalation_sweep(now=NOW).promoted == []
+    assert Ticket.objects.get(pk=ids[0]).tier == 1
 
 
 def test_many_tickets_with_one_deadline_span_batches_exactly_once(policies, category):
@@ -134,8 +135,6 @@ def test_a_failing_event_hook_does_not_break_the_sweep(
 
 
 def test_events_inserted_in_one_statement_keep_order_and_values(policies, category):
-    from tiers.services import _insert_events
-
     ids = make_overdue_tickets(3, category=category, due=NOW)
     events = [
         TicketEvent(
@@ -149,7 +148,7 @@ def test_events_inserted_in_one_statement_keep_order_and_values(policies, catego
         )
         for i, pk in enumerate(ids)
     ]
-    created = _insert_events(events)
+    created = events_add(events)
     assert [e.ticket_id for e in created] == ids
     for i, event in enumerate(created):
         stored = TicketEvent.objects.get(pk=event.pk)

@@ -6,7 +6,7 @@ promoted by the timer, bounced, resolved, rated, …) is played in memory on a
 The services read the clock themselves, so they are not called; their pure parts are:
 the tier and SLA clocks (``tickets.services.clock``), ``ticket_enter_tier`` and
 ``handoff_text`` (``tickets.services.core``), and the escalation engine's
-``_promotion`` / ``_explain`` / ``sla_checkpoints`` (``tiers.services``), so a timer
+``promotion`` / ``tier_warning`` / ``sla_event`` / ``sla_checkpoints`` (``tiers.services``), so a timer
 promotion carries the very explanation the sweep writes. Between two actions every
 timer that came due fires as the sweep would have fired it (tier warning at 75%,
 promotion, SLA warning and breach), a fraction of a second after its deadline.
@@ -41,7 +41,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledgebase.cache import kb_changed
+from helpdesk import cache
 from knowledgebase.models import Article, ArticleFeedback
 from tickets.models import (
     Category,
@@ -56,7 +56,7 @@ from tickets.services.core import handoff_text, priority_from, ticket_enter_tier
 from tiers.business_time import add_business_time
 from tiers.models import AgentProfile, VendorContact, VendorHandoff
 from tiers.selectors import budget_rule_for, calendar_default, policies_pinned
-from tiers.services import TIMER, _explain, _promotion, sla_checkpoints
+from tiers.services import TIMER, promotion, sla_checkpoints, sla_event, tier_warning
 from tiers.tokens import new_nonce
 
 from . import stories as S
@@ -335,7 +335,7 @@ class _Life:
     def _timer_promote(self, acted: datetime) -> None:
         if self.t.tier >= 3:
             raise Unplanned("a Tier 3 budget ran out")
-        _fields, event, _line = _promotion(self.t, acted_at=acted)
+        _fields, event, _line = promotion(self.t, acted_at=acted)
         self.promotions += 1
         self.event(acted, **event)
 
@@ -344,24 +344,8 @@ class _Life:
         key = f"warn:{t.pk}:{t.tier}:{t.tier_entered_at.isoformat()}"
         if key not in self.warned:
             self.warned.add(key)
-            rule = budget_rule_for(tier=t.tier, priority=t.priority)
-            ex = _explain(t, rule, acted)
-            percent = rule.warn_at_percent if rule else 75
-            ex.update(tier=t.tier, warn_at=t.escalation_warn_at.isoformat(), percent=percent)
-            ex["deadline"] = t.escalate_at.isoformat() if t.escalate_at else None
-            ex["lag_ms"] = int((acted - t.escalation_warn_at).total_seconds() * 1000)
-            body = _(
-                "%(pct)s%% of the Tier %(tier)s budget (%(budget)s) is used; "
-                "the ticket escalates at %(deadline)s."
-            ) % {
-                "pct": percent,
-                "tier": t.tier,
-                "budget": timedelta(seconds=ex["budget_seconds"]),
-                "deadline": ex["deadline"],
-            }
-            self.event(
-                acted, Kind.TIER_WARNING, actor_name=TIMER, body=body, data=ex, dedupe_key=key
-            )
+            event = tier_warning(t, now=acted, key=key)
+            self.event(acted, event.pop("kind"), **event)
         t.escalation_warn_at = None
 
     def _timer_sla(self, acted: datetime) -> None:
@@ -376,31 +360,10 @@ class _Life:
             if key in self.fired:
                 continue
             self.fired.add(key)
-            label = _("first response") if which == "first_response" else _("resolution")
-            data = {"clock": which, "due": due.isoformat(), "acted_at": acted.isoformat()}
-            if kind == "breach":
-                if t.sla_breached_at is None:
-                    t.sla_breached_at = acted
-                body = _("The customer's %(label)s target (%(due)s) was missed.") % {
-                    "label": label,
-                    "due": due.isoformat(),
-                }
-                self.event(
-                    acted,
-                    Kind.SLA_BREACH,
-                    actor_name=TIMER,
-                    body=body,
-                    data={**data, "reason": "target_missed"},
-                    dedupe_key=key,
-                )
-            else:
-                body = _("The customer's %(label)s target is due at %(due)s.") % {
-                    "label": label,
-                    "due": due.isoformat(),
-                }
-                self.event(
-                    acted, Kind.SLA_WARNING, actor_name=TIMER, body=body, data=data, dedupe_key=key
-                )
+            if kind == "breach" and t.sla_breached_at is None:
+                t.sla_breached_at = acted
+            event = sla_event(kind=kind, clock=which, due=due, now=acted, key=key)
+            self.event(acted, event.pop("kind"), **event)
         t.sla_warn_at = min((p[0] for p in points if p[0] > acted), default=None)
 
     # -- the services ------------------------------------------------------------------
@@ -1562,7 +1525,7 @@ class HistoryBuilder:
             for article_id, n in sorted(counts.items()):
                 Article.objects.filter(pk=article_id).update(**{counter: F(counter) + n})
         # Views and helpful votes order KB search results, which are cached.
-        kb_changed()
+        cache.bump(cache.KB)
         return {
             "tickets": len(b.tickets),
             "events": len(b.events),

@@ -31,7 +31,8 @@ from ..models import (
     TicketEvent,
 )
 from . import clock, core
-from .core import TicketError, ticket_enter_tier, ticket_event_create
+from .core import TicketError, ticket_enter_tier
+from .events import ticket_event_create, tickets_update
 from .notify import bell, bells_store
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         % {"ref": source.reference, "subject": source.subject, "email": source.requester_email},
         data={"merged_from": source.reference, "source_id": source.pk},
     )
-    Ticket.objects.filter(pk=target.pk).update(updated_at=now)
+    tickets_update([target.pk], updated_at=now)
     _notify_in_app(
         users=[target.assignee, source.assignee],
         ticket=target,

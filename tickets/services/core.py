@@ -19,6 +19,7 @@ from tiers.selectors import policies_pinned
 from ..models import Category, Ticket, TicketEvent
 from ..selectors import article_slugs_visible_to, user_can_act_on
 from . import clock
+from .events import EVENT_HOOKS, ticket_event_create, tickets_update  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -57,58 +58,6 @@ def _require_agent(*, user: User, ticket: Ticket) -> None:
 def _require_active(ticket: Ticket) -> None:
     if ticket.status in Ticket.DONE_STATUSES:
         raise TicketError(_("%(ref)s is already resolved.") % {"ref": ticket.reference})
-
-
-def _enqueue_notify(event: TicketEvent) -> None:
-    from .notify import notifications_kick
-
-    def send() -> None:
-        try:
-            notifications_kick(event.pk)
-        except Exception:  # broker down: the outbox flush sends it later
-            logger.warning("could not queue notification for event %s; outbox will retry", event.pk)
-
-    transaction.on_commit(send)
-
-
-def ticket_event_create(
-    *,
-    ticket: Ticket,
-    kind: str,
-    actor: User | None = None,
-    actor_name: str = "",
-    body: str = "",
-    is_public: bool = False,
-    data: dict[str, Any] | None = None,
-    dedupe_key: str | None = None,
-    notify: bool = False,
-) -> TicketEvent:
-    """Append an event to the timeline. With ``notify``, recipients are told after commit."""
-    event = TicketEvent.objects.create(
-        ticket=ticket,
-        kind=kind,
-        actor=actor,
-        actor_name=actor_name,
-        body=body,
-        is_public=is_public,
-        data=data or {},
-        dedupe_key=dedupe_key,
-        notify=notify,
-    )
-    if notify:
-        _enqueue_notify(event)
-    _enqueue_webhooks(event)
-    return event
-
-
-def _enqueue_webhooks(event: TicketEvent) -> None:
-    """Hook for integrations (webhooks); a no-op until an integration registers."""
-    for hook in list(EVENT_HOOKS):
-        transaction.on_commit(lambda hook=hook: hook(event))
-
-
-#: Callables run after commit for every event (the API app registers webhooks here).
-EVENT_HOOKS: list = []
 
 
 # ---------------------------------------------------------------------------
@@ -337,7 +286,7 @@ def ticket_add_note(*, ticket: Ticket, agent: User, body: str) -> TicketEvent:
     _require_agent(user=agent, ticket=ticket)
     if not body.strip():
         raise TicketError(_("Write a note first."), field="body")
-    Ticket.objects.filter(pk=ticket.pk).update(updated_at=_now())
+    tickets_update([ticket.pk], updated_at=_now())
     return ticket_event_create(ticket=ticket, kind=Kind.NOTE, actor=agent, body=body)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +20,11 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from helpdesk import cache as caching
 from tiers.models import CUSTOMER_TIER_NAMES
 from tiers.selectors import agents_of_tier, managers
 
-from ..models import TicketEvent
-from ..versions import bump_notifications
+from ..models import Notification, TicketEvent
 
 logger = logging.getLogger(__name__)
 Kind = TicketEvent.Kind
@@ -198,7 +198,10 @@ def bells_store(bells: Iterable[Bell], *, now: datetime | None = None) -> int:
                 [uid for _, uid in members],
             ],
         )
-    bump_notifications({uid for ids in {b.user_ids for b in bells} for uid in ids})
+    # Bulk rows send no post_save: the bells' counters are bumped here.
+    caching.bump(
+        *(caching.notifications(u) for u in sorted({u for b in bells for u in b.user_ids}))
+    )
     return total
 
 
@@ -260,6 +263,17 @@ def notifications_send_pending(
         if len(events) < batch:
             break
     return total
+
+
+def notifications_mark_read(*, user: Any, ids: Sequence[int] | None = None) -> int:
+    """Mark the user's unread notifications (``ids`` of them, or all) read; the bell's
+    counter is bumped here because ``update()`` sends no signal."""
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    count = qs.update(read_at=timezone.now())
+    caching.bump(caching.notifications(user.pk))
+    return count
 
 
 #: A burst of events queues one sending task per window, not one per event.

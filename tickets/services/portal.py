@@ -40,6 +40,7 @@ from ..models import (
 )
 from . import clock, core
 from .attachments import attachment_add, validate_uploads
+from .events import tickets_update
 from .notify import send_templated_mail
 
 if TYPE_CHECKING:
@@ -542,7 +543,6 @@ def account_email_verify(*, token: str) -> tuple[User, int]:
         record.email = email
         record.verified_at = timezone.now()
         record.save(update_fields=["email", "verified_at"])
-    attached = Ticket.objects.filter(requester__isnull=True, requester_email=email).update(
-        requester=user
-    )
+    ids = Ticket.objects.filter(requester__isnull=True, requester_email=email).values("pk")
+    attached = tickets_update(ids, requester=user)
     return user, attached

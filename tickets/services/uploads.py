@@ -14,7 +14,8 @@ from tiers.selectors import agent_profile_of, user_is_manager
 from ..models import Attachment, Ticket, TicketEvent
 from ..selectors import user_can_act_on, user_is_requester
 from .attachments import attachment_add, validate_uploads
-from .core import TicketError, ticket_event_create
+from .core import TicketError
+from .events import ticket_event_create, tickets_update
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -59,7 +60,7 @@ def ticket_attachments_upload(
         is_public=is_public,
         data={"files": names},
     )
-    Ticket.objects.filter(pk=ticket.pk).update(updated_at=event.created_at)
+    tickets_update([ticket.pk], updated_at=event.created_at)
     return [
         attachment_add(
             ticket=ticket,

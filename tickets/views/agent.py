@@ -27,15 +27,13 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk import fragments, sqlcache
+from helpdesk import cache
 from helpdesk.exceptions import DomainError, ForbiddenError
 from helpdesk.markdown import render_markdown_many
-from knowledgebase import cache as kb_cache
-from knowledgebase.selectors import article_list_visible_to, article_suggest
+from knowledgebase.selectors import article_list_visible_to, article_suggest, visibility_class
 from tiers.models import AgentProfile, Priority
-from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
+from tiers.selectors import agent_profile_of, user_is_manager
 
-from .. import pagecache, versions
 from .. import queue as q
 from ..forms import clean_text
 from ..models import CannedResponse, Category, Notification, Ticket, TicketEvent
@@ -49,6 +47,8 @@ from ..selectors import (
 )
 from ..services import agent as svc
 from ..services import core
+from ..services.notify import notifications_mark_read
+from .links import labels, url_for
 
 Kind = TicketEvent.Kind
 MAX_TEXT = 20000
@@ -142,6 +142,11 @@ FILTERS_CACHE_SECONDS = 600
 #: whose version bump was lost (Redis unreachable at that moment, but not emptied)
 #: still takes effect within seconds.
 PROFILE_CACHE_SECONDS = 10
+#: How long a user's cached unread count lives without any write (a backstop only).
+UNREAD_TTL = 60
+#: The ticket page's shared pieces (KB suggestions, agents, canned responses): keyed by
+#: their versions; this bounds what a missed bump can leave behind.
+SHARED_PIECES_TTL = 10 * 60
 
 
 class _QueueScope:
@@ -162,13 +167,13 @@ def _rows_key(user_id: int, poll_qs: str, now: Any) -> str:
     depend on the clock slice, the user (its own claims: no one else ever reads this
     entry) and the normalized query string (filters and cursor)."""
     slice_ = int(now.timestamp()) // ROWS_CACHE_SECONDS
-    return f"queue-rows:{slice_}:{user_id}:{pagecache.text_digest(poll_qs)}"
+    return f"queue-rows:{slice_}:{user_id}:{cache.digest(poll_qs)}"
 
 
 def _filters_key(user_id: int, filters_qs: str) -> str:
     """Besides the directory version and the scope (in the entry: which agents the
     assignee filter offers), the filter form depends on the selected values."""
-    return f"queue-filters:{user_id}:{pagecache.text_digest(filters_qs)}"
+    return f"queue-filters:{user_id}:{cache.digest(filters_qs)}"
 
 
 def _in_scope(payload: Any, scope: _QueueScope) -> Any | None:
@@ -185,8 +190,8 @@ def _render_rows(scope: _QueueScope, params: q.QueueParams, now: Any) -> dict[st
     html = render_to_string(
         "tickets/agent/_queue_rows.html",
         {
-            # Escaped value by value in rows_html.
-            "rows_html": mark_safe(q.rows_html(page, show_tier=params.view == "all")),
+            "page": page,
+            "show_tier": params.view == "all",
             "filters_qs": q.as_query_params(params.filter_items()),
             "poll_qs": _poll_qs(params),
         },
@@ -221,25 +226,31 @@ def _render_filters(scope: _QueueScope, params: q.QueueParams) -> str:
     )
 
 
+def _unread_key(user_id: int) -> str:
+    return f"unread:{user_id}"
+
+
 def _count_unread(user: Any) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
 def _unread_count(user: Any) -> int:
     """The bell's count, cached per user until a notification of theirs is written."""
-    return versions.unread_count(user, lambda: _count_unread(user))
+    return cache.under(
+        cache.notifications(user.pk), _unread_key(user.pk), lambda: _count_unread(user), UNREAD_TTL
+    )
 
 
 def _cached_unread(user: Any, current: dict | None, found: dict) -> int:
     """The bell's count from the entry a view fetched with its counters (one round
-    trip: ``versions.notif_key`` among ``current``, ``versions.unread_key`` among
+    trip: ``cache.notifications`` among ``current``, ``_unread_key`` among
     ``found``), or counted and stored for the next page."""
-    key, counter = versions.unread_key(user.pk), versions.notif_key(user.pk)
-    unread = versions.valid(found.get(key), current[counter]) if current else None
+    key, counter = _unread_key(user.pk), cache.notifications(user.pk)
+    unread = cache.valid(found.get(key), current[counter]) if current else None
     if unread is None:
         unread = _count_unread(user)
         if current:
-            versions.store(key, current[counter], unread, versions.UNREAD_TTL)
+            cache.store(key, current[counter], unread, UNREAD_TTL)
     return unread
 
 
@@ -251,7 +262,7 @@ _NO_PROFILE = "none"
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """The queue (agents and managers; others get 403). Four pieces are cached, each
-    valid for the version counter it depends on (tickets/versions.py) and, for the
+    valid for the version counter it depends on (helpdesk/cache.py) and, for the
     rows and the filter form, the scope it was computed for: the agent profile, the
     rows, the filter form and the bell count; the counters and the pieces come in one
     cache round trip. The layout and the CSRF token are never cached. With the cache
@@ -265,20 +276,18 @@ def queue(request: HttpRequest) -> HttpResponse:
         "profile": f"agent-profile:{user.pk}",
         "rows": _rows_key(user.pk, _poll_qs(params), now),
         "filters": _filters_key(user.pk, filters_qs),
-        "unread": versions.unread_key(user.pk),
+        "unread": _unread_key(user.pk),
     }
-    notif = versions.notif_key(user.pk)
+    notif = cache.notifications(user.pk)
     if partial:
         del keys["filters"], keys["unread"]
     # One round trip: the version counters and every cached piece (each stored with
     # the version it was computed at). With the cache down (current is None) every
     # piece is computed and nothing is stored.
-    current, found = versions.fetch(
-        [versions.TICKETS_KEY, versions.DIRECTORY_KEY, notif], keys.values()
-    )
+    current, found = cache.fetch([cache.TICKETS, cache.DIRECTORY, notif], keys.values())
 
     def cached(name: str, counter: str) -> Any | None:
-        return versions.valid(found.get(keys[name]), current[counter]) if current else None
+        return cache.valid(found.get(keys[name]), current[counter]) if current else None
 
     # The agent profile decides access and scope. It is cached under the directory
     # version, which every profile and user write bumps after commit: a deactivated
@@ -289,7 +298,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     scope = _QueueScope(request)
 
     status = 200
-    rows = _in_scope(cached("rows", versions.TICKETS_KEY), scope)
+    rows = _in_scope(cached("rows", cache.TICKETS), scope)
     if rows is None:
         try:
             rows = _render_rows(scope, params, now)
@@ -302,18 +311,16 @@ def queue(request: HttpRequest) -> HttpResponse:
             status = 400
         if current:
             entry = {k: v for k, v in rows.items() if k != "page"}
-            versions.store(keys["rows"], current[versions.TICKETS_KEY], entry, ROWS_CACHE_SECONDS)
+            cache.store(keys["rows"], current[cache.TICKETS], entry, ROWS_CACHE_SECONDS)
     if partial:
         # The htmx poll: only the rows, same query string, so filters and page stay.
         return HttpResponse(rows["html"], status=status)
 
-    filters = _in_scope(cached("filters", versions.DIRECTORY_KEY), scope)
+    filters = _in_scope(cached("filters", cache.DIRECTORY), scope)
     if filters is None:
         filters = {"scope": scope.tag, "html": _render_filters(scope, params)}
         if current:
-            versions.store(
-                keys["filters"], current[versions.DIRECTORY_KEY], filters, FILTERS_CACHE_SECONDS
-            )
+            cache.store(keys["filters"], current[cache.DIRECTORY], filters, FILTERS_CACHE_SECONDS)
     unread = _cached_unread(user, current, found)
 
     next_cursor = rows["next_cursor"]
@@ -397,9 +404,12 @@ def _shared_pieces(
     - ``canned``: the canned responses of the reader's tier.
 
     Each key carries the version of its data, replaced by every write of it
-    (``tickets.pagecache``); nothing here is per user, carries a form or a token."""
-    tokens = pagecache.versions("kb", "agents", "canned")
-    kb, group = tokens["kb"], kb_cache.visibility_class(user)
+    (``helpdesk.cache``); nothing here is per user, carries a form or a token."""
+    current, _entries = cache.fetch([cache.KB, cache.AGENTS, cache.CANNED])
+    tokens = {
+        k: str(current[k]) if current else None for k in (cache.KB, cache.AGENTS, cache.CANNED)
+    }
+    kb, group = tokens[cache.KB], visibility_class(user)
     text = f"{ticket.subject} {ticket.description[:500]}"
 
     def key(name: str, token: str | None, *parts: str) -> str | None:
@@ -408,7 +418,7 @@ def _shared_pieces(
     pieces: dict[str, tuple[str | None, Any]] = {
         "suggestions": (
             # A new name: entries cached under the former "suggest" key have no slug.
-            key("suggestions", kb, pagecache.text_digest(text)),
+            key("suggestions", kb, cache.digest(text)),
             lambda: [
                 {
                     "slug": a.slug,
@@ -424,7 +434,7 @@ def _shared_pieces(
         # Every active agent as (user id, tier, manager, reassign option, grant option):
         # plain tuples with the HTML escaped once, not 200 profile + user objects.
         pieces["agents"] = (
-            key("agents", tokens["agents"]),
+            key("agents", tokens[cache.AGENTS]),
             lambda: [
                 (
                     uid,
@@ -440,12 +450,12 @@ def _shared_pieces(
         )
     if with_canned:
         pieces["canned"] = (
-            key("canned", tokens["canned"], _canned_class(user)),
+            key("canned", tokens[cache.CANNED], _canned_class(user)),
             # Plain values, not pickled model instances (a schema change would not
             # survive in the cache).
             lambda: [(c.pk, c.title, c.body) for c in svc.canned_responses_for(user=user)],
         )
-    return pagecache.cached_many(pieces)
+    return cache.shared(pieces, SHARED_PIECES_TTL)
 
 
 def _article_picks(request: HttpRequest) -> dict[str, list[str]]:
@@ -521,7 +531,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     attachments = list(ticket_attachments(ticket=ticket, public_only=False))
     by_event: dict[int, list] = {}
     for a in attachments:
-        a.url = pagecache.url_for("tickets:attachment", "pk", a.pk)
+        a.url = url_for("tickets:attachment", "pk", a.pk)
         if a.event_id:
             by_event.setdefault(a.event_id, []).append(a)
     # Attachments come from the list above (one query) instead of a prefetch.
@@ -530,8 +540,8 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     bodies = render_markdown_many(e.body for e in events)
     last_move = None
     pinned = None
-    kinds = pagecache.labels(Kind)
-    statuses = pagecache.labels(Ticket.Status)
+    kinds = labels(Kind)
+    statuses = labels(Ticket.Status)
     for event in events:
         event.kind_label = kinds.get(event.kind, event.kind)
         event.files = by_event.get(event.pk, [])
@@ -585,7 +595,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         .order_by("-created_at")[:10]
     )
     for o in others:
-        o.url = pagecache.url_for("tickets:agent-ticket", "reference", o.reference)
+        o.url = url_for("tickets:agent-ticket", "reference", o.reference)
         o.status_label = statuses.get(o.status, o.status)
     now = timezone.now()
     post = request.POST if request.method == "POST" else {}
@@ -593,7 +603,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
     context = {
         "ticket": ticket,
         "urls": {
-            name: pagecache.url_for(f"tickets:agent-{name}", "reference", ticket.reference)
+            name: url_for(f"tickets:agent-{name}", "reference", ticket.reference)
             for name in TICKET_URLS
         },
         "timeline": events,
@@ -634,12 +644,12 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
         ],
         "prefill": prefill,
         "status_label": statuses.get(ticket.status, ticket.status),
-        "priority_label": pagecache.labels(Priority).get(ticket.priority, ticket.priority),
+        "priority_label": labels(Priority).get(ticket.priority, ticket.priority),
         "status_choices": [
             (s, statuses.get(s, s))
             for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
         ],
-        "priorities": list(pagecache.labels(Priority).items()),
+        "priorities": list(labels(Priority).items()),
         "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
         # Only vendor tickets (Tier 4, or with an accountable owner) can hold a live link.
         "active_handoff": (
@@ -671,11 +681,11 @@ PAGE_CACHE_SECONDS = 120
 #: tickets, what this agent may do), ``ver:directory`` (user names, categories, agent
 #: profiles), and the shared pieces inside the block (KB articles, agents, canned).
 PAGE_COUNTERS = (
-    versions.TICKETS_KEY,
-    versions.DIRECTORY_KEY,
-    pagecache._version_key("kb"),
-    pagecache._version_key("agents"),
-    pagecache._version_key("canned"),
+    cache.TICKETS,
+    cache.DIRECTORY,
+    cache.KB,
+    cache.AGENTS,
+    cache.CANNED,
 )
 
 
@@ -697,15 +707,9 @@ def _visible_ticket_qs(user: Any, reference: str) -> QuerySet[Ticket]:
 
 def _key_row(user: Any, reference: str) -> tuple | None:
     """``(id, updated_at, newest event id)`` of the ticket if the user may see it: a
-    hit needs only these, read with SQL compiled once per visibility inputs."""
-    return sqlcache.first_row(
-        ("agent-key-row", user.pk, user_is_manager(user), user_max_tier(user)),
-        lambda ref: _visible_ticket_qs(user, ref).values_list(
-            "pk", "updated_at", "newest_event_id"
-        )[:1],
-        reference,
-        model=Ticket,
-    )
+    hit needs only these."""
+    qs = _visible_ticket_qs(user, reference).values_list("pk", "updated_at", "newest_event_id")
+    return next(iter(qs[:1]), None)
 
 
 def _page_key(user_id: int, reference: str, canned: int) -> str:
@@ -713,7 +717,7 @@ def _page_key(user_id: int, reference: str, canned: int) -> str:
     # canned responses of this agent's tier. Language and time zone change its text.
     parts = (
         str(user_id),
-        pagecache.text_digest(reference),
+        cache.digest(reference),
         translation.get_language() or "",
         timezone.get_current_timezone_name(),
         str(canned),
@@ -752,7 +756,7 @@ def _templates_digest() -> str:
                 "tickets/agent/_handoff.html",
             )
         ]
-        _TEMPLATES_DIGEST.append(pagecache.text_digest("\0".join(sources)))
+        _TEMPLATES_DIGEST.append(cache.digest("\0".join(sources)))
     return _TEMPLATES_DIGEST[0]
 
 
@@ -760,7 +764,7 @@ def _main_fragment(request: HttpRequest, context: dict[str, Any]) -> dict[str, A
     """The page's main block with the CSRF token and the live presence notice left as
     markers (``_render_page`` fills them): the one shape both the cache and a live
     render use."""
-    return fragments.render_fragment(
+    return cache.render_fragment(
         "tickets/agent/_ticket_main.html", context, request, slots=("presence",)
     )
 
@@ -788,7 +792,7 @@ def _render_page(
     )
     layout = {
         "ticket": ticket,
-        "main": fragments.fill(fragment, request, presence=presence),
+        "main": cache.fill(fragment, request, presence=presence),
         "unread": _unread_count(user) if unread is None else unread,
     }
     return render(request, "tickets/agent/ticket.html", layout, status=status)
@@ -798,14 +802,12 @@ def _cached_profile(user: Any, current: dict | None, found: dict) -> None:
     """The agent profile from the cache entry the queue keeps (``agent-profile:<id>``,
     valid for the directory version), or from the database and stored for both."""
     key = f"agent-profile:{user.pk}"
-    profile = versions.valid(found.get(key), current[versions.DIRECTORY_KEY]) if current else None
+    profile = cache.valid(found.get(key), current[cache.DIRECTORY]) if current else None
     if profile is not None:
         user._tierdesk_profile = None if profile == _NO_PROFILE else profile
     elif current:
         profile = agent_profile_of(user)
-        versions.store(
-            key, current[versions.DIRECTORY_KEY], profile or _NO_PROFILE, PROFILE_CACHE_SECONDS
-        )
+        cache.store(key, current[cache.DIRECTORY], profile or _NO_PROFILE, PROFILE_CACHE_SECONDS)
 
 
 @require_GET
@@ -820,11 +822,11 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
     user = request.user
     now = timezone.now()
     canned = _int(request.GET.get("canned")) or 0
-    notif = versions.notif_key(user.pk)
+    notif = cache.notifications(user.pk)
     page_key = _page_key(user.pk, reference, canned)
-    unread_key = versions.unread_key(user.pk)
+    unread_key = _unread_key(user.pk)
     presence = svc.presence_key(reference)
-    current, found = versions.fetch(
+    current, found = cache.fetch(
         [*PAGE_COUNTERS, notif], [f"agent-profile:{user.pk}", unread_key, page_key, presence]
     )
     _cached_profile(user, current, found)
@@ -851,7 +853,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
         ticket = Ticket(pk=pk, reference=reference, updated_at=updated_at)
     unread = _cached_unread(user, current, found)
     version = _page_version(ticket, newest_event_id, current, now) if current else None
-    fragment = versions.valid(found.get(page_key), version) if current else None
+    fragment = cache.valid(found.get(page_key), version) if current else None
     if fragment is None:
         if not full:
             # A stale block: now the whole row (the page shows the category and the
@@ -862,7 +864,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 raise Http404("No such ticket.")
         fragment = _main_fragment(request, _ticket_context(request, ticket))
         if current:
-            versions.store(page_key, version, fragment, PAGE_CACHE_SECONDS)
+            cache.store(page_key, version, fragment, PAGE_CACHE_SECONDS)
     viewers = svc.presence_touch(
         ticket=ticket, user=user, seen=found.get(presence, {}) if current else None
     )
@@ -1160,13 +1162,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 @agent_required
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    qs = _inbox(request.user).filter(read_at__isnull=True)
+    ids = None
     if not request.POST.get("all"):
         ids = [i for i in (_int(v) for v in request.POST.getlist("ids")[:100]) if i]
         if not ids:
             return HttpResponseBadRequest("Choose a notification.")
-        qs = qs.filter(pk__in=ids)
-    count = qs.update(read_at=timezone.now())
-    versions.bump_notifications([request.user.pk])  # update() fires no signal
+    count = notifications_mark_read(user=request.user, ids=ids)
     messages.success(request, f"Marked {count} as read.")
     return redirect("tickets:agent-notifications")

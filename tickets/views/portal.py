@@ -27,14 +27,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk import fragments, ratelimit
+from helpdesk import cache, ratelimit
 from helpdesk.exceptions import DomainError
 from helpdesk.markdown import render_markdown_many
-from knowledgebase import cache as kb_cache
-from knowledgebase.selectors import article_list_visible_to, article_suggest
+from knowledgebase.selectors import article_list_visible_to, article_suggest, visibility_class
 from tiers.models import CUSTOMER_TIER_NAMES
 
-from .. import pagecache
 from ..forms import (
     CustomerReplyForm,
     EscalationRequestForm,
@@ -519,7 +517,7 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
         rating,
     ]
     if ticket.resolved_article_id:
-        parts += [kb_cache.visibility_class(request.user), kb_cache.kb_version()]
+        parts += [visibility_class(request.user), cache.version(cache.KB)]
     return "track:" + ":".join(map(str, parts))
 
 
@@ -530,19 +528,16 @@ def _track_block(
     reader's input and errors, rendered live) is rendered once per ticket state and
     shared between readers: rendered without the request (nothing about the viewer),
     its CSRF tokens left as markers that ``fill`` replaces with the reader's own token
-    (helpdesk/fragments.py). Redis down: rendered every time. ``load``: the full row,
+    (``helpdesk.cache.render_fragment``). Redis down: rendered every time. ``load``: the full row,
     when ``ticket`` holds only what the key needs (``ticket_key_by_token``)."""
     template = "tickets/portal/_track_content.html"
     if forms:
         return render_to_string(template, _track_context(request, ticket, **forms), request)
-    fragment = pagecache.cached(
-        _track_block_key(request, ticket, _rating_param(request)),
-        lambda: fragments.render_fragment(
-            template, _track_context(request, load() if load else ticket), None
-        ),
-        TRACK_BLOCK_TTL,
+    key = _track_block_key(request, ticket, _rating_param(request))
+    render = lambda: cache.render_fragment(  # noqa: E731
+        template, _track_context(request, load() if load else ticket), None
     )
-    return fragments.fill(fragment, request)
+    return cache.fill(cache.shared({"block": (key, render)}, TRACK_BLOCK_TTL)["block"], request)
 
 
 def _track_render(

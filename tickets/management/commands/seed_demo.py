@@ -87,7 +87,7 @@ class Command(BaseCommand):
     def _history(self, users: dict, *, started: float) -> None:
         from reports.services import rollup_refresh
         from tickets.demo.history import HistoryBuilder
-        from tickets.versions import bump_tickets_version
+        from tickets.services.events import tickets_loaded
 
         existing = Ticket.objects.count()
         if existing:
@@ -103,8 +103,7 @@ class Command(BaseCommand):
         builder = HistoryBuilder(now=timezone.now(), users=users, progress=progress)
         builder.build()
         counts = builder.write()
-        # bulk_create sends no post_save: the cached queue rows are invalidated here.
-        bump_tickets_version()
+        tickets_loaded()  # bulk_create sends no post_save
         if connection.vendor == "postgresql":
             days = rollup_refresh(
                 on_progress=lambda done, total: progress(f"rollups: {done}/{total} days")
