@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "knowledgebase",
     "reports",
     "integrations",
+    "desk",
     "drf_spectacular_sidecar",
 ]
 
@@ -77,6 +78,8 @@ MIDDLEWARE = [
     "helpdesk.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Activates the signed-in user's own time zone (kept in the session: no query).
+    "desk.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

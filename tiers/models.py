@@ -188,6 +188,14 @@ class AgentProfile(TimestampedModel):
     tier = models.PositiveSmallIntegerField(choices=TierLevel.choices, default=TierLevel.FRONTLINE)
     is_manager = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    is_available = models.BooleanField(
+        _("available"), default=True, help_text=_("Off while away: shown to managers.")
+    )
+    capacity = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("How many open tickets this agent should hold at once. Empty: no limit."),
+    )
 
     class Meta:
         indexes = [models.Index(fields=["tier", "is_active"], name="agent_tier_active")]
