@@ -140,6 +140,11 @@ class CalendarForm(forms.ModelForm):
         fields = ["name", "time_zone", "is_24x7", "is_default"]
         labels = {"is_24x7": _("Open 24×7 (ignores working hours)"), "is_default": _("Default")}
 
+    def _get_validation_exclusions(self) -> set[str]:
+        # "One default calendar" is kept by moving the mark on save (desk.services),
+        # so ticking Default on a second calendar is not a constraint violation here.
+        return {*super()._get_validation_exclusions(), "is_default"}
+
 
 class HolidayForm(forms.ModelForm):
     prefix = "holiday"  # the calendar's page also has the calendar's own "name"

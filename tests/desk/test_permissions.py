@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from integrations.models import ApiToken, Webhook
 from tests.factories import (
-    AgentProfileFactory,
     CategoryFactory,
     UserFactory,
     VendorFactory,
@@ -19,14 +18,6 @@ from tickets.models import CannedResponse
 from tiers.models import EscalationPolicy, Holiday, SLAPolicy, WorkingHours
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo_manager(db):
-    """Like seed_demo's ``manager``: staff, not superuser, a manager's agent profile."""
-    user = UserFactory(username="manager", is_staff=True, is_superuser=False)
-    AgentProfileFactory(user=user, tier=3, is_manager=True)
-    return user
 
 
 @pytest.fixture
