@@ -89,3 +89,14 @@ def test_business_calendars_keep_their_own_zone_whatever_the_viewer_uses():
     assert add_business_time(spec, start, timedelta(hours=2)) == expected
     with timezone.override("Pacific/Auckland"):
         assert add_business_time(spec, start, timedelta(hours=2)) == expected
+
+
+@time_machine.travel(NOON_UTC, tick=False)
+def test_the_tracking_page_shows_the_readers_zone_even_when_cached(client, make_ticket):
+    ticket = make_ticket()
+    url = reverse("tickets:track", args=[ticket.tracking_token])
+    assert "Jul 1, 12:00" in client.get(url).content.decode()  # cached in UTC
+    reader = UserFactory(username="reader")
+    UserPreference.objects.create(user=reader, time_zone="Asia/Tokyo")
+    client.force_login(reader)
+    assert "Jul 1, 21:00" in client.get(url).content.decode()
