@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tiers', '0002_vendor_handoff_times'),
+        ("tiers", "0002_vendor_handoff_times"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agentprofile',
-            name='capacity',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='How many open tickets this agent should hold at once. Empty: no limit.', null=True),
+            model_name="agentprofile",
+            name="capacity",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="How many open tickets this agent should hold at once. Empty: no limit.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='agentprofile',
-            name='is_available',
-            field=models.BooleanField(default=True, help_text='Off while away: shown to managers.', verbose_name='available'),
+            model_name="agentprofile",
+            name="is_available",
+            field=models.BooleanField(
+                default=True,
+                help_text="Off while away: shown to managers.",
+                verbose_name="available",
+            ),
         ),
     ]
