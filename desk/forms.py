@@ -55,6 +55,20 @@ class AgentForm(forms.ModelForm):
             "is_active": _("Active (unticked: deactivated, sees no queue)"),
         }
 
+    def __init__(self, *args, actor=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def clean(self):
+        data = super().clean()
+        # A manager cannot lock themselves out of the pages they are using.
+        if self.actor is not None and self.instance.user_id == self.actor.pk:
+            if not data.get("is_manager") and not self.actor.is_superuser:
+                self.add_error("is_manager", _("You cannot remove your own manager role."))
+            if not data.get("is_active"):
+                self.add_error("is_active", _("You cannot deactivate yourself."))
+        return data
+
 
 class AgentCreateForm(forms.Form):
     username = forms.RegexField(

@@ -38,10 +38,24 @@ from .base import (
 AUDIT_PAGE_SIZE = 50
 
 
+SECTION_HELP = {
+    "agents": _("Add agents, set their tier, availability and capacity; deactivate, reset access."),
+    "categories": _("What customers choose, the tier each starts at, its default priority."),
+    "budgets": _("How long a ticket may stay in each tier, per priority."),
+    "calendars": _("Working hours, holidays and time zones the budget clocks count in."),
+    "sla": _("First-response and resolution targets promised to customers."),
+    "vendors": _("Suppliers for Tier 4 hand-offs and the categories they cover."),
+    "canned": _("Reply templates for agents."),
+    "webhooks": _("Signed notifications to other systems."),
+    "tokens": _("Everyone's API tokens; revoke one at once."),
+    "audit": _("Who changed what, and when."),
+}
+
+
 class IndexView(ManagerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         recent = selectors.audit_entry_list()[:10]
-        return self.page(request, "desk/index.html", {"recent": recent})
+        return self.page(request, "desk/index.html", {"recent": recent, "help": SECTION_HELP})
 
 
 # --- Agents -----------------------------------------------------------------
@@ -118,6 +132,10 @@ class AgentEditView(ManagedFormView):
 
     def get_object(self, pk):
         return get_object_or_404(AgentProfile.objects.select_related("user"), pk=pk)
+
+    def make_form(self, request, obj):
+        data = request.POST if request.method == "POST" else None
+        return forms.AgentForm(data, instance=obj, actor=request.user)
 
     def extra_context(self, request, obj) -> dict:
         return {"agent": obj, "token_count": obj.user.api_tokens.filter(revoked_at=None).count()}

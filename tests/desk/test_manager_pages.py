@@ -317,3 +317,14 @@ def test_a_manager_revokes_anyones_token_once(manager_client):
 def test_unknown_ids_are_404(manager_client):
     assert manager_client.get(reverse("desk:category-edit", args=[999999])).status_code == 404
     assert manager_client.post(reverse("desk:canned-delete", args=[999999])).status_code == 404
+
+
+def test_a_manager_cannot_lock_themselves_out(manager_client, demo_manager):
+    url = reverse("desk:agent-edit", args=[demo_manager.agent_profile.pk])
+    response = manager_client.post(url, {"tier": "3", "is_available": "on"})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "You cannot remove your own manager role." in text
+    assert "You cannot deactivate yourself." in text
+    profile = AgentProfile.objects.get(user=demo_manager)
+    assert profile.is_manager and profile.is_active
