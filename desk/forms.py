@@ -225,8 +225,14 @@ class SLAPolicyForm(forms.ModelForm):
 
 
 class VendorForm(forms.ModelForm):
-    response_target = PositiveDurationField(label=_("Response target"))
-    resolution_target = PositiveDurationField(label=_("Resolution target"))
+    # Declared fields do not take the model's defaults: they are given again here.
+    response_target = PositiveDurationField(
+        label=_("Response target"), initial=VendorContact._meta.get_field("response_target").default
+    )
+    resolution_target = PositiveDurationField(
+        label=_("Resolution target"),
+        initial=VendorContact._meta.get_field("resolution_target").default,
+    )
 
     class Meta:
         model = VendorContact
@@ -242,6 +248,7 @@ class VendorForm(forms.ModelForm):
             "is_active",
         ]
         widgets = {"categories": forms.CheckboxSelectMultiple}
+        labels = {"name": _("Contact name"), "email": _("E-mail")}
 
 
 class CannedResponseForm(forms.ModelForm):
