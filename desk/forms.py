@@ -8,6 +8,7 @@ import zoneinfo
 from datetime import timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.exceptions import DomainError
@@ -21,6 +22,7 @@ from tiers.models import (
     Holiday,
     Priority,
     SLAPolicy,
+    TierAssignment,
     TierLevel,
     VendorContact,
     WorkingHours,
@@ -48,7 +50,15 @@ class PositiveDurationField(forms.DurationField):
 class AgentForm(forms.ModelForm):
     class Meta:
         model = AgentProfile
-        fields = ["tier", "is_manager", "is_available", "capacity", "is_active"]
+        fields = [
+            "tier", "is_manager", "is_available", "away_until", "capacity", "skills", "is_active",
+        ]  # fmt: skip
+        widgets = {
+            "away_until": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "skills": forms.CheckboxSelectMultiple,
+        }
         labels = {
             "is_manager": _("Manager"),
             "is_available": _("Available"),
@@ -68,6 +78,13 @@ class AgentForm(forms.ModelForm):
             if not data.get("is_active"):
                 self.add_error("is_active", _("You cannot deactivate yourself."))
         return data
+
+
+class TierAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = TierAssignment
+        fields = ["mode", "reassign_after_hours"]
+        widgets = {"mode": forms.RadioSelect}
 
 
 class AgentCreateForm(forms.Form):
@@ -294,3 +311,29 @@ class TimeZoneForm(forms.Form):
         required=False,
         help_text=_("Dates and times on every page are shown in this zone."),
     )
+
+
+class AvailabilityForm(forms.Form):
+    """An agent's own "away / out of office until …" switch."""
+
+    away = forms.TypedChoiceField(
+        label=_("Availability"),
+        choices=[("0", _("Available: auto-assignment may give me tickets")),
+                 ("1", _("Away / out of office"))],
+        coerce=lambda v: v == "1",
+        widget=forms.RadioSelect,
+    )  # fmt: skip
+    until = forms.DateTimeField(
+        label=_("Back on"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        help_text=_("Optional: from then on you count as available again."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        until = data.get("until")
+        if data.get("away") and until is not None and until <= timezone.now():
+            self.add_error("until", _("The return date must be in the future."))
+        return data

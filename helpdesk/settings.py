@@ -319,6 +319,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tiers.tasks.vendor_followup",
         "schedule": timedelta(seconds=env.float("VENDOR_FOLLOWUP_SECONDS", default=60.0)),
     },
+    "ticket-assignment": {
+        # Auto-assignment runs on every arrival (an event hook); this catches up what a
+        # hook missed and moves the tickets of agents who are away (tiers/assignment.py).
+        "task": "tiers.tasks.assignment_sweep",
+        "schedule": timedelta(seconds=env.float("ASSIGNMENT_SWEEP_SECONDS", default=60.0)),
+        "options": {"expires": 50},
+    },
     "notification-outbox": {
         "task": "tickets.tasks.notification_outbox_flush",
         "schedule": timedelta(seconds=60),

@@ -12,11 +12,32 @@ class TiersConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from . import selectors
-        from .models import BusinessCalendar, EscalationPolicy, Holiday, SLAPolicy, WorkingHours
+        from .models import (
+            BusinessCalendar,
+            EscalationPolicy,
+            Holiday,
+            SLAPolicy,
+            TierAssignment,
+            WorkingHours,
+        )
 
-        for sender in (EscalationPolicy, SLAPolicy, BusinessCalendar, WorkingHours, Holiday):
+        # TierAssignment: which tiers assign automatically (its turn pointer is written
+        # with update(), which sends no signal, so assignments do not bump the version).
+        senders = (
+            EscalationPolicy, SLAPolicy, BusinessCalendar, WorkingHours, Holiday, TierAssignment,
+        )  # fmt: skip
+        for sender in senders:
             uid = f"tiers-policies-{sender.__name__}"
             post_save.connect(selectors.policies_changed, sender=sender, dispatch_uid=uid)
             post_delete.connect(
                 selectors.policies_changed, sender=sender, dispatch_uid=uid + "-del"
             )
+
+        # Auto-assignment runs after every write that may leave a ticket unassigned in
+        # a tier, whichever path wrote it (tiers/assignment.py).
+        from tickets.services.core import EVENT_HOOKS
+
+        from .assignment import on_event
+
+        if on_event not in EVENT_HOOKS:
+            EVENT_HOOKS.append(on_event)

@@ -27,6 +27,7 @@ SECTIONS = [
     ("agents", gettext_lazy("Agents"), "desk:agents"),
     ("categories", gettext_lazy("Categories"), "desk:categories"),
     ("budgets", gettext_lazy("Escalation budgets"), "desk:budgets"),
+    ("assignment", gettext_lazy("Auto-assignment"), "desk:assignment"),
     ("calendars", gettext_lazy("Calendars"), "desk:calendars"),
     ("sla", gettext_lazy("SLA policies"), "desk:sla"),
     ("vendors", gettext_lazy("Vendors"), "desk:vendors"),

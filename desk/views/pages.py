@@ -21,6 +21,7 @@ from tiers.models import (
     Holiday,
     Priority,
     SLAPolicy,
+    TierAssignment,
     VendorContact,
     WorkingHours,
 )
@@ -42,6 +43,7 @@ SECTION_HELP = {
     "agents": _("Add agents, set their tier, availability and capacity; deactivate, reset access."),
     "categories": _("What customers choose, the tier each starts at, its default priority."),
     "budgets": _("How long a ticket may stay in each tier, per priority."),
+    "assignment": _("Whether each tier's new tickets go to an agent on their own, and how."),
     "calendars": _("Working hours, holidays and time zones the budget clocks count in."),
     "sla": _("First-response and resolution targets promised to customers."),
     "vendors": _("Suppliers for Tier 4 hand-offs and the categories they cover."),
@@ -192,6 +194,36 @@ class CategoryFormView(ManagedFormView):
     form_class = forms.CategoryForm
     list_url = "desk:categories"
     noun = _("category")
+
+
+# --- Auto-assignment --------------------------------------------------------
+
+
+class AssignmentListView(ManagedListView):
+    section = "assignment"
+    title = _("Auto-assignment")
+    intro = _(
+        "Per tier: off (agents claim from the queue), round robin, or least open work. "
+        "Only available agents below their capacity and skilled in the category are picked."
+    )
+    columns = [
+        (_("Tier"), lambda a: a.get_tier_display()),
+        (_("Mode"), lambda a: a.get_mode_display()),
+        (_("Reassign after (hours away)"), lambda a: a.reassign_after_hours or gettext("never")),
+        (_("Last assigned"), lambda a: a.last_assignee.get_username() if a.last_assignee else None),
+    ]
+    edit_url = "desk:assignment-edit"
+
+    def queryset(self):
+        return TierAssignment.objects.select_related("last_assignee").order_by("tier")
+
+
+class AssignmentFormView(ManagedFormView):
+    section = "assignment"
+    model = TierAssignment
+    form_class = forms.TierAssignmentForm
+    list_url = "desk:assignment"
+    noun = _("auto-assignment")
 
 
 # --- Escalation budgets -----------------------------------------------------

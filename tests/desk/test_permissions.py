@@ -15,7 +15,7 @@ from tests.factories import (
     make_agent,
 )
 from tickets.models import CannedResponse
-from tiers.models import EscalationPolicy, Holiday, SLAPolicy, WorkingHours
+from tiers.models import EscalationPolicy, Holiday, SLAPolicy, TierAssignment, WorkingHours
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +42,7 @@ def objects(db, calendar, policies):
         "token": token.pk,
         "holiday": holiday.pk,
         "hours": hours.pk,
+        "assignment": TierAssignment.objects.get(tier=1).pk,
     }
 
 
@@ -55,6 +56,8 @@ GET_PAGES = [
     ("desk:category-edit", "category"),
     ("desk:budgets", None),
     ("desk:policy-edit", "policy"),
+    ("desk:assignment", None),
+    ("desk:assignment-edit", "assignment"),
     ("desk:calendars", None),
     ("desk:calendar-new", None),
     ("desk:calendar-edit", "calendar"),
