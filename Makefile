@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean
+.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean vendor-axe
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,18 @@ chromium:
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	@command -v wrk >/dev/null
+
+## axe-core (the accessibility audit of the browser tests) is vendored from npm like
+## htmx and Chart.js: `make vendor-axe AXE_VERSION=…` fetches another release with
+## npm (which checks the package's integrity) and replaces the file the tests load.
+AXE_VERSION ?= 4.14.1
+vendor-axe:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+		tar xzf axe-core-$(AXE_VERSION).tgz && cd - >/dev/null && \
+		rm -f static/vendor/axe-core-*.min.js && \
+		cp $$tmp/package/axe.min.js static/vendor/axe-core-$(AXE_VERSION).min.js && \
+		cp $$tmp/package/LICENSE static/vendor/axe-core.LICENSE && rm -rf $$tmp
+	@echo "static/vendor/axe-core-$(AXE_VERSION).min.js (update AXE_FILE in tests/e2e/a11y.py)"
 
 ## Redis must answer (Debian's package is installed when absent). PostgreSQL: the
 ## machine's own cluster is started when it is installed but stopped; a machine with

@@ -17,6 +17,8 @@ NAV_URL_NAMES = {
     "ticket_new": "tickets:ticket-new",
     "my_tickets": "tickets:my-tickets",
     "tokens": "integrations:tokens",
+    "manage": "desk:index",
+    "preferences": "preferences",
     "login": "login",
     "logout": "logout",
 }

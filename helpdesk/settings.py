@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "knowledgebase",
     "reports",
     "integrations",
+    "desk",
     "drf_spectacular_sidecar",
 ]
 
@@ -77,6 +78,8 @@ MIDDLEWARE = [
     "helpdesk.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Activates the signed-in user's own time zone (kept in the session: no query).
+    "desk.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -326,6 +329,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.lifecycle_sweep",
         "schedule": timedelta(seconds=env.float("TICKET_LIFECYCLE_SECONDS", default=300.0)),
         "options": {"expires": 240},
+    },
+    "ticket-assignment": {
+        # Auto-assignment runs on every arrival (an event hook); this catches up what a
+        # hook missed and moves the tickets of agents who are away (tiers/assignment.py).
+        "task": "tiers.tasks.assignment_sweep",
+        "schedule": timedelta(seconds=env.float("ASSIGNMENT_SWEEP_SECONDS", default=60.0)),
+        "options": {"expires": 50},
     },
     "notification-outbox": {
         "task": "tickets.tasks.notification_outbox_flush",

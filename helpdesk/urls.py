@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from desk.views.preferences import preferences
 from tickets.views import accounts as customer_accounts
 
 from . import views
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/verify/<str:token>/", customer_accounts.verify, name="account-verify"),
     path("accounts/verify/", customer_accounts.verify_resend, name="account-verify-resend"),
     path("accounts/tokens/", include("integrations.urls")),
+    path("accounts/preferences/", preferences, name="preferences"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("helpdesk.api_urls")),
     path("kb/", include("knowledgebase.urls")),
     path("dashboard/", include("reports.urls")),
+    path("manage/", include("desk.urls")),
     path("vendor/", include("tiers.urls")),
     path("", include("tickets.urls")),
 ]

@@ -182,12 +182,69 @@ class AgentProfile(TimestampedModel):
     tier = models.PositiveSmallIntegerField(choices=TierLevel.choices, default=TierLevel.FRONTLINE)
     is_manager = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    is_available = models.BooleanField(
+        _("available"), default=True, help_text=_("Off while away: shown to managers.")
+    )
+    capacity = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("How many open tickets this agent should hold at once. Empty: no limit."),
+    )
+    away_until = models.DateTimeField(
+        _("away until"),
+        null=True,
+        blank=True,
+        help_text=_("Out of office: the agent counts as available again from this moment."),
+    )
+    skills = models.ManyToManyField(
+        "tickets.Category",
+        blank=True,
+        related_name="skilled_agents",
+        help_text=_("Categories auto-assignment gives this agent. None: every category."),
+    )
 
     class Meta:
         indexes = [models.Index(fields=["tier", "is_active"], name="agent_tier_active")]
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} (Tier {self.tier})"
+
+    def available_at(self, now) -> bool:
+        """Available, or away with a return date that has come."""
+        return self.is_available or (self.away_until is not None and self.away_until <= now)
+
+
+class TierAssignment(TimestampedModel):
+    """How a tier's new arrivals get an agent: nobody (they wait in the queue), in turn,
+    or to whoever holds the least open work. One row per tier, edited by managers."""
+
+    class Mode(models.TextChoices):
+        OFF = "off", _("Off: agents claim from the queue")
+        ROUND_ROBIN = "round_robin", _("Round robin: each agent in turn")
+        LEAST_OPEN = "least_open", _("Least open work first")
+
+    tier = models.PositiveSmallIntegerField(
+        choices=[c for c in TierLevel.choices if c[0] < TierLevel.VENDOR], unique=True
+    )
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.OFF)
+    # Round robin's place in the turn; the row's lock serialises the picks of one tier.
+    last_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    reassign_after_hours = models.PositiveSmallIntegerField(
+        default=0,
+        help_text=_(
+            "A ticket whose agent is away and that nobody touched for this many hours goes "
+            "to someone else. 0: never."
+        ),
+    )
+
+    class Meta:
+        ordering = ["tier"]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier}: {self.get_mode_display()}"
 
 
 class VendorContact(TimestampedModel):

@@ -12,7 +12,14 @@ from django.db.models import QuerySet
 from helpdesk.cache import POLICIES, VersionedMemo
 
 from .business_time import TWENTY_FOUR_SEVEN, CalendarSpec
-from .models import AgentProfile, BusinessCalendar, EscalationPolicy, SLAPolicy, VendorContact
+from .models import (
+    AgentProfile,
+    BusinessCalendar,
+    EscalationPolicy,
+    SLAPolicy,
+    TierAssignment,
+    VendorContact,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -99,6 +106,18 @@ def _calendar_default_uncached() -> CalendarSpec:
     # No prefetch: a 24×7 calendar (the default) never reads its hours or holidays, and
     # calendar_spec_from loads them itself for a business-hours one.
     return calendar_spec_from(BusinessCalendar.objects.filter(is_default=True).first())
+
+
+def auto_assign_tiers() -> frozenset[int]:
+    """The tiers whose arrivals are assigned automatically (``tiers/assignment.py``)."""
+    return _memoized(
+        ("auto_assign_tiers",),
+        lambda: frozenset(
+            TierAssignment.objects.exclude(mode=TierAssignment.Mode.OFF).values_list(
+                "tier", flat=True
+            )
+        ),
+    )
 
 
 def budget_rule_for(*, tier: int, priority: str) -> BudgetRule | None:

@@ -74,3 +74,11 @@ def vendor_chase_send(handoff_id: int) -> int:
     from . import services
 
     return services.vendor_chase_send(handoff_id=handoff_id)
+
+
+@shared_task(name="tiers.tasks.assignment_sweep")
+def assignment_sweep() -> dict[str, int]:
+    """Assignments a hook missed; tickets of agents away too long move on."""
+    from .assignment import assignment_sweep as sweep
+
+    return sweep().summary()

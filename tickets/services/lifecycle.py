@@ -96,7 +96,6 @@ def _remind(ticket: Ticket, *, days: int, report: LifecycleReport) -> None:
         dedupe_key=key,
         notify=True,
     )
-    ticket.save(update_fields=["updated_at"])  # the timeline changed: cached views recompute
     report.reminded.append(ticket.reference)
 
 

@@ -505,8 +505,9 @@ TRACK_BLOCK_TTL = 120
 def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
     """What the block shows, as a key: the ticket row (``updated_at``), its newest
     event (every reply, note, move, rating, escalation request and file comes with
-    one), the minute, the language and the ``?rating=`` of an e-mail link; for a
-    resolved-with-article ticket, the reader's KB visibility and the KB version.
+    one), the minute, the language, the reader's time zone and the ``?rating=`` of an
+    e-mail link; for a resolved-with-article ticket, the reader's KB visibility and the
+    KB version.
     ``ticket`` comes from ``ticket_key_by_token`` (``track``, the one plain view)."""
     parts: list[Any] = [
         ticket.pk,
@@ -514,6 +515,8 @@ def _track_block_key(request: HttpRequest, ticket: Ticket, rating: str) -> str:
         ticket.newest_event_id or 0,
         int(time.time() // 60),
         translation.get_language(),
+        # The block prints event times in the reader's own zone (desk middleware).
+        timezone.get_current_timezone_name(),
         rating,
     ]
     if ticket.resolved_article_id:

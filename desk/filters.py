@@ -1,0 +1,42 @@
+"""The audit log's filters (django-filter): who, what kind of object, which action,
+which days, and a search in the object's name."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import AuditEntry
+from .selectors import audit_object_types
+
+
+class AuditEntryFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(
+        field_name="actor_name", lookup_expr="iexact", label=_("Changed by (username)")
+    )
+    object_type = django_filters.ChoiceFilter(label=_("What"), choices=())
+    action = django_filters.ChoiceFilter(label=_("Action"), choices=AuditEntry.Action.choices)
+    since = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label=_("From"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label=_("To"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    q = django_filters.CharFilter(
+        field_name="object_repr", lookup_expr="icontains", label=_("Name contains")
+    )
+
+    class Meta:
+        model = AuditEntry
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["object_type"].extra["choices"] = [(t, t) for t in audit_object_types()]
