@@ -4,14 +4,12 @@ wide (screenshots of each are kept with the test's output)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from playwright.sync_api import expect
 
 from knowledgebase.models import Article
 from tests.e2e.a11y import assert_accessible, tab_to
-from tests.e2e.stack import SCREENSHOTS, login
+from tests.e2e.stack import login
 from tickets.models import Category, Ticket
 from tickets.services import core
 from tiers.models import AgentProfile, BusinessCalendar
@@ -161,7 +159,7 @@ def test_main_pages_work_375_px_wide(chromium, live_server, demo, tmp_path):
     """No page scrolls sideways at 375 px (tables scroll inside their own box), the
     main action stays visible, and a screenshot of each page is kept."""
     ticket = _ticket()
-    out = SCREENSHOTS if os.environ.get("TIERDESK_SCREENSHOTS") == "1" else tmp_path
+    out = tmp_path / "375px"  # kept with the test's output (pytest's basetemp)
     out.mkdir(parents=True, exist_ok=True)
     contexts = {}
     try:
