@@ -246,6 +246,15 @@ class TierAssignment(TimestampedModel):
     def __str__(self) -> str:
         return f"Tier {self.tier}: {self.get_mode_display()}"
 
+    @classmethod
+    def every_tier(cls) -> list[TierAssignment]:
+        """Tiers 1-3, each with its row (created "off" where missing)."""
+        rows = {a.tier: a for a in cls.objects.select_related("last_assignee")}
+        for tier in (1, 2, 3):
+            if tier not in rows:
+                rows[tier], _created = cls.objects.get_or_create(tier=tier)
+        return [rows[t] for t in sorted(rows)]
+
 
 class VendorContact(TimestampedModel):
     """An external supplier that takes Tier 4 hand-offs for its categories."""

@@ -215,7 +215,7 @@ class AssignmentListView(ManagedListView):
     edit_url = "desk:assignment-edit"
 
     def queryset(self):
-        return TierAssignment.objects.select_related("last_assignee").order_by("tier")
+        return TierAssignment.every_tier()
 
 
 class AssignmentFormView(ManagedFormView):

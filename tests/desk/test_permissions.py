@@ -42,7 +42,7 @@ def objects(db, calendar, policies):
         "token": token.pk,
         "holiday": holiday.pk,
         "hours": hours.pk,
-        "assignment": TierAssignment.objects.get(tier=1).pk,
+        "assignment": TierAssignment.every_tier()[0].pk,
     }
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 def set_mode(tier: int, mode: str, **fields) -> TierAssignment:
-    config = TierAssignment.objects.get(tier=tier)
+    config, _created = TierAssignment.objects.get_or_create(tier=tier)
     config.mode = mode
     for key, value in fields.items():
         setattr(config, key, value)
@@ -250,7 +250,7 @@ class TestPages:
         assert response.status_code == 403
 
     def test_a_manager_switches_a_tier_to_round_robin(self, client, manager, team, arrive):
-        config = TierAssignment.objects.get(tier=1)
+        config = TierAssignment.every_tier()[0]
         client.force_login(manager)
         listing = client.get(reverse("desk:assignment")).content.decode()
         assert "Off: agents claim from the queue" in listing
