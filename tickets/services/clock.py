@@ -138,7 +138,7 @@ def sla_points(
     """The customer-SLA checkpoints ``(at, kind, clock, due)``, sorted: a warning when
     ``warn_at_percent`` of a target has passed since the ticket was opened (never after
     its due), and a breach at the due. ``sla_start`` sets ``sla_warn_at`` to the first;
-    the escalation sweep fires them (``tiers.services.sla_checkpoints``)."""
+    the escalation sweep fires them (``tiers.services.sla.sla_checkpoints``)."""
     pct = (policy.warn_at_percent if policy else 75) / 100
     start = ticket.created_at or now
     points: list[tuple[datetime, str, str, datetime]] = []
