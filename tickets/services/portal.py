@@ -38,7 +38,8 @@ from ..models import (
     Ticket,
     TicketEvent,
 )
-from . import clock, core
+from ..selectors import next_update_due
+from . import core
 from .attachments import attachment_add, validate_uploads
 from .events import tickets_update
 from .notify import send_templated_mail
@@ -373,7 +374,7 @@ def csat_submit(
 
 def ticket_is_overdue(ticket: Ticket, *, now: datetime | None = None) -> bool:
     """Late in the customer's eyes: the promised update time has passed."""
-    due = clock.next_update_due(ticket)
+    due = next_update_due(ticket)
     return ticket.sla_breached_at is not None or (
         due is not None and due <= (now or timezone.now())
     )

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from tickets.models import Ticket, TicketEvent
-from tickets.services.clock import sla_points
 from tickets.services.events import (
     ticket_event_create,
     tickets_update,
@@ -21,6 +20,7 @@ from tickets.services.notify import (
     bells_store,
 )
 
+from ..clock import sla_points
 from ..selectors import (
     sla_policy_for,
 )

@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import ConflictError, ForbiddenError
 from tickets.models import Ticket, TicketEvent
 from tickets.selectors import user_can_act_on
-from tickets.services import core
 from tickets.services.attachments import attachment_add, validate_uploads
 from tickets.services.core import ticket_enter_tier
 from tickets.services.events import (
@@ -26,6 +25,7 @@ from tickets.services.events import (
     tickets_compare_and_set,
 )
 
+from .. import clock
 from ..business_time import add_business_time
 from ..models import VendorContact, VendorHandoff
 from ..selectors import (
@@ -119,8 +119,8 @@ def _flag_no_vendor(
     if cas is not None:
         # The timer stops here: a person has to decide; leaving the deadline in the
         # past would re-alert every second.
-        core.clock.clock_stop(ticket)
-        fields.extend(core.clock.CLOCK_FIELDS)
+        clock.clock_stop(ticket)
+        fields.extend(clock.CLOCK_FIELDS)
         ticket.updated_at = now
     _write_handoff_ticket(ticket, fields=fields, cas=cas)
     event = ticket_event_create(

@@ -16,11 +16,11 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
-from helpdesk import cache
+from helpdesk import cache, sqlcache
 from helpdesk.markdown import render_markdown_many
 from knowledgebase.selectors import article_list_visible_to, article_suggest, visibility_class
 from tiers.models import AgentProfile, Priority
-from tiers.selectors import agent_profile_of, user_is_manager
+from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from ... import queue as q
 from ...models import CannedResponse, Ticket, TicketEvent
@@ -388,9 +388,15 @@ def _visible_ticket_qs(user: Any, reference: str) -> QuerySet[Ticket]:
 
 def _key_row(user: Any, reference: str) -> tuple | None:
     """``(id, updated_at, newest event id)`` of the ticket if the user may see it: a
-    hit needs only these."""
-    qs = _visible_ticket_qs(user, reference).values_list("pk", "updated_at", "newest_event_id")
-    return next(iter(qs[:1]), None)
+    hit needs only these, read with SQL compiled once per visibility inputs."""
+    return sqlcache.first_row(
+        ("agent-key-row", user.pk, user_is_manager(user), user_max_tier(user)),
+        lambda ref: _visible_ticket_qs(user, ref).values_list(
+            "pk", "updated_at", "newest_event_id"
+        )[:1],
+        reference,
+        model=Ticket,
+    )
 
 
 def _page_key(user_id: int, reference: str, canned: int) -> str:
