@@ -7,7 +7,6 @@ services check ``user_can_act_on`` for writes.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from django.db.models import Q, QuerySet
@@ -45,6 +44,7 @@ from .selectors import (
     ticket_timeline,
 )
 from .services import core
+from .services.portal import ticket_open
 from .services.uploads import ticket_attachments_upload
 
 REFERENCE_RE = re.compile(r"TD-\d{1,12}")
@@ -325,37 +325,19 @@ class TicketListApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = request.headers.get("Idempotency-Key", "")
-        submission_key = None
-        if key:
-            if len(key) > 64 or not key.isprintable():
-                raise DomainError(
-                    _("Idempotency-Key: at most 64 printable characters."), field="Idempotency-Key"
-                )
-            # Scoped to the caller, so one user's key can never return another's ticket.
-            digest = hashlib.sha256(key.encode()).hexdigest()[:40]
-            submission_key = f"api:{user.pk}:{digest}"
-        category = data["category"]
-        if staff and data.get("priority"):
-            priority = data["priority"]
-        else:
-            priority = core.priority_from(
-                category=category, urgency=data["urgency"], impact=data["impact"]
-            )
-        on_behalf = staff and (data.get("requester_email") or data.get("requester_name"))
         # A retried request (same key) gets its first ticket back: 200 instead of 201.
-        ticket, created = core.ticket_create_or_get(
-            category=category,
+        ticket, created = ticket_open(
+            user=user,
+            staff=staff,
+            category=data["category"],
             subject=data["subject"],
             description=data["description"],
-            requester=None if on_behalf else user,
-            requester_name=(data.get("requester_name") if on_behalf else None)
-            or user.get_full_name()
-            or user.get_username(),
-            requester_email=(data.get("requester_email") if on_behalf else None) or user.email,
-            priority=priority,
-            submission_key=submission_key,
-            via="api",
+            urgency=data["urgency"],
+            impact=data["impact"],
+            priority=data.get("priority"),
+            requester_name=data.get("requester_name"),
+            requester_email=data.get("requester_email"),
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
         ticket = Ticket.objects.select_related("category", "assignee").get(pk=ticket.pk)
         return ticket_response(

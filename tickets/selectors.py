@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import router
@@ -15,6 +16,7 @@ from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from helpdesk import sqlcache
 from helpdesk.cache import DIRECTORY, VersionedMemo
 from knowledgebase.selectors import article_list_visible_to
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
@@ -123,16 +125,21 @@ TRACK_KEY_FIELDS = ("id", "reference", "tracking_token", "updated_at", "resolved
 
 def ticket_key_by_token(*, token: str) -> Ticket:
     """The tracking link's ticket with only ``TRACK_KEY_FIELDS`` and ``newest_event_id``
-    loaded (the others on first access): what a cached tracking page needs. The same checks as ``ticket_get_by_token``."""
+    loaded (the others on first access), read with SQL compiled once per process
+    (``helpdesk.sqlcache``): what a cached tracking page needs. The same checks as ``ticket_get_by_token``."""
     if not token or len(token) > 64:
         raise Http404
-    qs = (
-        Ticket.objects.filter(tracking_token=token)
-        .order_by()
-        .annotate(newest_event_id=newest_event_id())
-        .values_list(*TRACK_KEY_FIELDS, "newest_event_id")
+    row = sqlcache.first_row(
+        "ticket-key-by-token",
+        lambda value: (
+            Ticket.objects.filter(tracking_token=value)
+            .order_by()
+            .annotate(newest_event_id=newest_event_id())
+            .values_list(*TRACK_KEY_FIELDS, "newest_event_id")[:1]
+        ),
+        token,
+        model=Ticket,
     )
-    row = next(iter(qs[:1]), None)
     if row is None or not secrets.compare_digest(row[2], token):
         raise Http404
     ticket = _from_values(Ticket, TRACK_KEY_FIELDS, row[:-1])
@@ -192,3 +199,12 @@ def article_slugs_visible_to(*, user: AnyUser, slugs: Sequence[str]) -> list[str
         article_list_visible_to(user=user).filter(slug__in=wanted).values_list("slug", flat=True)
     )
     return [s for s in wanted if s in known]
+
+
+def next_update_due(ticket: Ticket) -> datetime | None:
+    """What the customer is told: when they will hear from us next."""
+    if ticket.status in Ticket.DONE_STATUSES or ticket.status == Ticket.Status.PENDING_CUSTOMER:
+        return None
+    if ticket.first_response_at is None and ticket.first_response_due:
+        return ticket.first_response_due
+    return ticket.resolution_due

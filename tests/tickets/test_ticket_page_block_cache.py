@@ -1,4 +1,4 @@
-"""The agent ticket page's main block is cached per viewer (tickets/views/agent.py,
+"""The agent ticket page's main block is cached per viewer (tickets/views/agent/ticket.py,
 ``ticket_detail``). These tests hold it to its contract: with the block warm, every
 kind of write shows on the next view; no viewer gets another's block; the CSRF token
 in the page is always the requester's own (the cached HTML holds a marker, never a
@@ -26,7 +26,7 @@ from tickets.services import core
 from tickets.services import portal as portal_svc
 from tickets.services.agent import ticket_access_grant
 from tickets.services.uploads import ticket_attachments_upload
-from tickets.views import agent as views
+from tickets.views.agent import ticket as views
 from tiers.models import AgentProfile
 from tiers.services import escalation_sweep, vendor_handoff, vendor_handoff_revoke
 

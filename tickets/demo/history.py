@@ -4,7 +4,7 @@
 promoted by the timer, bounced, resolved, rated, …) is played in memory on a
 ``Ticket`` instance by :class:`_Life`, one method per service, at explicit moments.
 The services read the clock themselves, so they are not called; their pure parts are:
-the tier and SLA clocks (``tickets.services.clock``), ``ticket_enter_tier`` and
+the tier and SLA clocks (``tiers.clock``), ``ticket_enter_tier`` and
 ``handoff_text`` (``tickets.services.core``), and the escalation engine's
 ``promotion`` / ``tier_warning`` / ``sla_event`` / ``sla_checkpoints`` (``tiers.services``), so a timer
 promotion carries the very explanation the sweep writes. Between two actions every
@@ -51,8 +51,8 @@ from tickets.models import (
     TicketEvent,
     new_tracking_token,
 )
-from tickets.services import clock
 from tickets.services.core import handoff_text, priority_from, ticket_enter_tier
+from tiers import clock
 from tiers.business_time import add_business_time
 from tiers.models import AgentProfile, VendorContact, VendorHandoff
 from tiers.selectors import budget_rule_for, calendar_default, policies_pinned

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
+from tiers import clock
 from tiers.models import TierLevel
 from tiers.selectors import agent_profile_of, user_is_manager
 
@@ -30,7 +31,7 @@ from ..models import (
     TicketAccessGrant,
     TicketEvent,
 )
-from . import clock, core
+from . import core
 from .core import TicketError, ticket_enter_tier
 from .events import ticket_event_create, tickets_update
 from .notify import bell, bells_store

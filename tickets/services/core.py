@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import ConflictError, DomainError, ForbiddenError
+from tiers import clock
 from tiers.models import PRIORITY_RANK, Priority, TierLevel
 from tiers.selectors import policies_pinned
 
 from ..models import Category, Ticket, TicketEvent
 from ..selectors import article_slugs_visible_to, user_can_act_on
-from . import clock
 from .events import EVENT_HOOKS, ticket_event_create, tickets_update  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:

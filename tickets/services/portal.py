@@ -38,7 +38,8 @@ from ..models import (
     Ticket,
     TicketEvent,
 )
-from . import clock, core
+from ..selectors import next_update_due
+from . import core
 from .attachments import attachment_add, validate_uploads
 from .events import tickets_update
 from .notify import send_templated_mail
@@ -207,6 +208,48 @@ def ticket_submit(
     return ticket
 
 
+def ticket_open(
+    *,
+    user: User,
+    staff: bool,
+    category: Category,
+    subject: str,
+    description: str,
+    urgency: str | None = None,
+    impact: str | None = None,
+    priority: str | None = None,
+    requester_name: str | None = None,
+    requester_email: str | None = None,
+    idempotency_key: str = "",
+) -> tuple[Ticket, bool]:
+    """A ticket opened through the API, under the form's rules: the priority follows
+    from urgency and impact unless staff set it, only staff open one for someone else,
+    and an ``idempotency_key`` (scoped to the caller, so one user's key never returns
+    another's ticket) makes a retry return the first ticket (``created`` False)."""
+    submission_key = None
+    if idempotency_key:
+        if len(idempotency_key) > 64 or not idempotency_key.isprintable():
+            raise DomainError(
+                _("Idempotency-Key: at most 64 printable characters."), field="Idempotency-Key"
+            )
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+        submission_key = f"api:{user.pk}:{digest}"
+    if not (staff and priority):
+        priority = core.priority_from(category=category, urgency=urgency, impact=impact)
+    on_behalf = staff and (requester_email or requester_name)
+    return core.ticket_create_or_get(
+        category=category,
+        subject=subject,
+        description=description,
+        requester=None if on_behalf else user,
+        requester_name=(requester_name if on_behalf else None) or _display_name(user, ""),
+        requester_email=(requester_email if on_behalf else None) or user.email,
+        priority=priority,
+        submission_key=submission_key,
+        via="api",
+    )
+
+
 # ---------------------------------------------------------------------------
 # On the tracking page
 # ---------------------------------------------------------------------------
@@ -331,7 +374,7 @@ def csat_submit(
 
 def ticket_is_overdue(ticket: Ticket, *, now: datetime | None = None) -> bool:
     """Late in the customer's eyes: the promised update time has passed."""
-    due = clock.next_update_due(ticket)
+    due = next_update_due(ticket)
     return ticket.sla_breached_at is not None or (
         due is not None and due <= (now or timezone.now())
     )

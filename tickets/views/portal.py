@@ -42,13 +42,13 @@ from ..forms import (
 )
 from ..models import Category, Ticket, TicketEvent
 from ..selectors import (
+    next_update_due,
     ticket_attachments,
     ticket_get_by_token,
     ticket_key_by_token,
     tickets_of_requester,
 )
 from ..services import portal as portal_services
-from ..services.clock import next_update_due
 
 logger = logging.getLogger(__name__)
 Kind = TicketEvent.Kind

@@ -1,8 +1,11 @@
-"""The tier-budget and customer-SLA clocks of a ticket.
+"""The tier-budget and customer-SLA clock maths of a ticket, beside the business-time
+arithmetic it is built on (``business_time.py``).
 
-These helpers only set fields on an in-memory ticket; the calling service saves
-and writes the event, inside its transaction. ``escalate_at`` is NULL whenever the
-tier clock is not running, so the sweep index holds live tickets only.
+These functions only set fields on an in-memory ticket (any object with the
+``tickets.Ticket`` clock fields): they read the policies (memoized, ``selectors``) and
+write nothing; the calling service saves and writes the event, inside its
+transaction. ``escalate_at`` is NULL whenever the tier clock is not running, so the
+sweep index holds live tickets only.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tiers.business_time import add_business_time, business_time_between
-from tiers.selectors import budget_rule_for, calendar_default, sla_policy_for
-
-from ..models import Ticket
+from .business_time import add_business_time, business_time_between
+from .selectors import budget_rule_for, calendar_default, sla_policy_for
 
 if TYPE_CHECKING:
-    from tiers.models import SLAPolicy
+    from .models import SLAPolicy
+
+    Ticket = Any  # a tickets.Ticket: this module does not import the tickets app
 
 CLOCK_FIELDS = [
     "escalate_at",
@@ -183,7 +186,7 @@ def sla_points(
     """The customer-SLA checkpoints ``(at, kind, clock, due)``, sorted: a warning when
     ``warn_at_percent`` of a target has passed since the ticket was opened (never after
     its due), and a breach at the due. ``sla_start`` sets ``sla_warn_at`` to the first;
-    the escalation sweep fires them (``tiers.services.sla_checkpoints``)."""
+    the escalation sweep fires them (``tiers.services.sla.sla_checkpoints``)."""
     pct = (policy.warn_at_percent if policy else 75) / 100
     start = ticket.created_at or now
     points: list[tuple[datetime, str, str, datetime]] = []
@@ -200,12 +203,3 @@ def sla_points(
             points.append((min(warn, res_due), "warning", "resolution", res_due))
         points.append((res_due, "breach", "resolution", res_due))
     return sorted(points)
-
-
-def next_update_due(ticket: Ticket) -> datetime | None:
-    """What the customer is told: when they will hear from us next."""
-    if ticket.status in Ticket.DONE_STATUSES or ticket.status == Ticket.Status.PENDING_CUSTOMER:
-        return None
-    if ticket.first_response_at is None and ticket.first_response_due:
-        return ticket.first_response_due
-    return ticket.resolution_due
