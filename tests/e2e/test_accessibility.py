@@ -5,13 +5,14 @@ wide (screenshots of each are kept with the test's output)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from knowledgebase.models import Article
 from tests.e2e.a11y import assert_accessible, tab_to
-from tests.e2e.stack import SCREENSHOTS, login
+from tests.e2e.stack import login
 from tickets.models import Category, Ticket
 from tickets.services import core
 from tiers.models import AgentProfile, BusinessCalendar
@@ -161,7 +162,8 @@ def test_main_pages_work_375_px_wide(chromium, live_server, demo, tmp_path):
     """No page scrolls sideways at 375 px (tables scroll inside their own box), the
     main action stays visible, and a screenshot of each page is kept."""
     ticket = _ticket()
-    out = SCREENSHOTS if os.environ.get("TIERDESK_SCREENSHOTS") == "1" else tmp_path
+    # E2E_SCREENSHOT_DIR keeps them somewhere to look at (CI artifacts, a review).
+    out = Path(os.environ.get("E2E_SCREENSHOT_DIR") or tmp_path / "narrow")
     out.mkdir(parents=True, exist_ok=True)
     contexts = {}
     try:

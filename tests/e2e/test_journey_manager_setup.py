@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from desk.models import AuditEntry
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.stack import login, screenshot
+from tests.e2e.stack import login
 from tickets.models import Category
 from tickets.services import core
 from tiers.models import AgentProfile, BusinessCalendar, EscalationPolicy, VendorContact
@@ -104,7 +104,6 @@ def test_a_manager_sets_up_a_team_without_django_admin(new_page, demo):
     expect(rows.first).to_contain_text("manager")
     expect(rows.first).to_contain_text("1:30:00")
     assert_accessible(page)
-    screenshot(page, "manager-audit-log")
     assert AuditEntry.objects.filter(actor_name="manager").count() == 7
 
     # And the desk works that way: a lab ticket starts at Tier 2 on the new budget.
