@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.apps import apps
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEntry
@@ -39,4 +41,15 @@ class AuditEntryFilter(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.filters["object_type"].extra["choices"] = [(t, t) for t in audit_object_types()]
+        self.filters["object_type"].extra["choices"] = [
+            (label, _model_name(label)) for label in audit_object_types()
+        ]
+
+
+def _model_name(label: str) -> str:
+    """``tiers.escalationpolicy`` → "Escalation policy" (the label itself for a model
+    that no longer exists: the log outlives it)."""
+    try:
+        return capfirst(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label

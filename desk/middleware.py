@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -22,7 +23,11 @@ class UserTimeZoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         session = getattr(request, "session", None)
-        name = session.get(SESSION_KEY) if session is not None else None
+        name = None
+        # Without a session cookie there is no zone to read, and touching the session
+        # would add "Vary: Cookie" to pages that do not otherwise vary.
+        if session is not None and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            name = session.get(SESSION_KEY)
         if name:
             try:
                 timezone.activate(zoneinfo.ZoneInfo(name))

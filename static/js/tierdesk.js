@@ -25,4 +25,30 @@
     form.dataset.sent = "1";
     form.querySelectorAll("button[type=submit]").forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
   });
+
+  // A table wider than the screen scrolls inside its .table-wrap: keyboard users must
+  // be able to focus that box to scroll it (WCAG 2.1.1), and hear what it holds.
+  function labelOf(wrap) {
+    var caption = wrap.querySelector("caption");
+    if (caption && caption.textContent.trim()) { return caption.textContent.trim(); }
+    var section = wrap.closest("section, .card, figure");
+    var heading = section && section.querySelector("h2, h3, figcaption");
+    return heading ? heading.textContent.trim() : "Table";
+  }
+  function markScrollables() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        if (!wrap.hasAttribute("aria-label")) { wrap.setAttribute("aria-label", labelOf(wrap)); }
+      } else if (wrap.getAttribute("role") === "region") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", markScrollables);
+  document.addEventListener("htmx:afterSettle", markScrollables);
+  window.addEventListener("resize", markScrollables);
 })();

@@ -141,3 +141,64 @@ def test_managers_see_the_navigation_entry_and_others_do_not(client, demo_manage
     client.force_login(demo_manager)
     page = client.get(reverse("tickets:agent-queue")).content.decode()
     assert f'href="{reverse("desk:index")}">Manage<' in page
+
+
+FORM_PAGES = [
+    ("desk:agent-new", None),
+    ("desk:agent-edit", "agent"),
+    ("desk:category-new", None),
+    ("desk:category-edit", "category"),
+    ("desk:budgets", None),
+    ("desk:policy-edit", "policy"),
+    ("desk:calendar-new", None),
+    ("desk:calendar-edit", "calendar"),
+    ("desk:holiday-add", "calendar"),
+    ("desk:hours-add", "calendar"),
+    ("desk:sla-new", None),
+    ("desk:sla-edit", "sla"),
+    ("desk:vendor-new", None),
+    ("desk:vendor-edit", "vendor"),
+    ("desk:canned-new", None),
+    ("desk:canned-edit", "canned"),
+    ("desk:webhook-new", None),
+    ("desk:webhook-edit", "webhook"),
+]
+
+GARBAGE = {
+    "name": "x" * 500,
+    "slug": "not a slug!",
+    "username": "bad name with spaces",
+    "email": "not-an-address",
+    "tier": "99",
+    "capacity": "-1",
+    "entry_tier": "abc",
+    "sort_order": "99999999",
+    "t1_urgent": "999999999 00:00:00",
+    "t2_high": "-1:00:00",
+    "budget": "forever",
+    "warn_at_percent": "150",
+    "time_zone": "Nowhere/City",
+    "holiday-date": "2026-02-31",
+    "hours-weekday": "9",
+    "hours-start": "25:00",
+    "priority": "whenever",
+    "first_response": "0",
+    "categories": ["not-a-pk", "999999"],
+    "events": ["ticket.exploded"],
+    "url": "ftp://example.com/",
+    "title": "",
+    "body": "b" * 20000,
+}
+
+
+@pytest.mark.parametrize(("name", "key"), FORM_PAGES)
+def test_garbage_in_every_form_is_a_400_with_nothing_written(
+    client, objects, demo_manager, name, key
+):
+    from desk.models import AuditEntry
+
+    client.force_login(demo_manager)
+    response = client.post(_url(objects, name, key), GARBAGE)
+    assert response.status_code == 400
+    assert b"errorlist" in response.content
+    assert not AuditEntry.objects.exists()

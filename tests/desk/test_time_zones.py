@@ -100,3 +100,15 @@ def test_the_tracking_page_shows_the_readers_zone_even_when_cached(client, make_
     UserPreference.objects.create(user=reader, time_zone="Asia/Tokyo")
     client.force_login(reader)
     assert "Jul 1, 21:00" in client.get(url).content.decode()
+
+
+def test_anonymous_pages_do_not_vary_on_the_cookie_because_of_the_zone(client, rf):
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.http import HttpResponse
+
+    from desk.middleware import UserTimeZoneMiddleware
+
+    request = rf.get("/")
+    request.session = SessionStore()
+    UserTimeZoneMiddleware(lambda r: HttpResponse())(request)
+    assert not request.session.accessed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.a11y import assert_accessible
 from tests.factories import ArticleFactory
 from tickets.models import Ticket, TicketEvent
 from tickets.services import core
@@ -40,10 +41,12 @@ def test_agent_journey(live_server, new_page, make_ticket, agent1, agent2):
 
     # --- agent1, Tier 1 -------------------------------------------------------
     page = login(new_page, live_server, "agent1")
+    assert_accessible(page, "queue")
     row = page.locator(f'tr[data-reference="{ref}"]')
     row.get_by_role("button", name="Claim").click()
     page.wait_for_url(f"**/agent/tickets/{ref}/")
     assert page.get_by_test_id("assignee").inner_text() == "agent1"
+    assert_accessible(page, "claimed ticket page")
 
     page.get_by_label("Message").fill("Customer says it started after the password change.")
     page.get_by_label("Internal note (not shown to the customer)").check()

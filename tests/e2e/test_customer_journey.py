@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.a11y import assert_accessible
 from tests.factories import ArticleFactory
 from tickets.models import Deflection, SatisfactionRating, Ticket, TicketEvent
 
@@ -56,6 +57,7 @@ def test_customer_journey(live_server, browser_page, policies, category, mailout
 
     suggestions = page.locator("#suggestions")
     expect(suggestions.get_by_role("link", name="Reset your password yourself")).to_be_visible()
+    assert_accessible(page, "form with suggestions")
 
     # Opening the suggestion (new tab) is logged; the form stays as typed.
     with page.context.expect_page() as article_tab:
@@ -71,6 +73,7 @@ def test_customer_journey(live_server, browser_page, policies, category, mailout
     expect(page.get_by_role("heading", name="Thank you, we have your ticket")).to_be_visible()
     ticket = Ticket.objects.get()
     expect(page.locator(".reference")).to_have_text(ticket.reference)
+    assert_accessible(page, "thank-you page")
     page.locator("a.tracking-link").click()
 
     expect(page).to_have_url(f"{live_server.url}/tickets/track/{ticket.tracking_token}/")
@@ -79,9 +82,11 @@ def test_customer_journey(live_server, browser_page, policies, category, mailout
     page.get_by_role("button", name="Post reply").click()
     expect(page.get_by_text("Your reply was sent")).to_be_visible()
     expect(page.locator(".timeline strong", has_text="reset link")).to_be_visible()
+    assert_accessible(page, "tracking page")
 
     page.get_by_role("button", name="This solved my problem").click()
     expect(page.get_by_role("heading", name="How did we do?")).to_be_visible()
+    assert_accessible(page, "rating form")
     page.get_by_label("5 · Excellent").check()
     page.get_by_label("Anything you want to tell us?").fill("Found it, thanks!")
     page.get_by_role("button", name="Send rating").click()
