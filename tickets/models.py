@@ -465,6 +465,42 @@ class CannedResponse(TimestampedModel):
         return self.title
 
 
+class LifecyclePolicy(TimestampedModel):
+    """How long the desk waits at the end of a ticket's life (one row, edited by
+    managers; ``tickets/services/lifecycle.py`` runs it). 0 turns a clock off."""
+
+    autoclose_days = models.PositiveSmallIntegerField(
+        _("close resolved tickets after (days)"),
+        help_text=_("The customer is told. 0: resolved tickets stay open for a reply."),
+    )
+    pending_reminder_days = models.PositiveSmallIntegerField(
+        _("remind a customer we wait on after (days)"),
+        help_text=_("One reminder e-mail per wait. 0: no reminder."),
+    )
+    pending_autoresolve_days = models.PositiveSmallIntegerField(
+        _("resolve an unanswered ticket after (days)"),
+        help_text=_("Counted from when we asked; the customer can still reply. 0: never."),
+    )
+
+    def __str__(self) -> str:
+        return str(_("Ticket lifecycle"))
+
+    @classmethod
+    def current(cls) -> LifecyclePolicy:
+        """The row, created on first use from the TICKET_* settings."""
+        from django.conf import settings
+
+        policy, _created = cls.objects.get_or_create(
+            pk=1,
+            defaults={
+                "autoclose_days": settings.TICKET_AUTOCLOSE_DAYS,
+                "pending_reminder_days": settings.TICKET_PENDING_REMINDER_DAYS,
+                "pending_autoresolve_days": settings.TICKET_PENDING_AUTORESOLVE_DAYS,
+            },
+        )
+        return policy
+
+
 class SatisfactionRating(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ratings")
     resolution_round = models.PositiveSmallIntegerField(
