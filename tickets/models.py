@@ -363,6 +363,7 @@ class TicketEvent(models.Model):
         CSAT = "csat", _("Satisfaction rating")
         ATTACHMENT = "attachment", _("Attachment added")
         REMINDER = "reminder", _("Reminder sent")
+        EDITED = "edited", _("Details changed")
 
     # No single-column index: ``event_ticket_created`` leads with it (see Meta).
     ticket = models.ForeignKey(

@@ -40,6 +40,7 @@ urlpatterns = [
     path("agent/tickets/<str:reference>/reply/", agent.ticket_reply, name="agent-reply"),
     path("agent/tickets/<str:reference>/status/", agent.ticket_status, name="agent-status"),
     path("agent/tickets/<str:reference>/priority/", agent.ticket_priority, name="agent-priority"),
+    path("agent/tickets/<str:reference>/edit/", agent.ticket_edit, name="agent-edit"),
     path("agent/tickets/<str:reference>/escalate/", agent.ticket_escalate, name="agent-escalate"),
     path("agent/tickets/<str:reference>/bounce/", agent.ticket_bounce, name="agent-bounce"),
     path(

@@ -47,6 +47,7 @@ from ..selectors import (
 )
 from ..services import agent as svc
 from ..services import core
+from ..services.edit import ticket_edit as ticket_edit_service
 from ..services.notify import notifications_mark_read
 from .links import labels, url_for
 
@@ -65,6 +66,7 @@ MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 #: The ticket page's own links and form actions (``tickets:agent-<name>``).
 TICKET_URLS = (
     "ticket",
+    "edit",
     "presence",
     "claim",
     "unclaim",
@@ -650,6 +652,11 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
         ],
         "priorities": list(labels(Priority).items()),
+        "edit_categories": (
+            list(Category.objects.filter(is_active=True).values_list("pk", "name"))
+            if can_act
+            else []
+        ),
         "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
         # Only vendor tickets (Tier 4, or with an accountable owner) can hold a live link.
         "active_handoff": (
@@ -1025,6 +1032,48 @@ def ticket_priority(request: HttpRequest, reference: str) -> HttpResponse:
         reference,
         lambda t: core.ticket_change_priority(ticket=t, actor=request.user, priority=priority),
         "Priority changed.",
+    )
+
+
+@require_POST
+@agent_required
+def ticket_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    """Subject, category (re-routing to its entry tier when nobody escalated yet) and
+    requester, from the "Edit details" panel; each change is an event."""
+    category_id = _int(request.POST.get("category"))
+
+    def action(t: Ticket) -> None:
+        category = None
+        if category_id is not None:
+            category = Category.objects.filter(pk=category_id).first()
+            if category is None:
+                raise core.TicketError("Unknown category.", field="category")
+        ticket_edit_service(
+            ticket=t,
+            actor=request.user,
+            subject=_text(request, "subject", 300) if "subject" in request.POST else None,
+            category=category,
+            requester_name=(
+                _text(request, "requester_name", 200) if "requester_name" in request.POST else None
+            ),
+            requester_email=(
+                _text(request, "requester_email", 300)
+                if "requester_email" in request.POST
+                else None
+            ),
+        )
+
+    # A re-routed ticket may have left the agent's tier: back to the queue then.
+    return _act(
+        request,
+        reference,
+        action,
+        "Details saved.",
+        then=lambda t: (
+            reverse("tickets:agent-ticket", kwargs={"reference": t.reference})
+            if ticket_list_visible_to(user=request.user).filter(pk=t.pk).exists()
+            else reverse("tickets:agent-queue")
+        ),
     )
 
 
