@@ -227,7 +227,7 @@ def queue_querysets(
     return [_filtered(qs, params=params, now=now) for qs in _scopes(user=user, params=params)]
 
 
-def _ordering(sort: str) -> list:
+def ordering(sort: str) -> list:
     if sort == "newest":
         return ["-created_at", "-id"]
     if sort == "oldest":
@@ -359,7 +359,7 @@ def _page_ids(
         return _time_left_ids(qs, after=after)
     if after is not None:
         qs = _after(qs, sort=sort, value=after[0], pk=after[1])
-    return list(qs.order_by(*_ordering(sort)).values_list("pk", "created_at")[: PAGE_SIZE + 1])
+    return list(qs.order_by(*ordering(sort)).values_list("pk", "created_at")[: PAGE_SIZE + 1])
 
 
 def _time_left_ids(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, attachments, portal
+from .views import agent, attachments, export, portal
 
 app_name = "tickets"
 
@@ -30,6 +30,7 @@ urlpatterns = [
     # Agent workspace
     path("agent/", agent.queue, name="agent-queue"),
     path("agent/bulk/", agent.queue_bulk, name="agent-bulk"),
+    path("agent/export.csv", export.queue_export, name="agent-export"),
     path("agent/notifications/", agent.notifications, name="agent-notifications"),
     path("agent/notifications/read/", agent.notifications_read, name="agent-notifications-read"),
     path("agent/tickets/<str:reference>/", agent.ticket_detail, name="agent-ticket"),
