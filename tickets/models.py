@@ -137,6 +137,9 @@ class Ticket(TimestampedModel):
     # Waiting on the customer since (NULL otherwise): the resolution target pauses, and
     # the lifecycle sweep reminds and finally resolves (tickets/services/lifecycle.py).
     pending_since = models.DateTimeField(null=True, blank=True)
+    # A major incident: its public updates reach the requesters of its child tickets
+    # (tickets/services/relations.py).
+    is_major_incident = models.BooleanField(default=False)
     sla_paused_time = models.DurationField(null=True, blank=True)
 
     escalation_count = models.PositiveSmallIntegerField(default=0)
@@ -332,6 +335,41 @@ def ticket_text_contains(field: str, text: str) -> Q:
     return Q(**{f"search_text__{field}__icontains": text})
 
 
+class TicketLink(models.Model):
+    """Two tickets that belong together. ``child``: ``source`` is part of the incident
+    ``target`` (one parent per child); ``duplicate``: ``source`` repeats ``target``;
+    ``related``: worth reading together."""
+
+    class Kind(models.TextChoices):
+        RELATED = "related", _("Related to")
+        DUPLICATE = "duplicate", _("Duplicate of")
+        CHILD = "child", _("Part of the incident")
+
+    source = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="ticketlink_once"),
+            models.UniqueConstraint(
+                fields=["source"], condition=Q(kind="child"), name="ticketlink_one_parent"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="ticketlink_not_itself"
+            ),
+        ]
+        indexes = [models.Index(fields=["target", "kind"], name="ticketlink_target_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
+
 class TicketEvent(models.Model):
     """One entry of a ticket's timeline. Never edited after it is written."""
 
@@ -364,6 +402,7 @@ class TicketEvent(models.Model):
         ATTACHMENT = "attachment", _("Attachment added")
         REMINDER = "reminder", _("Reminder sent")
         EDITED = "edited", _("Details changed")
+        LINKED = "linked", _("Linked")
 
     # No single-column index: ``event_ticket_created`` leads with it (see Meta).
     ticket = models.ForeignKey(

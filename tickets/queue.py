@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,7 +31,7 @@ from helpdesk.exceptions import DomainError
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
-from .models import Ticket, ticket_text_contains
+from .models import Ticket, TicketLink, ticket_text_contains
 from .selectors import ticket_list_visible_to
 
 if TYPE_CHECKING:
@@ -411,6 +411,7 @@ def _merge(parts: list[list[tuple[int, datetime | None]]], sort: str) -> list:
 ROW_FIELDS = (
     "id",
     "reference",
+    "is_major_incident",
     "tier",
     "subject",
     "requester_name",
@@ -432,6 +433,9 @@ def _load(ids: list[int]) -> list[Ticket]:
     Paging selects ids only (no joins), so PostgreSQL walks the index in order and
     stops at the limit; joining first lets a misestimate turn that into a full sort."""
     qs = Ticket.objects.select_related("category", "assignee").only(*ROW_FIELDS)
+    # The incident a row is part of (a badge): one small subquery per row of the page.
+    parent = TicketLink.objects.filter(source=OuterRef("pk"), kind=TicketLink.Kind.CHILD)
+    qs = qs.annotate(incident_of=Subquery(parent.values("target__reference")[:1]))
     by_id = {t.pk: t for t in qs.filter(pk__in=ids)}
     return [by_id[i] for i in ids if i in by_id]
 

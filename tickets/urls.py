@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, attachments, export, portal
+from .views import agent, attachments, export, portal, relations
 
 app_name = "tickets"
 
@@ -42,6 +42,15 @@ urlpatterns = [
     path("agent/tickets/<str:reference>/status/", agent.ticket_status, name="agent-status"),
     path("agent/tickets/<str:reference>/priority/", agent.ticket_priority, name="agent-priority"),
     path("agent/tickets/<str:reference>/edit/", agent.ticket_edit, name="agent-edit"),
+    path("agent/tickets/<str:reference>/link/", relations.ticket_link, name="agent-link"),
+    path(
+        "agent/tickets/<str:reference>/unlink/<int:link_id>/",
+        relations.ticket_unlink,
+        name="agent-unlink",
+    ),
+    path(
+        "agent/tickets/<str:reference>/incident/", relations.ticket_incident, name="agent-incident"
+    ),
     path("agent/tickets/<str:reference>/escalate/", agent.ticket_escalate, name="agent-escalate"),
     path("agent/tickets/<str:reference>/bounce/", agent.ticket_bounce, name="agent-bounce"),
     path(

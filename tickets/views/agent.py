@@ -49,6 +49,7 @@ from ..services import agent as svc
 from ..services import core
 from ..services.edit import ticket_edit as ticket_edit_service
 from ..services.notify import notifications_mark_read
+from ..services.relations import incident_children, ticket_links_of
 from .links import labels, url_for
 
 Kind = TicketEvent.Kind
@@ -67,6 +68,8 @@ MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 TICKET_URLS = (
     "ticket",
     "edit",
+    "link",
+    "incident",
     "presence",
     "claim",
     "unclaim",
@@ -652,6 +655,8 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
         ],
         "priorities": list(labels(Priority).items()),
+        "links": ticket_links_of(ticket),
+        "incident_children": (incident_children(ticket).count() if ticket.is_major_incident else 0),
         "edit_categories": (
             list(Category.objects.filter(is_active=True).values_list("pk", "name"))
             if can_act
