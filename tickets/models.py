@@ -335,6 +335,31 @@ def ticket_text_contains(field: str, text: str) -> Q:
     return Q(**{f"search_text__{field}__icontains": text})
 
 
+class SavedView(models.Model):
+    """A named set of queue filters: an agent's own, or shared with every agent
+    (``owner`` empty). ``query`` is the queue's normalised query string."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="saved_views",
+    )  # fmt: skip
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="savedview_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="savedview_shared_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class TicketLink(models.Model):
     """Two tickets that belong together. ``child``: ``source`` is part of the incident
     ``target`` (one parent per child); ``duplicate``: ``source`` repeats ``target``;

@@ -31,6 +31,7 @@ urlpatterns = [
     path("agent/", agent.queue, name="agent-queue"),
     path("agent/bulk/", agent.queue_bulk, name="agent-bulk"),
     path("agent/export.csv", export.queue_export, name="agent-export"),
+    path("agent/views/", agent.queue_view_save, name="agent-views"),
     path("agent/notifications/", agent.notifications, name="agent-notifications"),
     path("agent/notifications/read/", agent.notifications_read, name="agent-notifications-read"),
     path("agent/tickets/<str:reference>/", agent.ticket_detail, name="agent-ticket"),
