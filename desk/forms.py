@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from helpdesk.exceptions import DomainError
 from integrations.models import Webhook, WebhookEventType
 from integrations.services import webhook_url_check
-from tickets.models import CannedResponse, Category
+from tickets.models import CannedResponse, Category, LifecyclePolicy
 from tiers.models import (
     AgentProfile,
     BusinessCalendar,
@@ -77,6 +77,22 @@ class AgentForm(forms.ModelForm):
                 self.add_error("is_manager", _("You cannot remove your own manager role."))
             if not data.get("is_active"):
                 self.add_error("is_active", _("You cannot deactivate yourself."))
+        return data
+
+
+class LifecyclePolicyForm(forms.ModelForm):
+    class Meta:
+        model = LifecyclePolicy
+        fields = ["pending_reminder_days", "pending_autoresolve_days", "autoclose_days"]
+
+    def clean(self):
+        data = super().clean()
+        remind, resolve = data.get("pending_reminder_days"), data.get("pending_autoresolve_days")
+        if remind and resolve and remind >= resolve:
+            self.add_error(
+                "pending_reminder_days",
+                _("Remind before the ticket is resolved: fewer days than %(n)s.") % {"n": resolve},
+            )
         return data
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("categories/<int:pk>/", v.CategoryFormView.as_view(), name="category-edit"),
     path("assignment/", v.AssignmentListView.as_view(), name="assignment"),
     path("assignment/<int:pk>/", v.AssignmentFormView.as_view(), name="assignment-edit"),
+    path("lifecycle/", v.LifecycleFormView.as_view(), name="lifecycle"),
     path("budgets/", v.BudgetGridView.as_view(), name="budgets"),
     path("budgets/<int:pk>/", v.PolicyFormView.as_view(), name="policy-edit"),
     path("calendars/", v.CalendarListView.as_view(), name="calendars"),

@@ -1,37 +1,14 @@
-"""CSV exports of the dashboard: one file per table, and the whole summary.
-
-Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
-carriage return as a formula (CSV injection): such text cells get a leading
-apostrophe, which spreadsheets show as text.
-"""
+"""CSV exports of the dashboard: one file per table, and the whole summary. Cells are
+made formula-safe by ``helpdesk.spreadsheet``."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from helpdesk.spreadsheet import FORMULA_PREFIXES, csv_cell, csv_text
 
-
-def csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([csv_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
-    return buffer.getvalue()
+__all__ = ["FORMULA_PREFIXES", "csv_cell", "csv_text", "summary_csv", "table_csv"]
 
 
 def _flatten(value: Any, path: str) -> Iterable[tuple[str, Any]]:

@@ -39,6 +39,8 @@ class TicketsConfig(AppConfig):
         )
         # The queue's filter form, the agent profile and the category memos.
         cache.bump_on(cache.DIRECTORY, "tickets.Category", "tiers.AgentProfile")
+        # The queue's saved-views bar (valid for this and the tickets counter).
+        cache.bump_on(cache.DIRECTORY, "tickets.SavedView")
         # Signed-in users are a memo under this counter (helpdesk.auth): bumped at once
         # too, so a deactivation is seen by the writer's own later reads.
         cache.bump_on(cache.DIRECTORY, user, at_once=True, skip=_login_only)

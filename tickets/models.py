@@ -137,6 +137,9 @@ class Ticket(TimestampedModel):
     # Waiting on the customer since (NULL otherwise): the resolution target pauses, and
     # the lifecycle sweep reminds and finally resolves (tickets/services/lifecycle.py).
     pending_since = models.DateTimeField(null=True, blank=True)
+    # A major incident: its public updates reach the requesters of its child tickets
+    # (tickets/services/relations.py).
+    is_major_incident = models.BooleanField(default=False)
     sla_paused_time = models.DurationField(null=True, blank=True)
 
     escalation_count = models.PositiveSmallIntegerField(default=0)
@@ -332,6 +335,66 @@ def ticket_text_contains(field: str, text: str) -> Q:
     return Q(**{f"search_text__{field}__icontains": text})
 
 
+class SavedView(models.Model):
+    """A named set of queue filters: an agent's own, or shared with every agent
+    (``owner`` empty). ``query`` is the queue's normalised query string."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="saved_views",
+    )  # fmt: skip
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="savedview_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="savedview_shared_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketLink(models.Model):
+    """Two tickets that belong together. ``child``: ``source`` is part of the incident
+    ``target`` (one parent per child); ``duplicate``: ``source`` repeats ``target``;
+    ``related``: worth reading together."""
+
+    class Kind(models.TextChoices):
+        RELATED = "related", _("Related to")
+        DUPLICATE = "duplicate", _("Duplicate of")
+        CHILD = "child", _("Part of the incident")
+
+    source = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="ticketlink_once"),
+            models.UniqueConstraint(
+                fields=["source"], condition=Q(kind="child"), name="ticketlink_one_parent"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")), name="ticketlink_not_itself"
+            ),
+        ]
+        indexes = [models.Index(fields=["target", "kind"], name="ticketlink_target_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
+
 class TicketEvent(models.Model):
     """One entry of a ticket's timeline. Never edited after it is written."""
 
@@ -363,6 +426,8 @@ class TicketEvent(models.Model):
         CSAT = "csat", _("Satisfaction rating")
         ATTACHMENT = "attachment", _("Attachment added")
         REMINDER = "reminder", _("Reminder sent")
+        EDITED = "edited", _("Details changed")
+        LINKED = "linked", _("Linked")
 
     # No single-column index: ``event_ticket_created`` leads with it (see Meta).
     ticket = models.ForeignKey(
@@ -463,6 +528,42 @@ class CannedResponse(TimestampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class LifecyclePolicy(TimestampedModel):
+    """How long the desk waits at the end of a ticket's life (one row, edited by
+    managers; ``tickets/services/lifecycle.py`` runs it). 0 turns a clock off."""
+
+    autoclose_days = models.PositiveSmallIntegerField(
+        _("close resolved tickets after (days)"),
+        help_text=_("The customer is told. 0: resolved tickets stay open for a reply."),
+    )
+    pending_reminder_days = models.PositiveSmallIntegerField(
+        _("remind a customer we wait on after (days)"),
+        help_text=_("One reminder e-mail per wait. 0: no reminder."),
+    )
+    pending_autoresolve_days = models.PositiveSmallIntegerField(
+        _("resolve an unanswered ticket after (days)"),
+        help_text=_("Counted from when we asked; the customer can still reply. 0: never."),
+    )
+
+    def __str__(self) -> str:
+        return str(_("Ticket lifecycle"))
+
+    @classmethod
+    def current(cls) -> LifecyclePolicy:
+        """The row, created on first use from the TICKET_* settings."""
+        from django.conf import settings
+
+        policy, _created = cls.objects.get_or_create(
+            pk=1,
+            defaults={
+                "autoclose_days": settings.TICKET_AUTOCLOSE_DAYS,
+                "pending_reminder_days": settings.TICKET_PENDING_REMINDER_DAYS,
+                "pending_autoresolve_days": settings.TICKET_PENDING_AUTORESOLVE_DAYS,
+            },
+        )
+        return policy
 
 
 class SatisfactionRating(models.Model):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,7 +31,7 @@ from helpdesk.exceptions import DomainError
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
-from .models import Ticket, ticket_text_contains
+from .models import Ticket, TicketLink, ticket_text_contains
 from .selectors import ticket_list_visible_to
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def queue_querysets(
     return [_filtered(qs, params=params, now=now) for qs in _scopes(user=user, params=params)]
 
 
-def _ordering(sort: str) -> list:
+def ordering(sort: str) -> list:
     if sort == "newest":
         return ["-created_at", "-id"]
     if sort == "oldest":
@@ -359,7 +359,7 @@ def _page_ids(
         return _time_left_ids(qs, after=after)
     if after is not None:
         qs = _after(qs, sort=sort, value=after[0], pk=after[1])
-    return list(qs.order_by(*_ordering(sort)).values_list("pk", "created_at")[: PAGE_SIZE + 1])
+    return list(qs.order_by(*ordering(sort)).values_list("pk", "created_at")[: PAGE_SIZE + 1])
 
 
 def _time_left_ids(
@@ -411,6 +411,7 @@ def _merge(parts: list[list[tuple[int, datetime | None]]], sort: str) -> list:
 ROW_FIELDS = (
     "id",
     "reference",
+    "is_major_incident",
     "tier",
     "subject",
     "requester_name",
@@ -432,6 +433,9 @@ def _load(ids: list[int]) -> list[Ticket]:
     Paging selects ids only (no joins), so PostgreSQL walks the index in order and
     stops at the limit; joining first lets a misestimate turn that into a full sort."""
     qs = Ticket.objects.select_related("category", "assignee").only(*ROW_FIELDS)
+    # The incident a row is part of (a badge): one small subquery per row of the page.
+    parent = TicketLink.objects.filter(source=OuterRef("pk"), kind=TicketLink.Kind.CHILD)
+    qs = qs.annotate(incident_of=Subquery(parent.values("target__reference")[:1]))
     by_id = {t.pk: t for t in qs.filter(pk__in=ids)}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -500,3 +504,22 @@ def as_query_params(items: dict[str, Any]) -> str:
     from django.utils.http import urlencode
 
     return urlencode(items)
+
+
+def saved_views_of(*, user: AbstractBaseUser) -> list[dict[str, Any]]:
+    """The user's own and the shared saved views, each with how many tickets it holds
+    now (one count per view, on the queue's indexed filters)."""
+    from django.http import QueryDict
+
+    from .models import SavedView
+
+    views = SavedView.objects.filter(Q(owner=user) | Q(owner__isnull=True)).order_by(
+        F("owner").asc(nulls_first=True), "name"
+    )[:20]
+    out = []
+    for view in views:
+        params = params_from(QueryDict(view.query))
+        count = sum(qs.count() for qs in queue_querysets(user=user, params=params))
+        out.append({"id": view.pk, "name": view.name, "query": view.query,
+                    "shared": view.owner_id is None, "count": count})  # fmt: skip
+    return out

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, attachments, portal
+from .views import agent, attachments, export, portal, relations
 
 app_name = "tickets"
 
@@ -30,6 +30,8 @@ urlpatterns = [
     # Agent workspace
     path("agent/", agent.queue, name="agent-queue"),
     path("agent/bulk/", agent.queue_bulk, name="agent-bulk"),
+    path("agent/export.csv", export.queue_export, name="agent-export"),
+    path("agent/views/", agent.queue_view_save, name="agent-views"),
     path("agent/notifications/", agent.notifications, name="agent-notifications"),
     path("agent/notifications/read/", agent.notifications_read, name="agent-notifications-read"),
     path("agent/tickets/<str:reference>/", agent.ticket_detail, name="agent-ticket"),
@@ -40,6 +42,16 @@ urlpatterns = [
     path("agent/tickets/<str:reference>/reply/", agent.ticket_reply, name="agent-reply"),
     path("agent/tickets/<str:reference>/status/", agent.ticket_status, name="agent-status"),
     path("agent/tickets/<str:reference>/priority/", agent.ticket_priority, name="agent-priority"),
+    path("agent/tickets/<str:reference>/edit/", agent.ticket_edit, name="agent-edit"),
+    path("agent/tickets/<str:reference>/link/", relations.ticket_link, name="agent-link"),
+    path(
+        "agent/tickets/<str:reference>/unlink/<int:link_id>/",
+        relations.ticket_unlink,
+        name="agent-unlink",
+    ),
+    path(
+        "agent/tickets/<str:reference>/incident/", relations.ticket_incident, name="agent-incident"
+    ),
     path("agent/tickets/<str:reference>/escalate/", agent.ticket_escalate, name="agent-escalate"),
     path("agent/tickets/<str:reference>/bounce/", agent.ticket_bounce, name="agent-bounce"),
     path(

@@ -28,6 +28,7 @@ SECTIONS = [
     ("categories", gettext_lazy("Categories"), "desk:categories"),
     ("budgets", gettext_lazy("Escalation budgets"), "desk:budgets"),
     ("assignment", gettext_lazy("Auto-assignment"), "desk:assignment"),
+    ("lifecycle", gettext_lazy("Ticket lifecycle"), "desk:lifecycle"),
     ("calendars", gettext_lazy("Calendars"), "desk:calendars"),
     ("sla", gettext_lazy("SLA policies"), "desk:sla"),
     ("vendors", gettext_lazy("Vendors"), "desk:vendors"),

@@ -13,7 +13,7 @@ from django.views import View
 
 from helpdesk.exceptions import DomainError
 from integrations.models import ApiToken, Webhook
-from tickets.models import CannedResponse, Category
+from tickets.models import CannedResponse, Category, LifecyclePolicy
 from tiers.models import (
     AgentProfile,
     BusinessCalendar,
@@ -44,6 +44,7 @@ SECTION_HELP = {
     "categories": _("What customers choose, the tier each starts at, its default priority."),
     "budgets": _("How long a ticket may stay in each tier, per priority."),
     "assignment": _("Whether each tier's new tickets go to an agent on their own, and how."),
+    "lifecycle": _("When a waiting customer is reminded, and when tickets resolve and close."),
     "calendars": _("Working hours, holidays and time zones the budget clocks count in."),
     "sla": _("First-response and resolution targets promised to customers."),
     "vendors": _("Suppliers for Tier 4 hand-offs and the categories they cover."),
@@ -224,6 +225,34 @@ class AssignmentFormView(ManagedFormView):
     form_class = forms.TierAssignmentForm
     list_url = "desk:assignment"
     noun = _("auto-assignment")
+
+
+# --- Ticket lifecycle ---------------------------------------------------------
+
+
+class LifecycleFormView(ManagedFormView):
+    """The one lifecycle row: reminders, auto-resolve and auto-close, in days."""
+
+    section = "lifecycle"
+    model = LifecyclePolicy
+    form_class = forms.LifecyclePolicyForm
+    list_url = "desk:lifecycle"
+    noun = _("ticket lifecycle")
+
+    def get_object(self, pk):
+        return LifecyclePolicy.current()
+
+    def extra_context(self, request, obj) -> dict:
+        return {
+            "title": gettext("Ticket lifecycle"),
+            "intro": gettext(
+                "Counted in calendar days: these are promises to customers about when the "
+                "desk stops waiting. 0 turns a step off."
+            ),
+        }
+
+    def success_url(self, obj) -> str:
+        return reverse("desk:lifecycle")
 
 
 # --- Escalation budgets -----------------------------------------------------

@@ -57,6 +57,7 @@ GET_PAGES = [
     ("desk:budgets", None),
     ("desk:policy-edit", "policy"),
     ("desk:assignment", None),
+    ("desk:lifecycle", None),
     ("desk:assignment-edit", "assignment"),
     ("desk:calendars", None),
     ("desk:calendar-new", None),

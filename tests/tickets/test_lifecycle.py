@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 
-from tickets.models import Ticket, TicketEvent
+from tickets.models import LifecyclePolicy, Ticket, TicketEvent
 from tickets.services import (
     ticket_change_status,
     ticket_customer_reply,
@@ -29,10 +30,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _days(settings):
-    settings.TICKET_PENDING_REMINDER_DAYS = 3
-    settings.TICKET_PENDING_AUTORESOLVE_DAYS = 7
-    settings.TICKET_AUTOCLOSE_DAYS = 7
+def policy(db):
+    return LifecyclePolicy.objects.create(
+        pk=1, pending_reminder_days=3, pending_autoresolve_days=7, autoclose_days=7
+    )
 
 
 @pytest.fixture
@@ -144,8 +145,9 @@ class TestReminders:
         assert "We sent you a reminder" in page
         assert "We are still waiting for your answer" in page
 
-    def test_off_when_set_to_zero(self, ticket, agent1, settings):
-        settings.TICKET_PENDING_REMINDER_DAYS = 0
+    def test_off_when_set_to_zero(self, ticket, agent1, policy):
+        policy.pending_reminder_days = 0
+        policy.save()
         ask_customer(ticket, agent1, T0 + H)
         assert sweep(T0 + 5 * D).reminded == []
 
@@ -210,3 +212,31 @@ class TestAutoClose:
             at(T0 + H, ticket_resolve, ticket=t, actor=agent1, resolution="Fixed.")
         assert len(sweep(T0 + 8 * D).closed) == 7
         assert set(Ticket.objects.values_list("status", flat=True)) == {Status.CLOSED}
+
+
+class TestManagerPage:
+    def test_a_manager_shortens_auto_close_and_it_applies(self, client, manager, ticket, agent1):
+        client.force_login(manager)
+        page = client.get(reverse("desk:lifecycle")).content.decode()
+        assert "Ticket lifecycle" in page and 'value="7"' in page
+        response = client.post(
+            reverse("desk:lifecycle"),
+            {"pending_reminder_days": "2", "pending_autoresolve_days": "5", "autoclose_days": "3"},
+        )
+        assert response.status_code == 302
+        from desk.models import AuditEntry
+
+        assert AuditEntry.objects.latest("pk").changes["autoclose_days"] == [7, 3]
+        at(T0 + H, ticket_resolve, ticket=ticket, actor=agent1, resolution="Done.")
+        assert sweep(T0 + H + 3 * D).closed == [ticket.reference]
+
+    def test_a_reminder_after_the_auto_resolve_is_refused(self, client, manager, policy):
+        client.force_login(manager)
+        response = client.post(
+            reverse("desk:lifecycle"),
+            {"pending_reminder_days": "9", "pending_autoresolve_days": "5", "autoclose_days": "3"},
+        )
+        assert response.status_code == 400
+        assert "Remind before the ticket is resolved" in response.content.decode()
+        policy.refresh_from_db()
+        assert policy.pending_reminder_days == 3

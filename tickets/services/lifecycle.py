@@ -1,11 +1,14 @@
 """The clocks of a ticket's last days: reminders, auto-resolve and auto-close.
 
-* A ticket **waiting on the customer** for ``TICKET_PENDING_REMINDER_DAYS`` gets one
-  reminder per wait (a public event the customer is e-mailed about); after
-  ``TICKET_PENDING_AUTORESOLVE_DAYS`` without an answer it is resolved, and the customer
-  is told they can still reply or reopen.
-* A **resolved** ticket closes ``TICKET_AUTOCLOSE_DAYS`` after its resolution; the
-  customer is told. A reopened ticket is no longer resolved, so it is not closed.
+* A ticket **waiting on the customer** for ``pending_reminder_days`` gets one reminder
+  per wait (a public event the customer is e-mailed about); after
+  ``pending_autoresolve_days`` without an answer it is resolved, and the customer is
+  told they can still reply or reopen.
+* A **resolved** ticket closes ``autoclose_days`` after its resolution; the customer is
+  told. A reopened ticket is no longer resolved, so it is not closed.
+
+The days are ``LifecyclePolicy`` (one row, on the manager pages; the ``TICKET_*``
+settings are its first values).
 
 Days are calendar days: these are promises to the customer about when the desk stops
 waiting, not working-time budgets. 0 turns a clock off. Each step runs through the
@@ -19,14 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from ..models import Ticket, TicketEvent
+from ..models import LifecyclePolicy, Ticket, TicketEvent
 from . import core
 
 Status = Ticket.Status
@@ -53,7 +55,9 @@ def _due(queryset, *, limit: int) -> list[Ticket]:
     )
 
 
-def remind_pending(*, now: datetime, days: int, report: LifecycleReport) -> None:
+def remind_pending(
+    *, now: datetime, days: int, report: LifecycleReport, autoresolve: int = 0
+) -> None:
     """One reminder per wait on the customer, ``days`` after the wait began."""
     if days <= 0:
         return
@@ -70,16 +74,15 @@ def remind_pending(*, now: datetime, days: int, report: LifecycleReport) -> None
                 limit=BATCH,
             )
             for ticket in tickets:
-                _remind(ticket, days=days, report=report)
+                _remind(ticket, days=days, autoresolve=autoresolve, report=report)
         if len(tickets) < BATCH:
             return
 
 
-def _remind(ticket: Ticket, *, days: int, report: LifecycleReport) -> None:
+def _remind(ticket: Ticket, *, days: int, autoresolve: int, report: LifecycleReport) -> None:
     key = f"pending-reminder:{ticket.pk}:{ticket.pending_since.isoformat()}"
     if TicketEvent.objects.filter(dedupe_key=key).exists():
         return
-    autoresolve = settings.TICKET_PENDING_AUTORESOLVE_DAYS
     body = _("We are still waiting for your answer on this ticket: please reply so we can go on.")
     if autoresolve > days:
         body += " " + _(
@@ -176,9 +179,13 @@ def lifecycle_sweep(*, now: datetime | None = None) -> LifecycleReport:
     """Run the three clocks (the Celery beat calls this every few minutes)."""
     now = now or timezone.now()
     report = LifecycleReport()
+    policy = LifecyclePolicy.current()
     # Resolve before reminding: a ticket past both thresholds (the sweep was down for
     # days) is resolved once, not reminded a moment before.
-    resolve_unanswered(now=now, days=settings.TICKET_PENDING_AUTORESOLVE_DAYS, report=report)
-    remind_pending(now=now, days=settings.TICKET_PENDING_REMINDER_DAYS, report=report)
-    close_resolved(now=now, days=settings.TICKET_AUTOCLOSE_DAYS, report=report)
+    resolve_unanswered(now=now, days=policy.pending_autoresolve_days, report=report)
+    remind_pending(
+        now=now, days=policy.pending_reminder_days, report=report,
+        autoresolve=policy.pending_autoresolve_days,
+    )  # fmt: skip
+    close_resolved(now=now, days=policy.autoclose_days, report=report)
     return report

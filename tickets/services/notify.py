@@ -32,6 +32,7 @@ Kind = TicketEvent.Kind
 #: Public events the customer is e-mailed about (their own replies are not echoed).
 CUSTOMER_KINDS = {
     Kind.CREATED, Kind.REPLY, Kind.STATUS, Kind.RESOLVED, Kind.REOPENED, Kind.REMINDER, Kind.CLOSED,
+    Kind.EDITED,
 }  # fmt: skip
 #: Events that put a ticket in front of a tier's agents.
 TIER_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}

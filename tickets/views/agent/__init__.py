@@ -14,6 +14,7 @@ from .actions import (
     ticket_bounce,
     ticket_claim,
     ticket_deescalate,
+    ticket_edit,
     ticket_escalate,
     ticket_grant,
     ticket_merge,
@@ -23,7 +24,7 @@ from .actions import (
     ticket_status,
     ticket_unclaim,
 )
-from .queue import notifications, notifications_read, queue, queue_bulk
+from .queue import notifications, notifications_read, queue, queue_bulk, queue_view_save
 from .ticket import ticket_detail, ticket_presence
 
 __all__ = [
@@ -31,12 +32,14 @@ __all__ = [
     "notifications_read",
     "queue",
     "queue_bulk",
+    "queue_view_save",
     "ticket_assign",
     "ticket_avoidable",
     "ticket_bounce",
     "ticket_claim",
     "ticket_deescalate",
     "ticket_detail",
+    "ticket_edit",
     "ticket_escalate",
     "ticket_grant",
     "ticket_merge",

@@ -18,13 +18,14 @@ from knowledgebase.selectors import article_list_visible_to
 from tiers.selectors import user_is_manager
 
 from ... import queue as q
-from ...models import Ticket, TicketEvent
+from ...models import Category, Ticket, TicketEvent
 from ...selectors import (
     ticket_get_visible_to,
     ticket_list_visible_to,
 )
 from ...services import agent as svc
 from ...services import core
+from ...services.edit import ticket_edit as ticket_edit_service
 from .common import MAX_TEXT, _int, _text, agent_required
 from .ticket import _render_page, _ticket_context
 
@@ -169,6 +170,45 @@ def ticket_priority(request: HttpRequest, reference: str) -> HttpResponse:
         reference,
         lambda t: core.ticket_change_priority(ticket=t, actor=request.user, priority=priority),
         "Priority changed.",
+    )
+
+
+@require_POST
+@agent_required
+def ticket_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    """Subject, category (re-routing to its entry tier when nobody escalated yet) and
+    requester, from the "Edit details" panel; each change is an event."""
+    category_id = _int(request.POST.get("category"))
+
+    def posted(name: str, limit: int) -> str | None:
+        return _text(request, name, limit) if name in request.POST else None
+
+    def action(t: Ticket) -> None:
+        category = None
+        if category_id is not None:
+            category = Category.objects.filter(pk=category_id).first()
+            if category is None:
+                raise core.TicketError("Unknown category.", field="category")
+        ticket_edit_service(
+            ticket=t,
+            actor=request.user,
+            subject=posted("subject", 300),
+            category=category,
+            requester_name=posted("requester_name", 200),
+            requester_email=posted("requester_email", 300),
+        )
+
+    # A re-routed ticket may have left the agent's tier: back to the queue then.
+    return _act(
+        request,
+        reference,
+        action,
+        "Details saved.",
+        then=lambda t: (
+            reverse("tickets:agent-ticket", kwargs={"reference": t.reference})
+            if ticket_list_visible_to(user=request.user).filter(pk=t.pk).exists()
+            else reverse("tickets:agent-queue")
+        ),
     )
 
 

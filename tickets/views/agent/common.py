@@ -35,6 +35,9 @@ MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 #: The ticket page's own links and form actions (``tickets:agent-<name>``).
 TICKET_URLS = (
     "ticket",
+    "edit",
+    "link",
+    "incident",
     "presence",
     "claim",
     "unclaim",

@@ -18,14 +18,16 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import cache
-from helpdesk.exceptions import DomainError
+from helpdesk.exceptions import DomainError, ForbiddenError
 from tiers.models import Priority
 from tiers.selectors import agent_profile_of, user_is_manager
 
 from ... import queue as q
-from ...models import Category, Notification, Ticket, TicketEvent
+from ...models import Category, Notification, SavedView, Ticket, TicketEvent
 from ...services import agent as svc
+from ...services import core
 from ...services.notify import notifications_mark_read
+from ...services.views import saved_view_create, saved_view_delete
 from .common import (
     _cached_profile,
     _cached_unread,
@@ -142,6 +144,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     filters_qs = q.as_query_params(params.filter_items())
     keys = {
+        "views": f"saved-views:{user.pk}",
         "profile": f"agent-profile:{user.pk}",
         "rows": _rows_key(user.pk, _poll_qs(params), now),
         "filters": _filters_key(user.pk, filters_qs),
@@ -149,7 +152,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     }
     notif = cache.notifications(user.pk)
     if partial:
-        del keys["filters"], keys["unread"]
+        del keys["filters"], keys["unread"], keys["views"]
     # One round trip: the version counters and every cached piece (each stored with
     # the version it was computed at). With the cache down (current is None) every
     # piece is computed and nothing is stored.
@@ -191,6 +194,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         if current:
             cache.store(keys["filters"], current[cache.DIRECTORY], filters, FILTERS_CACHE_SECONDS)
     unread = _cached_unread(user, current, found)
+    # Saved views with their counts: valid while no ticket, view or directory row moved.
+    views_version = (current[cache.TICKETS], current[cache.DIRECTORY]) if current else None
+    saved_views = cache.valid(found.get(keys["views"]), views_version) if current else None
+    if saved_views is None:
+        saved_views = q.saved_views_of(user=user)
+        if current:
+            cache.store(keys["views"], views_version, saved_views, ROWS_CACHE_SECONDS)
 
     next_cursor = rows["next_cursor"]
     context = {
@@ -211,6 +221,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "priorities": Priority.choices,
         "bulk_actions": svc.BULK_ACTIONS,
         "unread": unread,
+        "saved_views": saved_views,
+        "can_share_views": user_is_manager(user),
     }
     return render(request, "tickets/agent/queue.html", context, status=status)
 
@@ -273,3 +285,33 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     count = notifications_mark_read(user=request.user, ids=ids)
     messages.success(request, f"Marked {count} as read.")
     return redirect("tickets:agent-notifications")
+
+
+@require_POST
+@agent_required
+def queue_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the queue's current filters as a named view (or remove one)."""
+    back = reverse("tickets:agent-queue")
+    posted_qs = request.POST.get("qs", "")[:1000]
+    try:
+        if request.POST.get("delete"):
+            view = SavedView.objects.filter(pk=_int(request.POST.get("delete"))).first()
+            if view is None:
+                raise core.TicketError("That view no longer exists.")
+            saved_view_delete(user=request.user, view=view)
+            messages.success(request, f"Removed the view “{view.name}”.")
+            return redirect(back)
+        view = saved_view_create(
+            user=request.user,
+            name=request.POST.get("name", "")[:200],
+            query=posted_qs,
+            shared=request.POST.get("shared") == "1",
+        )
+    except ForbiddenError as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        filters = q.as_query_params(q.params_from(QueryDict(posted_qs)).filter_items())
+        return redirect(back + "?" + filters)
+    messages.success(request, f"Saved the view “{view.name}”.")
+    return redirect(back + ("?" + view.query if view.query else ""))

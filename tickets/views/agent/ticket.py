@@ -23,7 +23,7 @@ from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from ... import queue as q
-from ...models import CannedResponse, Ticket, TicketEvent
+from ...models import CannedResponse, Category, Ticket, TicketEvent
 from ...selectors import (
     newest_event_id,
     ticket_attachments,
@@ -34,6 +34,7 @@ from ...selectors import (
 )
 from ...services import agent as svc
 from ...services import core
+from ...services.relations import incident_children, ticket_links_of
 from ..links import labels, url_for
 from .common import (
     EXPLAINED_KINDS,
@@ -331,6 +332,13 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
         ],
         "priorities": list(labels(Priority).items()),
+        "links": ticket_links_of(ticket),
+        "incident_children": (incident_children(ticket).count() if ticket.is_major_incident else 0),
+        "edit_categories": (
+            list(Category.objects.filter(is_active=True).values_list("pk", "name"))
+            if can_act
+            else []
+        ),
         "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
         # Only vendor tickets (Tier 4, or with an accountable owner) can hold a live link.
         "active_handoff": (
