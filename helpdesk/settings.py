@@ -296,6 +296,14 @@ CELERY_TIMEZONE = "UTC"
 
 ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=1.0)
 ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
+# /healthz answers 503, and the managers are alerted, when the last completed sweep is
+# older than this (tiers/health.py).
+SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=30)
+# Any number of `celery beat` processes may run: one holds a PostgreSQL advisory lock
+# and schedules, the others wait on standby and try for the lock this often
+# (helpdesk/scheduler.py).
+CELERY_BEAT_SCHEDULER = "helpdesk.scheduler:LeaderScheduler"
+SCHEDULER_STANDBY_SECONDS = env.float("SCHEDULER_STANDBY_SECONDS", default=1.0)
 VENDOR_LINK_MAX_AGE_DAYS = env.int("VENDOR_LINK_MAX_AGE_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
 
