@@ -436,13 +436,28 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Live updates (helpdesk/live.py): agents' pages hold a Server-Sent Events stream
+# open, served by the ASGI stream server (Procfile `stream`); messages travel over Redis
+# pub/sub. Without Redis nothing is pushed and the pages poll.
+LIVE_REDIS_URL = env.str("LIVE_REDIS_URL", default=REDIS_URL)
+LIVE_CHANNEL_PREFIX = env.str("LIVE_CHANNEL_PREFIX", default="tierdesk-live")
+# Where pages open the stream: the same origin when a proxy routes /live/ to the
+# stream server (Kubernetes Ingress, nginx), or the stream server's own address.
+LIVE_STREAM_URL = env.str("TIERDESK_LIVE_URL", default="/live/stream/")
+# Page origins allowed to read the stream cross-origin (with cookies), e.g. the web
+# node's own origin when the stream server listens on another port (`make run`).
+LIVE_ALLOWED_ORIGINS = env.list("TIERDESK_LIVE_ALLOWED_ORIGINS", default=[])
+_live_origin = (
+    "" if LIVE_STREAM_URL.startswith("/") else " " + "/".join(LIVE_STREAM_URL.split("/", 3)[:3])
+)
+
 # Content-Security-Policy without inline scripts: every script is a static file.
 CONTENT_SECURITY_POLICY = env.str(
     "TIERDESK_CSP",
     default=(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-        "base-uri 'self'; object-src 'none'"
+        f"font-src 'self'; connect-src 'self'{_live_origin}; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'self'; object-src 'none'"
     ),
 )
 

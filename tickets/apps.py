@@ -29,3 +29,10 @@ class TicketsConfig(AppConfig):
 
         # Connects the receivers that bump the cache versions on ticket writes.
         from . import versions  # noqa: F401
+
+        # Agents' open pages hear of every committed ticket change (tickets/live.py).
+        from .live import ticket_event_published
+        from .services.core import EVENT_HOOKS
+
+        if ticket_event_published not in EVENT_HOOKS:
+            EVENT_HOOKS.append(ticket_event_published)

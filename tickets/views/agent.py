@@ -66,6 +66,7 @@ MOVE_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 TICKET_URLS = (
     "ticket",
     "presence",
+    "typing",
     "claim",
     "unclaim",
     "assign",
