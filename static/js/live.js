@@ -12,6 +12,7 @@
 
   var BACKSTOP_MS = 60000;   // a poll still runs this often with the stream open
   var MIN_GAP_MS = 300;      // a burst of changes costs one fetch per piece and gap
+  var COALESCE_MS = 100;     // messages of one write arrive together
   var TYPING_SHOW_MS = 6000; // "… is typing" fades after this without news
   var TYPING_SEND_MS = 3000; // the agent's own typing is announced at most this often
 
@@ -41,13 +42,15 @@
   });
 
   // One refresh per piece at a time, at most one per MIN_GAP_MS; a change that comes
-  // during a refresh is fetched right after it.
+  // during a refresh is fetched right after it. The first waits COALESCE_MS: one write
+  // often publishes several events (a new ticket, its clock, its notice).
   var timers = {};
   function soon(key, run) {
     if (timers[key]) { timers[key].again = true; return; }
     timers[key] = { again: false };
     var finished = false;
-    run(function done() {
+    window.setTimeout(function () { run(done); }, COALESCE_MS);
+    function done() {
       if (finished) { return; }
       finished = true;
       window.setTimeout(function () {
@@ -55,14 +58,19 @@
         delete timers[key];
         if (again) { soon(key, run); }
       }, MIN_GAP_MS);
-    });
+    }
   }
 
   function refreshQueue(done) {
     var rows = document.getElementById("queue-rows");
     if (!rows || !window.htmx) { return done(); }
-    rows.addEventListener("htmx:afterSettle", done, { once: true });
-    window.setTimeout(done, 5000);
+    // The swap replaces the element: listen on the document for its request's end.
+    function ended(event) {
+      var elt = event.detail && event.detail.elt;
+      if (elt && elt.id === "queue-rows") { document.removeEventListener("htmx:afterRequest", ended); done(); }
+    }
+    document.addEventListener("htmx:afterRequest", ended);
+    window.setTimeout(function () { document.removeEventListener("htmx:afterRequest", ended); done(); }, 5000);
     window.htmx.trigger(rows, "live");
   }
 
