@@ -69,17 +69,36 @@ def publish_on_commit(kind: str, **data: Any) -> None:
     transaction.on_commit(partial(publish, kind, **data))
 
 
+#: How often every stream gets a keep-alive comment (proxies drop idle streams; a
+#: dead page is noticed at the next write). One timer per process, not per stream.
+HEARTBEAT_SECONDS = 20.0
+#: What a stream receives when it is time for a keep-alive.
+KEEPALIVE = "keep-alive"
+
+
 class Hub:
-    """One Redis subscription per stream-server process, fanned out to its streams."""
+    """One Redis subscription per stream-server process, fanned out to its streams.
+
+    Each message is parsed and framed once, whatever the number of streams; a stream
+    only waits on its queue (no timer of its own), so a change costs each open page a
+    queue hand-off and a socket write."""
 
     def __init__(self) -> None:
         self.queues: set[asyncio.Queue] = set()
-        self.task: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
         self.ready = asyncio.Event()
 
     def _start(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
+        if not self.tasks or any(t.done() for t in self.tasks):
+            for task in self.tasks:
+                task.cancel()
+            loop = asyncio.get_running_loop()
+            self.tasks = [loop.create_task(self._run()), loop.create_task(self._beat())]
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            self._fan_out(KEEPALIVE)
 
     async def _run(self) -> None:
         import redis.asyncio as aioredis
@@ -92,8 +111,13 @@ class Hub:
                 await pubsub.subscribe(name)
                 self.ready.set()
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._fan_out(message["data"])
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        parsed = json.loads(message["data"])
+                    except ValueError:
+                        continue
+                    self._fan_out((parsed, sse(parsed)))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -107,16 +131,16 @@ class Hub:
                     await client.aclose()
             await asyncio.sleep(1)
 
-    def _fan_out(self, data: bytes | None) -> None:
+    def _fan_out(self, item: Any) -> None:
         for queue in list(self.queues):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
-            queue.put_nowait(data)
+            queue.put_nowait(item)
 
-    async def listen(self, *, heartbeat: float) -> AsyncIterator[dict[str, Any] | None]:
-        """Messages as dicts; ``None`` after ``heartbeat`` seconds of silence (time
-        to send a keep-alive). Ends when the subscription is lost."""
+    async def listen(self) -> AsyncIterator[tuple[dict[str, Any], bytes] | None]:
+        """``(message, frame)`` pairs; ``None`` when a keep-alive is due. Ends when
+        the subscription is lost (or could not be made within 3 s)."""
         self._start()
         try:
             await asyncio.wait_for(self.ready.wait(), timeout=3)
@@ -126,17 +150,10 @@ class Hub:
         self.queues.add(queue)
         try:
             while True:
-                try:
-                    data = await asyncio.wait_for(queue.get(), timeout=heartbeat)
-                except TimeoutError:
-                    yield None
-                    continue
-                if data is None:
+                item = await queue.get()
+                if item is None:
                     return
-                try:
-                    yield json.loads(data)
-                except ValueError:
-                    continue
+                yield None if item is KEEPALIVE else item
         finally:
             self.queues.discard(queue)
 

@@ -16,6 +16,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -29,11 +30,9 @@ from ..selectors import ticket_get_visible_to
 from ..services import agent as svc
 from .agent import agent_required
 
-#: How often a silent stream sends a keep-alive comment (proxies drop idle streams;
-#: a dead page is noticed at the next write).
-HEARTBEAT_SECONDS = 20.0
 #: The page's reconnect delay after the stream dropped (it polls meanwhile).
 RETRY_MS = 3000
+KEEPALIVE = hub_live.sse()
 
 
 def _is_staff(user: Any) -> bool:
@@ -73,6 +72,9 @@ async def stream(request: HttpRequest) -> HttpResponse:
             ticket = await sync_to_async(_ticket_for)(user, reference[:40])
         except Http404:
             return _cors(request, HttpResponse("No such ticket.", status=404))
+    # The stream itself needs no database (presence lives in the cache): give back this
+    # request's connection now, or every open page would hold one for its lifetime.
+    await sync_to_async(connections.close_all)()
     response = StreamingHttpResponse(_events(user, ticket), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
@@ -86,11 +88,11 @@ async def _events(user: Any, ticket: Ticket | None) -> AsyncIterator[bytes]:
     if ticket is not None:
         await sync_to_async(_here)(ticket, user)
         touched = time.monotonic()
-    async for message in hub_live.hub().listen(heartbeat=HEARTBEAT_SECONDS):
-        if message is None:
-            yield hub_live.sse()
-        elif live.wanted(message, ticket_id=ticket_id, user_id=user.pk):
-            yield hub_live.sse(message)
+    async for item in hub_live.hub().listen():
+        if item is None:
+            yield KEEPALIVE
+        elif live.wanted(item[0], ticket_id=ticket_id, user_id=user.pk):
+            yield item[1]
         # An open ticket page keeps its presence mark alive instead of polling for it.
         if ticket is not None and time.monotonic() - touched >= svc.PRESENCE_REFRESH:
             await sync_to_async(svc.presence_touch)(ticket=ticket, user=user)
