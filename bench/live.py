@@ -349,7 +349,8 @@ def markdown(result: dict) -> str:
             START,
             "## Live updates and scheduler failover (bench/live.py)",
             "",
-            f"Run of {result['date']} on {machine}. One stream server (uvicorn, one process, "
+            f"Run of {result['date']} on {machine}, load average {result['load'][0]} at "
+            f"start, {result['load'][1]} at end. One stream server (uvicorn, one process, "
             "as Procfile `stream`), Redis pub/sub, PostgreSQL; the bench client holds every "
             "stream from one asyncio process on the same 2 cores.",
             "",
@@ -357,7 +358,7 @@ def markdown(result: dict) -> str:
             "|---|---|---|---|",
             f"| {s['sessions']:,} idle agent streams (queue pages) | ≤ 10% of one core | "
             f"{s['idle_cpu_percent']}% of one core over {s['idle_seconds']} s "
-            f"(RSS {s['idle_rss_mb']} MB, {s['idle_db_connections']} database connections "
+            f"(RSS {s['idle_rss_mb']} MB, {s['idle_db_connections']} database connection(s) "
             f"incl. the bench's own; connected in {s['connect_seconds']} s) | "
             f"{word[met['idle']]} |",
             f"| Change → every connected page ({s['changes']} committed writes × "
@@ -405,6 +406,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
+    load_start = round(os.getloadavg()[0], 2)
     prepare_database(args)
     django_setup(args)
     cookie = agent_session()
@@ -420,6 +422,7 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "streams": streams,
         "failover": failover,
+        "load": [load_start, round(os.getloadavg()[0], 2)],
     }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
