@@ -13,6 +13,7 @@ import time
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
 from helpdesk import live as hub_live
@@ -21,6 +22,7 @@ from tests.faults.harness import StreamServer, have_redis
 from tickets import live
 from tickets.models import TicketEvent
 from tickets.services import core
+from tickets.services.agent import presence_key
 
 
 @pytest.fixture
@@ -193,7 +195,15 @@ def test_the_stream_server_pushes_changes_presence_and_typing_to_agents_only(
             _kind, data = next(stream.frames(until=time.monotonic() + 5))
             assert data == {"kind": "tickets", "ids": [ticket.pk]}
         assert time.monotonic() - published < 1.0
+
+        # agent2 closes the page: agent1 hears of it at once, not when the mark expires.
         second.close()
+        assert next(page.frames(until=time.monotonic() + 5)) == (
+            "message",
+            {"kind": "presence", "ticket": ticket.pk, "user": agent2.pk},
+        )
+        assert str(agent2.pk) not in cache.get(presence_key(ticket.reference))
+        assert str(agent1.pk) in cache.get(presence_key(ticket.reference))
     finally:
         queue.close()
         page.close()

@@ -88,19 +88,29 @@ async def _events(user: Any, ticket: Ticket | None) -> AsyncIterator[bytes]:
     if ticket is not None:
         await sync_to_async(_here)(ticket, user)
         touched = time.monotonic()
-    async for item in hub_live.hub().listen():
-        if item is None:
-            yield KEEPALIVE
-        elif live.wanted(item[0], ticket_id=ticket_id, user_id=user.pk):
-            yield item[1]
-        # An open ticket page keeps its presence mark alive instead of polling for it.
-        if ticket is not None and time.monotonic() - touched >= svc.PRESENCE_REFRESH:
-            await sync_to_async(svc.presence_touch)(ticket=ticket, user=user)
-            touched = time.monotonic()
+    try:
+        async for item in hub_live.hub().listen():
+            if item is None:
+                yield KEEPALIVE
+            elif live.wanted(item[0], ticket_id=ticket_id, user_id=user.pk):
+                yield item[1]
+            # An open ticket page keeps its presence mark alive instead of polling for it.
+            if ticket is not None and time.monotonic() - touched >= svc.PRESENCE_REFRESH:
+                await sync_to_async(svc.presence_touch)(ticket=ticket, user=user)
+                touched = time.monotonic()
+    finally:
+        if ticket is not None:
+            # The page is gone (closed, navigated away): the others see it at once.
+            await sync_to_async(_gone)(ticket, user)
 
 
 def _here(ticket: Ticket, user: Any) -> None:
     svc.presence_touch(ticket=ticket, user=user)
+    live.presence_changed(ticket_id=ticket.pk, user_id=user.pk)
+
+
+def _gone(ticket: Ticket, user: Any) -> None:
+    svc.presence_leave(ticket=ticket, user=user)
     live.presence_changed(ticket_id=ticket.pk, user_id=user.pk)
 
 
