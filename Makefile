@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean vendor-axe
+.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick bench-live soak audit clean vendor-axe
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -107,6 +107,16 @@ BENCH_COMMON = --redis-url $(BENCH_REDIS_URL) --aux-redis-url $(BENCH_AUX_REDIS_
 bench: $(STAMP) wrk services
 	$(PY) bench/run.py --label full --db-url $(BENCH_DATABASE_URL) --tickets 1000000 --round-seconds 10 \
 		$(BENCH_COMMON) --md BENCHMARKS.md --json BENCHMARKS.json $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-live
+
+## make bench-live: 1,000 idle live streams, change → every page, scheduler failover
+## (bench/live.py); its section of BENCHMARKS.md is replaced, the rest kept.
+BENCH_LIVE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk_bench_live
+BENCH_LIVE_ARGS ?=
+bench-live: $(STAMP) services
+	$(PY) bench/live.py --db-url $(BENCH_LIVE_DATABASE_URL) --redis-url $(BENCH_REDIS_URL) \
+		--broker-url $(BENCH_AUX_REDIS_URL) --port $(BENCH_PORT) --md BENCHMARKS.md \
+		--json var/bench-live.json $(BENCH_LIVE_ARGS)
 
 bench-quick: $(STAMP) wrk services
 	$(PY) bench/run.py --label quick --db-url $(BENCH_QUICK_DATABASE_URL) --tickets 20000 --round-seconds 5 \

@@ -299,6 +299,14 @@ CELERY_TIMEZONE = "UTC"
 
 ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=1.0)
 ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
+# /healthz answers 503, and the managers are alerted, when the last completed sweep is
+# older than this (tiers/health.py).
+SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=30)
+# Any number of `celery beat` processes may run: one holds a PostgreSQL advisory lock
+# and schedules, the others wait on standby and try for the lock this often
+# (helpdesk/scheduler.py).
+CELERY_BEAT_SCHEDULER = "helpdesk.scheduler:LeaderScheduler"
+SCHEDULER_STANDBY_SECONDS = env.float("SCHEDULER_STANDBY_SECONDS", default=1.0)
 VENDOR_LINK_MAX_AGE_DAYS = env.int("VENDOR_LINK_MAX_AGE_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
 # Waiting on the customer: one reminder after this many days, resolved after that many
@@ -449,13 +457,28 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Live updates (helpdesk/live.py): agents' pages hold a Server-Sent Events stream
+# open, served by the ASGI stream server (Procfile `stream`); messages travel over Redis
+# pub/sub. Without Redis nothing is pushed and the pages poll.
+LIVE_REDIS_URL = env.str("LIVE_REDIS_URL", default=REDIS_URL)
+LIVE_CHANNEL_PREFIX = env.str("LIVE_CHANNEL_PREFIX", default="tierdesk-live")
+# Where pages open the stream: the same origin when a proxy routes /live/ to the
+# stream server (Kubernetes Ingress, nginx), or the stream server's own address.
+LIVE_STREAM_URL = env.str("TIERDESK_LIVE_URL", default="/live/stream/")
+# Page origins allowed to read the stream cross-origin (with cookies), e.g. the web
+# node's own origin when the stream server listens on another port (`make run`).
+LIVE_ALLOWED_ORIGINS = env.list("TIERDESK_LIVE_ALLOWED_ORIGINS", default=[])
+_live_origin = (
+    "" if LIVE_STREAM_URL.startswith("/") else " " + "/".join(LIVE_STREAM_URL.split("/", 3)[:3])
+)
+
 # Content-Security-Policy without inline scripts: every script is a static file.
 CONTENT_SECURITY_POLICY = env.str(
     "TIERDESK_CSP",
     default=(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-        "base-uri 'self'; object-src 'none'"
+        f"font-src 'self'; connect-src 'self'{_live_origin}; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'self'; object-src 'none'"
     ),
 )
 

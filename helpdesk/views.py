@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from helpdesk.auth import ThrottledAuthenticationForm
 from helpdesk.middleware import database_outage_response, is_database_outage
+from tiers.health import sweep_stale_alert, sweep_status
 from tiers.selectors import agent_profile_of, user_is_manager
 
 
@@ -59,18 +60,48 @@ def _broker_status() -> dict:
         return {"ok": False, "kind": url.split(":", 1)[0], "error": exc.__class__.__name__}
 
 
+def _sweep_status() -> dict:
+    try:
+        status = sweep_status()
+        if status["ok"] is False and not status.get("alerted"):
+            sweep_stale_alert()
+        return status
+    except Exception as exc:
+        connection.close_if_unusable_or_obsolete()
+        return {"ok": None, "error": exc.__class__.__name__}
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 with database and broker status; 503 when the database is down.
+    """200 with database, broker and timer status; 503 when the database is down or the
+    escalation sweep has not completed for ``SWEEP_STALE_SECONDS`` (every scheduler or
+    every worker is down: the managers are alerted, once).
 
     A broker outage is reported but keeps 200: tickets are still accepted and the
     sweep catches up when it returns (the database holds the deadlines).
+
+    ``?scope=node`` checks only what this web node needs to serve pages (the
+    database): for load-balancer and Kubernetes probes, which must not take every web
+    node out of service because the timers stopped elsewhere.
     """
     db = _database_status()
+    if request.GET.get("scope") == "node":
+        return JsonResponse(
+            {"status": "ok" if db["ok"] else "down", "database": db},
+            status=200 if db["ok"] else 503,
+        )
     broker = _broker_status()
-    status = "ok" if db["ok"] and broker["ok"] else ("degraded" if db["ok"] else "down")
+    sweep = _sweep_status() if db["ok"] else {"ok": None}
+    if not db["ok"]:
+        status = "down"
+    elif sweep["ok"] is False:
+        status = "timers stopped"
+    else:
+        status = "ok" if broker["ok"] else "degraded"
+    healthy = db["ok"] and sweep["ok"] is not False
     return JsonResponse(
-        {"status": status, "database": db, "broker": broker}, status=200 if db["ok"] else 503
+        {"status": status, "database": db, "broker": broker, "sweep": sweep},
+        status=200 if healthy else 503,
     )
 
 

@@ -48,6 +48,13 @@ class TicketsConfig(AppConfig):
         cache.bump_on(cache.CANNED, "tickets.CannedResponse")
         cache.bump_on(_notifications_of, "tickets.Notification")
 
+        # Agents' open pages hear of every committed ticket change (tickets/live.py).
+        from .live import ticket_event_published
+        from .services.events import EVENT_HOOKS
+
+        if ticket_event_published not in EVENT_HOOKS:
+            EVENT_HOOKS.append(ticket_event_published)
+
 
 def _notifications_of(instance) -> str:
     from helpdesk import cache

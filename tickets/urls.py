@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agent, attachments, export, portal, relations
+from .views import agent, attachments, export, live, portal, relations
 
 app_name = "tickets"
 
@@ -36,6 +36,9 @@ urlpatterns = [
     path("agent/notifications/read/", agent.notifications_read, name="agent-notifications-read"),
     path("agent/tickets/<str:reference>/", agent.ticket_detail, name="agent-ticket"),
     path("agent/tickets/<str:reference>/presence/", agent.ticket_presence, name="agent-presence"),
+    path("agent/tickets/<str:reference>/typing/", live.typing, name="agent-typing"),
+    # Server-Sent Events for agents' pages (served by the ASGI stream server).
+    path("live/stream/", live.stream, name="live-stream"),
     path("agent/tickets/<str:reference>/claim/", agent.ticket_claim, name="agent-claim"),
     path("agent/tickets/<str:reference>/unclaim/", agent.ticket_unclaim, name="agent-unclaim"),
     path("agent/tickets/<str:reference>/assign/", agent.ticket_assign, name="agent-assign"),

@@ -323,3 +323,21 @@ class VendorHandoff(TimestampedModel):
 
     def __str__(self) -> str:
         return f"Hand-off of ticket {self.ticket_id} to {self.vendor}"
+
+
+class PeriodicRun(models.Model):
+    """When a periodic job last finished: the health check reads the sweep's age here.
+
+    In the database (not the cache) because it is what tells that the timers still run
+    when anything else has failed; one row per job, rewritten by every run (a one-row
+    ``UPDATE`` a second for the sweep)."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    completed_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    #: Set when the managers were told that this job went stale; cleared by the next run,
+    #: so each outage alerts once.
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.completed_at:%Y-%m-%d %H:%M:%S}"

@@ -28,9 +28,12 @@ RETRY = {
 @shared_task(name="tiers.tasks.escalation_sweep")
 def escalation_sweep() -> dict[str, Any]:
     """Beat runs this every ESCALATION_SWEEP_SECONDS; the database holds the deadlines."""
-    from . import services  # services import this module
+    from . import health, services  # services import this module
 
-    return services.escalation_sweep().summary()
+    report = services.escalation_sweep()
+    # Only a sweep that finished counts: /healthz reads this to see the timers run.
+    health.periodic_run_record(name=health.SWEEP, duration_ms=report.duration_ms)
+    return report.summary()
 
 
 @shared_task(name="tiers.tasks.vendor_followup")
@@ -82,3 +85,11 @@ def assignment_sweep() -> dict[str, int]:
     from .assignment import assignment_sweep as sweep
 
     return sweep().summary()
+
+
+@shared_task(name="tiers.tasks.scheduler_alert_send", **RETRY)
+def scheduler_alert_send(last_completed: str, age_s: int) -> int:
+    """The managers' e-mail when the sweep went stale (``tiers.health``)."""
+    from . import health
+
+    return health.scheduler_alert_mail(last_completed=last_completed, age_s=age_s)

@@ -3,12 +3,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from helpdesk.markdown import render_markdown
 
 register = template.Library()
+
+
+@register.simple_tag
+def live_stream_url() -> str:
+    """Where an agent's page opens its live stream; empty without Redis (it polls)."""
+    return settings.LIVE_STREAM_URL if settings.LIVE_REDIS_URL else ""
 
 
 @register.filter(name="markdown")

@@ -283,6 +283,38 @@ class Gunicorn:
         self.stop()
 
 
+class StreamServer:
+    """The live-update stream server (uvicorn, ASGI), as Procfile ``stream`` runs it."""
+
+    def __init__(self, env: dict, *, port: int | None = None, log: Path | None = None):
+        self.env, self.log = env, log
+        self.port = port or free_port(WEB_PORTS)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> StreamServer:
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--timeout-graceful-shutdown", "1",
+             "--log-level", "warning"],
+            cwd=ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+        wait_for(
+            lambda: Browser(self.port).get("/healthz?scope=node").status == 200,
+            timeout=60, what=f"uvicorn on {self.port}",
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc, timeout=5)
+
+    def __enter__(self) -> StreamServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 class CeleryWorker:
     def __init__(self, env: dict, *, beat: bool = False, pool: str = "solo", log: Path | None = None,
                  extra: tuple[str, ...] = ()):  # fmt: skip

@@ -219,7 +219,7 @@ def test_htmx_poll_returns_rows_with_the_same_filters(client, make_ticket, agent
     assert "urgent one" in body and "normal one" not in body
     poll = body.split('hx-get="', 1)[1].split('"', 1)[0]
     assert "priority=urgent" in poll and poll.endswith("partial=rows")
-    assert 'hx-trigger="every 5s"' in body
+    assert 'hx-trigger="every 5s, live"' in body  # polls, and refreshes when the stream says
 
 
 def test_queue_query_count_with_200_tickets(client, agent1, django_assert_max_num_queries):

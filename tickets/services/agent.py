@@ -427,6 +427,19 @@ def presence_touch(*, ticket: Ticket, user: User, seen: dict[str, list] | None =
     return sorted(v[0] for k, v in seen.items() if k != str(user.pk))
 
 
+def presence_leave(*, ticket: Ticket, user: User) -> None:
+    """``user`` closed the ticket page (its live stream ended): drop the mark now rather
+    than when it expires. Another open tab of the same agent puts it back at its next
+    refresh."""
+    key = presence_key(ticket.reference)
+    try:
+        seen = cache.get(key) or {}
+        if seen.pop(str(user.pk), None) is not None:
+            cache.set(key, seen, PRESENCE_TTL)
+    except Exception:  # the cache is down: the mark expires on its own
+        return
+
+
 def events_since(*, ticket: Ticket, last_event_id: int, user: User) -> list[TicketEvent]:
     """Posts by other people after the event the agent last saw."""
     return list(

@@ -39,6 +39,7 @@ TICKET_URLS = (
     "link",
     "incident",
     "presence",
+    "typing",
     "claim",
     "unclaim",
     "assign",
