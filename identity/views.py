@@ -108,6 +108,9 @@ class LogoutView(auth_views.LogoutView):
     """Django's logout (POST); after single sign-on it also ends the provider's
     session through its end-session endpoint, when the provider has one."""
 
+    # The setting's "home" is a namespaced name ("tickets:home") that reverse() misses.
+    next_page = "/"
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         slug = request.session.get(oidc.SESSION_PROVIDER)
         id_token = request.session.get(oidc.SESSION_ID_TOKEN)

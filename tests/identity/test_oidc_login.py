@@ -152,3 +152,32 @@ def test_offsite_next_is_dropped(client, sso):
 
 def test_unknown_provider_is_404(client, sso):
     assert client.get("/accounts/oidc/nope/login/").status_code == 404
+
+
+def test_logout_ends_the_provider_session_too(client, sso):
+    import requests
+
+    from tests.identity.idp import sso_start
+
+    browser = requests.Session()
+    sso_login(client, "pat", browser=browser)
+    # Signed in at the provider: a new login there goes straight back, no password.
+    again = browser.get(sso_start(client), allow_redirects=False)
+    assert again.is_redirect and again.headers["Location"].startswith("http://testserver/")
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302
+    end_session = response["Location"]
+    assert end_session.startswith(sso.issuer + "/logout/")
+    assert "_auth_user_id" not in client.session
+    back = browser.get(end_session, allow_redirects=False)
+    assert back.is_redirect and back.headers["Location"] == "http://testserver/"
+    # The provider asks for the password again.
+    page = browser.get(sso_start(client))
+    assert "Acme Identity" in page.text
+
+
+def test_logout_of_a_password_session_stays_local(client, db):
+    UserFactory(username="walkin")
+    client.post("/accounts/login/", {"username": "walkin", "password": "pw"})
+    response = client.post("/accounts/logout/")
+    assert response["Location"] == "/"
