@@ -106,7 +106,7 @@ def oidc_callback(request: HttpRequest, slug: str) -> HttpResponse:
 
 class LogoutView(auth_views.LogoutView):
     """Django's logout (POST); after single sign-on it also ends the provider's
-    session through its end-session endpoint, when the provider has one."""
+    session through its end-session endpoint (RP-initiated logout), when it has one."""
 
     # The setting's "home" is a namespaced name ("tickets:home") that reverse() misses.
     next_page = "/"
@@ -120,4 +120,13 @@ class LogoutView(auth_views.LogoutView):
             else None
         )
         response = super().post(request, *args, **kwargs)
-        return HttpResponseRedirect(end_session) if end_session else response
+        if not end_session:
+            return response
+        # A page that moves on by itself, not a redirect: the CSP's form-action 'self'
+        # forbids a form post (the Log out button) from redirecting to another origin.
+        provider = oidc_provider(slug)
+        return render(
+            request,
+            "identity/provider_logout.html",
+            {"end_session_url": end_session, "provider_name": provider.name if provider else ""},
+        )

@@ -164,10 +164,15 @@ def test_logout_ends_the_provider_session_too(client, sso):
     # Signed in at the provider: a new login there goes straight back, no password.
     again = browser.get(sso_start(client), allow_redirects=False)
     assert again.is_redirect and again.headers["Location"].startswith("http://testserver/")
+    import html
+    import re
+
     response = client.post("/accounts/logout/")
-    assert response.status_code == 302
-    end_session = response["Location"]
-    assert end_session.startswith(sso.issuer + "/logout/")
+    assert response.status_code == 200
+    assert b"You are logged out of Tierdesk" in response.content
+    link = re.search(rb'<a class="button" href="([^"]+)">Continue to Acme SSO', response.content)
+    end_session = html.unescape(link.group(1).decode())
+    assert end_session.startswith(sso.issuer + "/logout/?id_token_hint=")
     assert "_auth_user_id" not in client.session
     back = browser.get(end_session, allow_redirects=False)
     assert back.is_redirect and back.headers["Location"] == "http://testserver/"
