@@ -7,7 +7,15 @@ from .models import ExternalIdentity
 class ExternalIdentityAdmin(admin.ModelAdmin):
     """Read-only: links are made by logins and the directory sync, never by hand."""
 
-    list_display = ("user", "source", "provider", "username", "role", "last_login_at", "deprovisioned_at")
+    list_display = (
+        "user",
+        "source",
+        "provider",
+        "username",
+        "role",
+        "last_login_at",
+        "deprovisioned_at",
+    )
     list_filter = ("source", "provider", "role")
     search_fields = ("user__username", "username", "email", "subject")
     list_select_related = ("user",)

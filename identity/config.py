@@ -71,7 +71,9 @@ class GroupMap:
 
     @classmethod
     def from_settings(cls, groups: Mapping[str, str] | None, default: str | None) -> GroupMap:
-        rules = tuple((name.strip().lower(), parse_role(spec)) for name, spec in (groups or {}).items())
+        rules = tuple(
+            (name.strip().lower(), parse_role(spec)) for name, spec in (groups or {}).items()
+        )
         return cls(rules=rules, default=parse_role(default or Role.CUSTOMER))
 
     def decide(self, groups: Iterable[str]) -> RoleDecision:

@@ -242,7 +242,9 @@ def _check_directory(backend: DirectoryBackend) -> None:
         conn.simple_bind_s(conf.BIND_DN, conf.BIND_PASSWORD)
         conn.unbind_s()
     except ldap.LDAPError as exc:
-        raise DirectoryUnavailable(f"the directory at {conf.SERVER_URI} did not answer: {exc}") from exc
+        raise DirectoryUnavailable(
+            f"the directory at {conf.SERVER_URI} did not answer: {exc}"
+        ) from exc
 
 
 def directory_sync() -> SyncReport:

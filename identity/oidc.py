@@ -45,7 +45,7 @@ CLOCK_LEEWAY_SECONDS = 30
 DISCOVERY_CACHE_SECONDS = 3600
 SESSION_FLOWS = "identity_oidc_flows"
 SESSION_PROVIDER = "identity_oidc_provider"
-SESSION_ID_TOKEN = "identity_oidc_id_token"
+SESSION_ID_TOKEN = "identity_oidc_id_token"  # noqa: S105 (a session key, not a secret)
 
 
 def _unreachable(provider: OIDCProvider) -> IdentityError:
@@ -145,7 +145,7 @@ class ProviderBackend(OIDCAuthenticationBackend):
     def _verify_jws(self, payload: str, key: Any) -> dict[str, Any]:
         header = jwt.get_unverified_header(payload)
         if header.get("alg") != self.OIDC_RP_SIGN_ALGO:
-            raise SuspiciousOperation("ID token algorithm %r refused" % header.get("alg"))
+            raise SuspiciousOperation(f"ID token algorithm {header.get('alg')!r} refused")
         # The library skips audience and issuer; an ID token for another client or
         # from another issuer must not log anyone in here.
         return jwt.decode(
@@ -207,7 +207,9 @@ def claims_from(provider: OIDCProvider, payload: dict[str, Any], userinfo: dict[
 
 def _login_failed(provider: OIDCProvider) -> IdentityError:
     return IdentityError(
-        _("The answer from %(provider)s could not be checked, so you were not logged in. Try again.")
+        _(
+            "The answer from %(provider)s could not be checked, so you were not logged in. Try again."
+        )
         % {"provider": provider.name},
         code="invalid_response",
     )

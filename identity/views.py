@@ -64,9 +64,7 @@ def _safe_next(request: HttpRequest, value: str) -> str:
 def _refused(request: HttpRequest, error: IdentityError) -> HttpResponse:
     form = IdentityAuthenticationForm(request)
     context = {"form": form, "next": "", "sso_error": error.message, **_sso_context()}
-    return render(
-        request, "registration/login.html", context, status=_STATUS.get(error.code, 400)
-    )
+    return render(request, "registration/login.html", context, status=_STATUS.get(error.code, 400))
 
 
 @never_cache

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,28 +14,52 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ExternalIdentity',
+            name="ExternalIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('oidc', 'OpenID Connect'), ('ldap', 'LDAP directory')], max_length=8)),
-                ('provider', models.CharField(max_length=64)),
-                ('subject', models.CharField(max_length=255)),
-                ('username', models.CharField(blank=True, max_length=255)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('groups', models.JSONField(blank=True, default=list)),
-                ('role', models.CharField(blank=True, max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_login_at', models.DateTimeField(blank=True, null=True)),
-                ('last_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('deprovisioned_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='external_identities', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("oidc", "OpenID Connect"), ("ldap", "LDAP directory")],
+                        max_length=8,
+                    ),
+                ),
+                ("provider", models.CharField(max_length=64)),
+                ("subject", models.CharField(max_length=255)),
+                ("username", models.CharField(blank=True, max_length=255)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("groups", models.JSONField(blank=True, default=list)),
+                ("role", models.CharField(blank=True, max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_login_at", models.DateTimeField(blank=True, null=True)),
+                ("last_synced_at", models.DateTimeField(blank=True, null=True)),
+                ("deprovisioned_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_identities",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'external identity',
-                'verbose_name_plural': 'external identities',
-                'ordering': ['source', 'provider', 'subject'],
-                'indexes': [models.Index(fields=['source', 'deprovisioned_at'], name='extid_source_active')],
-                'constraints': [models.UniqueConstraint(fields=('source', 'provider', 'subject'), name='external_identity_unique')],
+                "verbose_name": "external identity",
+                "verbose_name_plural": "external identities",
+                "ordering": ["source", "provider", "subject"],
+                "indexes": [
+                    models.Index(fields=["source", "deprovisioned_at"], name="extid_source_active")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source", "provider", "subject"), name="external_identity_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -112,7 +112,9 @@ class IdentityProvider:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.1)
-        raise RuntimeError(f"the identity provider did not start: {(self.dir / 'idp.log').read_text()}")
+        raise RuntimeError(
+            f"the identity provider did not start: {(self.dir / 'idp.log').read_text()}"
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -145,7 +147,9 @@ class IdentityProvider:
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-def walk_provider(browser: requests.Session, url: str, *, username: str, password: str, rp: str) -> str:
+def walk_provider(
+    browser: requests.Session, url: str, *, username: str, password: str, rp: str
+) -> str:
     """Follow the provider's redirects and log in on its page; returns the URL (on
     ``rp``, Tierdesk's origin) that the provider sends the browser back to."""
     for _ in range(10):
@@ -171,7 +175,9 @@ def walk_provider(browser: requests.Session, url: str, *, username: str, passwor
 
 
 def sso_start(client, slug: str = "corp", next_url: str = "") -> str:
-    response = client.get(f"/accounts/oidc/{slug}/login/" + (f"?next={next_url}" if next_url else ""))
+    response = client.get(
+        f"/accounts/oidc/{slug}/login/" + (f"?next={next_url}" if next_url else "")
+    )
     assert response.status_code == 302, response.content[:500]
     return response["Location"]
 

@@ -226,9 +226,7 @@ directory {data}
         for cn, members in MEMBERSHIP.items():
             self.set_members(cn, members)
         conn = self.admin()
-        present = {
-            dn for dn, _ in conn.search_s(PEOPLE, ldap.SCOPE_ONELEVEL, "(uid=*)", ["uid"])
-        }
+        present = {dn for dn, _ in conn.search_s(PEOPLE, ldap.SCOPE_ONELEVEL, "(uid=*)", ["uid"])}
         conn.unbind_s()
         for uid, given, sn, mail in PERSONS:
             if f"uid={uid},{PEOPLE}" not in present:

@@ -27,11 +27,19 @@ def test_directory_login_creates_a_tier1_agent(client, directory):
     assert response.status_code == 302
     assert response["Location"] == "/agent/"
     jordan = User.objects.get(username="jordan")
-    assert (jordan.first_name, jordan.last_name, jordan.email) == ("Jordan", "Front", "jordan@acme.test")
+    assert (jordan.first_name, jordan.last_name, jordan.email) == (
+        "Jordan",
+        "Front",
+        "jordan@acme.test",
+    )
     assert not jordan.has_usable_password()
     assert (jordan.agent_profile.tier, jordan.agent_profile.is_manager) == (1, False)
     link = ExternalIdentity.objects.get(user=jordan)
-    assert (link.source, link.subject, link.role) == ("ldap", "uid=jordan,ou=people,dc=acme,dc=test", "agent:1")
+    assert (link.source, link.subject, link.role) == (
+        "ldap",
+        "uid=jordan,ou=people,dc=acme,dc=test",
+        "agent:1",
+    )
     assert b"Tier 1 queue" in client.get("/agent/").content
 
 

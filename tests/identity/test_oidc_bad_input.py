@@ -117,11 +117,11 @@ def test_code_issued_to_another_client_is_refused(client, settings, idp):
 
 
 def test_tampered_id_token_fails_the_signature_check(client, sso, idp):
-    from identity.config import oidc_provider
-    from identity.oidc import ProviderBackend, discovery
-
     import base64
     import json
+
+    from identity.config import oidc_provider
+    from identity.oidc import ProviderBackend, discovery
 
     path = sso_callback_path(client, "pat")
     params = _query(path)

@@ -129,23 +129,27 @@ def test_default_role_none_refuses_people_in_no_group(client, settings, idp):
 
 
 def test_next_is_kept_through_the_provider(client, sso):
-    from tests.identity.idp import PASSWORD, sso_start, walk_provider
-
     import requests
 
+    from tests.identity.idp import PASSWORD, sso_start, walk_provider
+
     start = sso_start(client, next_url="/kb/")
-    url = walk_provider(requests.Session(), start, username="pat", password=PASSWORD, rp="http://testserver")
+    url = walk_provider(
+        requests.Session(), start, username="pat", password=PASSWORD, rp="http://testserver"
+    )
     response = client.get(url.removeprefix("http://testserver"))
     assert response["Location"] == "/kb/"
 
 
 def test_offsite_next_is_dropped(client, sso):
-    from tests.identity.idp import PASSWORD, sso_start, walk_provider
-
     import requests
 
+    from tests.identity.idp import PASSWORD, sso_start, walk_provider
+
     start = sso_start(client, next_url="https://evil.example/")
-    url = walk_provider(requests.Session(), start, username="pat", password=PASSWORD, rp="http://testserver")
+    url = walk_provider(
+        requests.Session(), start, username="pat", password=PASSWORD, rp="http://testserver"
+    )
     response = client.get(url.removeprefix("http://testserver"))
     assert response["Location"] == "/agent/"
 
