@@ -229,7 +229,8 @@ def complete_login(request: HttpRequest, slug: str):
     if entry is not None:
         # One use only, whatever happens next: a replayed callback finds no state.
         del states[state]
-        flows.pop(state, None)
+        if isinstance(flows, dict):
+            flows.pop(state, None)
         request.session.modified = True
     if entry is None or flow is None or flow.get("provider") != provider.slug:
         raise IdentityError(

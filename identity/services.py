@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -244,6 +244,32 @@ def identity_login(
 
     A person whose groups map to no role (``default_role`` "none") is refused, and an
     existing account of theirs loses its staff profile on the way out."""
+    try:
+        return _identity_login(
+            source=source,
+            provider=provider,
+            provider_name=provider_name,
+            claims=claims,
+            group_map=group_map,
+            email_trusted=email_trusted,
+        )
+    except IntegrityError as exc:
+        # Two first logins of one person at the same moment: the other one won.
+        raise IdentityError(
+            _("You were being signed in twice at once. Start again from the login page."),
+            code="concurrent",
+        ) from exc
+
+
+def _identity_login(
+    *,
+    source: str,
+    provider: str,
+    provider_name: str,
+    claims: ExternalClaims,
+    group_map: GroupMap,
+    email_trusted: bool,
+) -> AbstractUser:
     decision = group_map.decide(claims.groups)
     refused: IdentityError | None = None
     with transaction.atomic():

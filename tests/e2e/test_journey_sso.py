@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.stack import chromium, new_page  # noqa: F401
+# The provider of the identity tests (a real django-oauth-toolkit OP on loopback).
+from tests.identity.conftest import idp  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
