@@ -11,6 +11,9 @@ class IdentityConfig(AppConfig):
         # login form and the sync need to know that the directory was down.
         from django_auth_ldap.backend import ldap_error
 
-        from . import ldap
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            ldap,
+        )
 
         ldap_error.connect(ldap.note_ldap_error, dispatch_uid="identity-ldap-error")
