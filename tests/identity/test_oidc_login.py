@@ -190,3 +190,15 @@ def test_logout_of_a_password_session_stays_local(client, db):
     client.post("/accounts/login/", {"username": "walkin", "password": "pw"})
     response = client.post("/accounts/logout/")
     assert response["Location"] == "/"
+
+
+def test_returning_login_is_a_bounded_number_of_queries(client, sso, django_assert_max_num_queries):
+    from tests.identity.idp import sso_callback_path
+
+    sso_login(client, "pat")
+    client.logout()
+    path = sso_callback_path(client, "pat")
+    # Link by subject, profile unchanged (most of these are the session being renewed).
+    with django_assert_max_num_queries(16):
+        response = client.get(path)
+    assert response["Location"] == "/agent/"
