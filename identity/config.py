@@ -94,8 +94,9 @@ class OIDCProvider:
     client_secret: str
     scopes: str = "openid email profile"
     groups_claim: str = "groups"
-    #: Treat this provider's e-mail addresses as verified even without an
-    #: ``email_verified`` claim (only for the company's own IdP, whose addresses it owns).
+    #: Treat this provider's e-mail addresses as verified when it sends no
+    #: ``email_verified`` claim (an explicit false still counts as unverified); only for
+    #: the company's own IdP, whose addresses it owns.
     trust_email: bool = False
     group_map: GroupMap = field(default_factory=GroupMap)
     sign_algo: str = "RS256"

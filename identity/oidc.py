@@ -287,7 +287,11 @@ def complete_login(request: HttpRequest, slug: str):
         logger.warning("identity: %s ID token refused: %s", provider.slug, exc)
         raise _login_failed(provider) from exc
     claims = claims_from(provider, payload, userinfo)
-    email_trusted = bool(claims.email) and (provider.trust_email or claims.email_verified)
+    # trust_email stands in for a missing claim, never for an explicit "not verified".
+    stated = "email_verified" in payload or "email_verified" in userinfo
+    email_trusted = bool(claims.email) and (
+        claims.email_verified or (provider.trust_email and not stated)
+    )
     user = services.identity_login(
         source=ExternalIdentity.Source.OIDC,
         provider=provider.slug,

@@ -39,6 +39,7 @@ USERS = [
     {"username": "mallory", "email": "agent1@tierdesk.local", "groups": ["helpdesk-tier3"]},
     {"username": "alex", "email": "agent1@tierdesk.local", "groups": ["helpdesk-tier1", "email-verified"]},
     {"username": "root", "email": "admin@tierdesk.local", "groups": ["email-verified"]},
+    {"username": "taylor", "email": "taylor@corp.example", "groups": ["no-verified-claim"]},
     {"username": "drew", "email": "drew@corp.example", "groups": ["helpdesk-tier3", "email-verified"]},
 ]  # fmt: skip
 

@@ -114,10 +114,27 @@ def test_superuser_is_never_linked(client, sso):
 
 def test_trusted_provider_links_without_the_verified_claim(client, settings, idp):
     settings.TIERDESK_OIDC_PROVIDERS = [idp.provider_setting(trust_email=True)]
-    customer = UserFactory(username="agent1-local", email="agent1@tierdesk.local")
-    response = sso_login(client, "mallory")
+    customer = UserFactory(username="taylor-local", email="taylor@corp.example")
+    response = sso_login(client, "taylor")
     assert response.status_code == 302
     assert ExternalIdentity.objects.get().user == customer
+
+
+def test_untrusted_provider_without_the_verified_claim_does_not_link(client, sso):
+    UserFactory(username="taylor-local", email="taylor@corp.example")
+    response = sso_login(client, "taylor")
+    assert response.status_code == 403
+    assert not ExternalIdentity.objects.exists()
+
+
+def test_trusted_provider_saying_not_verified_is_believed(client, settings, idp):
+    settings.TIERDESK_OIDC_PROVIDERS = [idp.provider_setting(trust_email=True)]
+    make_agent(1, username="agent1").__class__.objects.filter(username="agent1").update(
+        email="agent1@tierdesk.local"
+    )
+    response = sso_login(client, "mallory")  # email_verified: false, explicitly
+    assert response.status_code == 403
+    assert not ExternalIdentity.objects.exists()
 
 
 def test_default_role_none_refuses_people_in_no_group(client, settings, idp):

@@ -2,6 +2,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 #: Membership in this group is how the test provider marks a verified e-mail.
 VERIFIED = "email-verified"
+#: Members of this group get no email_verified claim at all (like some enterprise IdPs).
+NO_CLAIM = "no-verified-claim"
 
 
 class Validator(OAuth2Validator):
@@ -15,9 +17,10 @@ class Validator(OAuth2Validator):
             "preferred_username": user.username,
             "given_name": user.first_name,
             "family_name": user.last_name,
-            "groups": [g for g in groups if g != VERIFIED],
+            "groups": [g for g in groups if g not in (VERIFIED, NO_CLAIM)],
         }
         if user.email:
             claims["email"] = user.email
-            claims["email_verified"] = VERIFIED in groups
+            if NO_CLAIM not in groups:
+                claims["email_verified"] = VERIFIED in groups
         return claims
