@@ -1,6 +1,9 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STATIC_ROOT=/app/staticfiles
 WORKDIR /app
+# python-ldap builds against OpenLDAP/SASL; the runtime libraries stay after the build.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libldap-dev libsasl2-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir -e .
 COPY . .

@@ -10,9 +10,9 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick bench-live soak audit clean vendor-axe
+.PHONY: run serve test lint fmt migrate seed services chromium wrk ldap-dev slapd screenshots bench bench-quick bench-live soak audit clean vendor-axe
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | ldap-dev
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -65,6 +65,15 @@ vendor-axe:
 		cp $$tmp/package/LICENSE static/vendor/axe-core.LICENSE && rm -rf $$tmp
 	@echo "static/vendor/axe-core-$(AXE_VERSION).min.js (update AXE_FILE in tests/e2e/a11y.py)"
 
+## python-ldap (a dependency) builds against Debian's OpenLDAP and SASL headers.
+ldap-dev:
+	@{ test -f /usr/include/ldap.h && test -f /usr/include/sasl/sasl.h; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libldap-dev libsasl2-dev >/dev/null; }
+
+## Debian's slapd: the directory tests start a throwaway one (tests/identity/slapd.py).
+slapd:
+	@test -x /usr/sbin/slapd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; }
+	@test -x /usr/sbin/slapd
+
 ## Redis must answer (Debian's package is installed when absent). PostgreSQL: the
 ## machine's own cluster is started when it is installed but stopped; a machine with
 ## none runs `make test` on the embedded server instead (see `test`).
@@ -90,7 +99,7 @@ fmt: $(STAMP)
 TEST_ENV = $(PY) -m helpdesk.embedded_pg exec --name pg-test --fast --unless-up $(TEST_DATABASE_URL) -- \
 	env REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL)
 
-test: $(STAMP) chromium wrk services lint
+test: $(STAMP) chromium wrk slapd services lint
 	$(TEST_ENV) bash -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest $(PYTEST_ARGS)'
 
 ## make bench: production settings (DEBUG off, gunicorn 4 sync workers) on PostgreSQL + Redis,

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "reports",
     "integrations",
     "desk",
+    "identity",
     "drf_spectacular_sidecar",
 ]
 
@@ -159,7 +160,13 @@ else:
 # ---------------------------------------------------------------------------
 # Auth
 # ---------------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["helpdesk.auth.UsernameOrEmailBackend"]
+# Local passwords (identity's subclass of helpdesk.auth's backend adds the staff
+# SSO-only switch), OpenID Connect sessions, the LDAP directory (identity/).
+AUTHENTICATION_BACKENDS = [
+    "identity.backends.PasswordBackend",
+    "identity.backends.SingleSignOnBackend",
+    "identity.ldap.DirectoryBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -181,6 +188,28 @@ LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=9
 # Per client address: higher than per account, since an office shares one NAT address.
 LOGIN_FAILURE_IP_LIMIT = env.int("LOGIN_FAILURE_IP_LIMIT", default=30)
 TRUSTED_PROXY_HOPS = env.int("TIERDESK_TRUSTED_PROXY_HOPS", default=0)
+
+# Single sign-on and the directory (identity/; README "Single sign-on and LDAP").
+# Providers: a JSON list of {slug, name, issuer, client_id, client_secret, scopes,
+# groups_claim, groups, default_role, trust_email}. Roles: customer, agent:<tier>,
+# manager[:<tier>], none (refused).
+TIERDESK_OIDC_PROVIDERS = env.json("TIERDESK_OIDC_PROVIDERS", default=[])
+TIERDESK_IDENTITY_GROUP_ROLES = env.json("TIERDESK_IDENTITY_GROUP_ROLES", default={})
+TIERDESK_STAFF_SSO_ONLY = env.bool("TIERDESK_STAFF_SSO_ONLY", default=False)
+TIERDESK_LDAP = {
+    "SERVER_URI": env.str("TIERDESK_LDAP_URI", default=""),  # ldap:// (with START_TLS) or ldaps://
+    "START_TLS": env.bool("TIERDESK_LDAP_START_TLS", default=False),
+    "CA_CERT_FILE": env.str("TIERDESK_LDAP_CA_CERT_FILE", default=""),
+    "BIND_DN": env.str("TIERDESK_LDAP_BIND_DN", default=""),
+    "BIND_PASSWORD": env.str("TIERDESK_LDAP_BIND_PASSWORD", default=""),
+    "USER_SEARCH_BASE": env.str("TIERDESK_LDAP_USER_SEARCH_BASE", default=""),
+    "USER_FILTER": env.str("TIERDESK_LDAP_USER_FILTER", default="(uid=%(user)s)"),
+    "GROUP_SEARCH_BASE": env.str("TIERDESK_LDAP_GROUP_SEARCH_BASE", default=""),
+    "GROUP_TYPE": env.str("TIERDESK_LDAP_GROUP_TYPE", default="groupOfNames"),
+    "GROUP_ROLES": env.json("TIERDESK_LDAP_GROUP_ROLES", default={}),
+    "DEFAULT_ROLE": env.str("TIERDESK_LDAP_DEFAULT_ROLE", default="customer"),
+    "TIMEOUT": env.float("TIERDESK_LDAP_TIMEOUT", default=5.0),
+}
 
 # ---------------------------------------------------------------------------
 # I18N / time
@@ -351,6 +380,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Dashboard rollups: finished days become exact rows; hourly so a missed night
     # (worker down at midnight) is caught up soon. A built day costs one small query.
+    # Directory leavers lose access within this interval (no-op without TIERDESK_LDAP_URI).
+    "identity-directory-sync": {
+        "task": "identity.tasks.directory_sync",
+        "schedule": timedelta(seconds=env.float("TIERDESK_LDAP_SYNC_SECONDS", default=900.0)),
+    },
     "reports-rollup": {
         "task": "reports.tasks.reports_rollup_refresh",
         "schedule": timedelta(hours=1),

@@ -1,18 +1,19 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from desk.views.preferences import preferences
+from identity import views as identity_views
 from tickets.views import accounts as customer_accounts
 
 from . import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", identity_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", identity_views.LogoutView.as_view(), name="logout"),
+    path("accounts/oidc/", include("identity.urls")),
     path("accounts/signup/", customer_accounts.signup, name="signup"),
     path("accounts/verify/<str:token>/", customer_accounts.verify, name="account-verify"),
     path("accounts/verify/", customer_accounts.verify_resend, name="account-verify-resend"),

@@ -115,6 +115,15 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     return token
 
 
+@transaction.atomic
+def api_tokens_revoke_all(*, user: AbstractBaseUser) -> int:
+    """Revoke every live token of ``user`` (a deprovisioned account): a reactivated
+    account does not get its old integrations back. Returns how many were revoked."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
 def api_token_authenticate(*, raw: str) -> ApiToken | None:
     """The usable token for ``raw`` (with its user), or ``None``. Records the last use."""
     if not raw or len(raw) > 100 or not raw.startswith(TOKEN_PREFIX):
