@@ -23,8 +23,9 @@ from tiers.models import AgentProfile, Priority
 from tiers.selectors import agent_profile_of, user_is_manager, user_max_tier
 
 from ... import queue as q
-from ...models import CannedResponse, Category, Ticket, TicketEvent
+from ...models import CannedResponse, Ticket, TicketEvent
 from ...selectors import (
+    categories_active,
     newest_event_id,
     ticket_attachments,
     ticket_get_visible_to,
@@ -332,13 +333,12 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **extra: Any) -> dict[
             for s in sorted(core.AGENT_STATUS_CHANGES.get(ticket.status, ()))
         ],
         "priorities": list(labels(Priority).items()),
-        "links": ticket_links_of(ticket),
+        # Every link and unlink writes a LINKED event on both tickets: without one on
+        # the timeline there is nothing to look up.
+        "links": (ticket_links_of(ticket) if any(e.kind == Kind.LINKED for e in events) else []),
         "incident_children": (incident_children(ticket).count() if ticket.is_major_incident else 0),
-        "edit_categories": (
-            list(Category.objects.filter(is_active=True).values_list("pk", "name"))
-            if can_act
-            else []
-        ),
+        # The submit form's memo of active categories: no query.
+        "edit_categories": [row[:2] for row in categories_active()] if can_act else [],
         "vendor_handoff_url": _vendor_handoff_url(ticket) if ticket.tier == 3 else None,
         # Only vendor tickets (Tier 4, or with an accountable owner) can hold a live link.
         "active_handoff": (
