@@ -147,13 +147,13 @@ def shoot(base_url: str, picks: dict, out: Path) -> list[str]:
         manager = person("manager")
         manager.goto("/dashboard/")
         save(manager, "dashboard")
-        manager.goto("/manage/budgets/")
-        save(manager, "manager-budgets")
         manager.evaluate("document.querySelector('section.chart-grid').scrollIntoView()")
         manager.wait_for_timeout(800)  # the charts animate in
         manager.screenshot(path=str(out / "dashboard-charts.png"))
         taken.append("dashboard-charts")
         step("dashboard-charts.png")
+        manager.goto("/manage/budgets/")
+        save(manager, "manager-budgets")
         browser.close()
     return taken
 
