@@ -24,6 +24,7 @@ urlpatterns = [
     path("kb/", include("knowledgebase.urls")),
     path("dashboard/", include("reports.urls")),
     path("vendor/", include("tiers.urls")),
+    path("email/", include("emailchannel.urls")),
     path("", include("tickets.urls")),
 ]
 

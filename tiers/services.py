@@ -50,6 +50,7 @@ from tickets.services.notify import (
     bell,
     bells_store,
     send_templated_mail,
+    thread_headers,
     ticket_event_send,
 )
 from tickets.versions import bump_tickets_version
@@ -1259,6 +1260,8 @@ def escalation_alert_send(*, event_id: int) -> int:
                     subject=f"[{ticket.reference}] Hand-off from Tierdesk: {ticket.subject}",
                     template="vendor_handoff",
                     context=_vendor_mail_context(handoff),
+                    # The vendor's reply comes back as a vendor update (emailchannel).
+                    headers=thread_headers(audience="v", object_id=handoff.pk),
                 )
                 _notify_in_app(
                     ticket=ticket,
@@ -1308,6 +1311,9 @@ def vendor_chase_send(*, handoff_id: int) -> int:
         subject=f"[{ticket.reference}] Reminder: response due {handoff.respond_by:%Y-%m-%d %H:%M} UTC",
         template="vendor_chase",
         context=_vendor_mail_context(handoff),
+        headers=thread_headers(
+            audience="v", object_id=handoff.pk, event_id=handoff.pk, auto="auto-generated"
+        ),
     )
     return 1
 
@@ -1335,7 +1341,8 @@ _REFERENCE_IN_SUBJECT = re.compile(r"\bTD-\d{6,}\b")
 
 
 def vendor_handoff_for_reply(*, subject: str, sender: str) -> VendorHandoff | None:
-    """The open hand-off a vendor's e-mail reply belongs to, for e-mail ingest.
+    """The open hand-off a vendor's e-mail reply belongs to (``emailchannel.routing``,
+    when the reply lost our signed reply address).
 
     Recognised by our ticket reference (``[TD-000123]``, kept in the subjects we send)
     or by the vendor's own ticket number, and only when the sender is that vendor's
