@@ -54,7 +54,7 @@ class Dovecot:
         client = self.client()
         try:
             client.select(folder)
-            typ, data = client.uid("SEARCH", None, criteria)
+            _typ, data = client.uid("SEARCH", None, criteria)
             return [int(x) for x in data[0].split()]
         finally:
             client.logout()
@@ -75,7 +75,7 @@ def dovecot() -> Iterator[Dovecot]:
         login_user = "dovenull"
         for sub in ("mail", "home"):
             os.chown(tmp / sub, mail_user.pw_uid, mail_user.pw_gid)
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o755)  # noqa: S103 (dovecot's users must enter its folder)
     else:
         mail_user = pwd.getpwuid(os.getuid())
         login_user = mail_user.pw_name
@@ -130,9 +130,11 @@ namespace inbox {{
                 out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
                 log = (tmp / "dovecot.log").read_text() if (tmp / "dovecot.log").exists() else ""
                 raise RuntimeError(f"dovecot exited: {out}\n{log}")
-            with contextlib.suppress(OSError):
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=1),
+            ):
+                break
             if time.monotonic() > deadline:
                 raise RuntimeError("dovecot did not start listening")
             time.sleep(0.05)
@@ -161,7 +163,7 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
     receiver = SmtpReceiver(port=free_port())
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        async def handle_DATA(self, server, session, envelope):
             receiver.messages.append(envelope.original_content or envelope.content)
             return "250 OK"
 
