@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run serve test lint fmt migrate seed services chromium wrk screenshots bench bench-quick soak audit clean
+.PHONY: run serve test lint fmt migrate seed services chromium wrk dovecot screenshots bench bench-quick soak audit clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	@command -v wrk >/dev/null
 
+## Debian's dovecot-imapd: the e-mail tests and the mail benchmark start their own on a
+## throwaway port with a temporary maildir (the package's system service is not used).
+dovecot:
+	@command -v dovecot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
+	@command -v dovecot >/dev/null
+
 ## Redis must answer (Debian's package is installed when absent). PostgreSQL: the
 ## machine's own cluster is started when it is installed but stopped; a machine with
 ## none runs `make test` on the embedded server instead (see `test`).
@@ -78,7 +84,7 @@ fmt: $(STAMP)
 TEST_ENV = $(PY) -m helpdesk.embedded_pg exec --name pg-test --fast --unless-up $(TEST_DATABASE_URL) -- \
 	env REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL)
 
-test: $(STAMP) chromium wrk services lint
+test: $(STAMP) chromium wrk dovecot services lint
 	$(TEST_ENV) bash -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest $(PYTEST_ARGS)'
 
 ## make bench: production settings (DEBUG off, gunicorn 4 sync workers) on PostgreSQL + Redis,

@@ -1,9 +1,12 @@
 """The IMAP door: read new messages by UID, take each in, then flag (or move) it.
 
 * **Nothing read twice, nothing skipped**: the last UID taken in is stored per
-  mailbox (``MailboxState``) and advanced in the transaction that records the
-  message, so a crash before that commit reads the message again (and the Message-ID
-  record makes that a no-op), and a crash after it never reads it again. A new
+  mailbox (``MailboxState``). One reader (``EMAIL_IMAP_WORKERS=1``) advances it in
+  the transaction that records the message: a crash before that commit reads the
+  message again, a crash after it never does. Several (the default, 4 threads) take
+  a chunk of 25 in at once and advance it when the whole chunk is committed: a crash
+  before reads the chunk again, and the Message-ID record (unique) makes the
+  messages already committed no-ops, so none is posted twice. A new
   ``UIDVALIDITY`` (the folder was rebuilt) starts over from UID 1; the Message-ID
   record keeps that from posting anything twice.
 * **Moved or flagged only after the commit**: ``\\Seen`` (and the move to
@@ -20,9 +23,11 @@ import contextlib
 import hashlib
 import imaplib
 import logging
+import queue
 import re
 import select
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -174,6 +179,46 @@ def _new_uids(client: imaplib.IMAP4, after: int) -> list[int]:
     return sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > after)
 
 
+def _ingest_parallel(
+    items: list[tuple[int, bytes, datetime | None]], workers: int
+) -> dict[int, str]:
+    """Take a chunk in on ``workers`` threads, each message in its own transaction on
+    the thread's own connection (ticket writes wait for each other on their row
+    locks). Returns each UID's outcome; the first error is raised after all threads
+    stopped, so the caller advances nothing and the chunk is read again (the
+    Message-ID record makes the messages already committed no-ops)."""
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    for item in items:
+        jobs.put(item)
+    outcomes: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not errors:
+                try:
+                    uid, raw, arrived = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                result = mail_ingest(
+                    raw=raw, source=InboundMessage.Source.IMAP, received_at=arrived
+                )
+                outcomes[uid] = result.outcome
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(items)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return outcomes
+
+
 def _pass(
     client: imaplib.IMAP4,
     state: MailboxState,
@@ -181,13 +226,30 @@ def _pass(
     report: PollReport,
     *,
     limit: int,
+    workers: int,
 ) -> int:
     uids = _new_uids(client, state.last_uid)[:limit]
     can_move = "MOVE" in client.capabilities
+    move_to = settings.EMAIL_INBOX_PROCESSED_FOLDER
     for start in range(0, len(uids), FETCH_CHUNK):
-        for uid, raw, arrived in _fetch(client, uids[start : start + FETCH_CHUNK]):
-            if uid <= state.last_uid:
-                continue
+        items = [
+            i for i in _fetch(client, uids[start : start + FETCH_CHUNK]) if i[0] > state.last_uid
+        ]
+        if not items:
+            continue
+        if workers > 1:
+            outcomes = _ingest_parallel(items, workers)
+            top = max(outcomes)
+            # Advanced once the whole chunk is committed: a crash before re-reads it.
+            MailboxState.objects.filter(pk=state.pk, last_uid__lt=top).update(
+                last_uid=top, polled_at=timezone.now()
+            )
+            state.last_uid = top
+            for uid in sorted(outcomes):
+                report.count(outcomes[uid])
+                _done_with(client, uid, move_to=move_to, can_move=can_move)
+            continue
+        for uid, raw, arrived in items:
 
             def advance(uid: int = uid) -> None:
                 MailboxState.objects.filter(pk=state.pk, last_uid__lt=uid).update(
@@ -202,9 +264,7 @@ def _pass(
             )
             state.last_uid = uid
             report.count(result.outcome)
-            _done_with(
-                client, uid, move_to=settings.EMAIL_INBOX_PROCESSED_FOLDER, can_move=can_move
-            )
+            _done_with(client, uid, move_to=move_to, can_move=can_move)
     return len(uids)
 
 
@@ -239,7 +299,12 @@ def _idle(client: imaplib.IMAP4, seconds: float) -> bool:
 
 
 def mailbox_poll(
-    *, url: str | None = None, idle_seconds: float = 0.0, limit: int = 2000, timeout: float = 30.0
+    *,
+    url: str | None = None,
+    idle_seconds: float = 0.0,
+    limit: int = 2000,
+    timeout: float = 30.0,
+    workers: int | None = None,
 ) -> PollReport:
     """Read and take in every new message of the configured mailbox; then, with
     ``idle_seconds``, keep reading new mail as IDLE announces it until that time has
@@ -249,6 +314,7 @@ def mailbox_poll(
     if not url:
         return report
     config = mailbox_config(url)
+    workers = settings.EMAIL_IMAP_WORKERS if workers is None else workers
     with _advisory_lock(config.key) as got:
         if not got:
             report.locked_out = True
@@ -263,16 +329,19 @@ def mailbox_poll(
             idle_ok = "IDLE" in client.capabilities
             if state.uidvalidity != uidvalidity or state.idle_supported != idle_ok:
                 if state.uidvalidity != uidvalidity:
-                    logger.warning("mailbox %s has a new UIDVALIDITY: reading it again", config.key)
+                    if state.uidvalidity:
+                        logger.warning(
+                            "mailbox %s has a new UIDVALIDITY: reading it again", config.key
+                        )
                     state.last_uid = 0
                 state.uidvalidity, state.idle_supported = uidvalidity, idle_ok
                 state.save(update_fields=["uidvalidity", "last_uid", "idle_supported"])
             deadline = time.monotonic() + idle_seconds
-            _pass(client, state, config, report, limit=limit)
+            _pass(client, state, config, report, limit=limit, workers=workers)
             while idle_ok and time.monotonic() < deadline:
                 report.idled = True
                 if _idle(client, deadline - time.monotonic()):
-                    _pass(client, state, config, report, limit=limit)
+                    _pass(client, state, config, report, limit=limit, workers=workers)
                 else:
                     break
             MailboxState.objects.filter(pk=state.pk).update(polled_at=timezone.now())

@@ -178,20 +178,17 @@ def write(parsed: ParsedMail) -> Written:
     ticket = selectors.ticket_by_inbound_ids(parsed.thread_ids) or selectors.ticket_by_subject(
         parsed.subject
     )
-    if ticket is not None and verified:
-        if parsed.sender == ticket.requester_email.lower():
-            return _customer_reply(parsed, ticket)
+    if ticket is not None and verified and parsed.sender == ticket.requester_email.lower():
+        return _customer_reply(parsed, ticket)
+    if verified and selectors.is_vendor_address(parsed.sender):
+        # Our reference, or the vendor's own ticket number, in the subject.
         handoff = vendor_handoff_for_reply(subject=parsed.subject, sender=parsed.sender)
-        if handoff is not None and handoff.ticket_id == ticket.pk:
+        if handoff is not None and (ticket is None or handoff.ticket_id == ticket.pk):
             return _vendor_update(parsed, handoff)
-        if selectors.staff_user_by_email(parsed.sender) is not None:
-            raise ForbiddenError(
-                _("Staff replies by e-mail need the signed reply address of a notification.")
-            )
-    elif ticket is None and verified:
-        handoff = vendor_handoff_for_reply(subject=parsed.subject, sender=parsed.sender)
-        if handoff is not None:  # the vendor's own ticket number in the subject
-            return _vendor_update(parsed, handoff)
+    if ticket is not None and selectors.staff_user_by_email(parsed.sender) is not None:
+        raise ForbiddenError(
+            _("Staff replies by e-mail need the signed reply address of a notification.")
+        )
     return _new_ticket(parsed, follows=None)
 
 
@@ -280,7 +277,10 @@ def _new_ticket(parsed: ParsedMail, *, follows: Ticket | None) -> Written:
             **({"follows": follows.reference} if follows else {}),
         },
     )
-    created_event = ticket.events.filter(kind=core.Kind.CREATED).only("pk").first()
+    # The "created" event is read only when files hang off it.
+    created_event = (
+        ticket.events.filter(kind=core.Kind.CREATED).only("pk").first() if accepted else None
+    )
     for upload, name, content_type in accepted:
         attachment_add(
             ticket=ticket,

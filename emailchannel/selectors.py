@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from tickets.models import Category, Ticket
-from tiers.models import TierLevel, VendorHandoff
+from tiers.models import TierLevel, VendorContact, VendorHandoff
 from tiers.selectors import agent_profile_of
 
 from .models import InboundMessage, QuarantinedMessage
@@ -72,6 +72,10 @@ def ticket_by_inbound_ids(message_ids: list[str]) -> Ticket | None:
         .first()
     )
     return row.ticket if row else None
+
+
+def is_vendor_address(email: str) -> bool:
+    return VendorContact.objects.filter(email__iexact=email).exists()
 
 
 def handoff_by_id(pk: int) -> VendorHandoff | None:

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -106,6 +106,26 @@ def _refuse(
     return IngestResult(outcome=Outcome.QUARANTINED, quarantine_id=row.pk, detail=detail)
 
 
+def _claim(row: InboundMessage) -> InboundMessage:
+    """Insert the message's record unless its key is known: one statement, no
+    savepoint. A concurrent delivery of the same message waits on the unique index
+    until this transaction ends, then finds the key taken. ``pk`` stays ``None``
+    when the message was already taken in."""
+    fields = [f for f in InboundMessage._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {InboundMessage._meta.db_table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 (model metadata only)
+            "ON CONFLICT (key) DO NOTHING RETURNING id",
+            values,
+        )
+        found = cursor.fetchone()
+    row.pk = found[0] if found else None
+    return row
+
+
 def _sender_over_limit(sender: str) -> bool:
     result = ratelimit.hit(
         f"mail-in:{sender}",
@@ -158,20 +178,22 @@ def mail_ingest(
     with transaction.atomic():
         if retry_of is not None and retry_of.inbound_id:
             InboundMessage.objects.filter(pk=retry_of.inbound_id).delete()
-        inbound, created = InboundMessage.objects.get_or_create(
-            key=parsed.key,
-            defaults={
-                "message_id": parsed.message_id[:998],
-                "source": source,
-                "sender": parsed.sender[:254],
-                "subject": parsed.subject[:200],
-                "outcome": Outcome.QUARANTINED,  # until the write below says otherwise
-                "received_at": received_at,
-            },
+        inbound = _claim(
+            InboundMessage(
+                key=parsed.key,
+                message_id=parsed.message_id[:998],
+                source=source,
+                sender=parsed.sender[:254],
+                subject=parsed.subject[:200],
+                outcome=Outcome.QUARANTINED,  # until the write below says otherwise
+                received_at=received_at,
+                processed_at=now,
+            )
         )
         if in_transaction:
             in_transaction()
-        if not created:
+        if inbound.pk is None:
+            inbound = InboundMessage.objects.select_related("ticket").get(key=parsed.key)
             return IngestResult(
                 outcome=inbound.outcome,
                 duplicate=True,
@@ -263,7 +285,8 @@ def _route(
     inbound.outcome = written.outcome
     inbound.ticket = written.ticket
     inbound.event_id = written.event_id
-    inbound.save(update_fields=["outcome", "ticket", "event_id"])
+    inbound.processed_at = timezone.now()  # the write is done: what the bench times
+    inbound.save(update_fields=["outcome", "ticket", "event_id", "processed_at"])
     return IngestResult(
         outcome=written.outcome, ticket_reference=written.ticket.reference, detail=written.detail
     )

@@ -263,6 +263,8 @@ EMAIL_POLL_SECONDS = env.float("EMAIL_POLL_SECONDS", default=15.0)
 # Between polls the task waits in IMAP IDLE (where offered) and reads new mail at once;
 # it then holds one worker process. 0: poll only.
 EMAIL_IMAP_IDLE = env.bool("EMAIL_IMAP_IDLE", default=True)
+# Threads that take a fetched chunk of messages in at once (each its own transaction).
+EMAIL_IMAP_WORKERS = env.int("EMAIL_IMAP_WORKERS", default=4)
 # Where processed messages are moved (empty: they stay, flagged \Seen).
 EMAIL_INBOX_PROCESSED_FOLDER = env.str("EMAIL_INBOX_PROCESSED_FOLDER", default="")
 # Shared secret of POST /email/inbound/ (MTA pipe, provider webhook). Empty: 404.

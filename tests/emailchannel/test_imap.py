@@ -43,7 +43,7 @@ def test_a_poll_takes_every_new_message_in_then_flags_and_moves_it(
     settings.EMAIL_INBOX_PROCESSED_FOLDER = "Processed"
     for n in range(3):
         server.append(message(n))
-    report = imap.mailbox_poll(url=server.url)
+    report = imap.mailbox_poll(url=server.url, workers=1)
     assert report.fetched == 3 and report.outcomes == {"created": 3}
     assert sorted(Ticket.objects.values_list("subject", flat=True)) == [
         f"Printer {n} on floor 3 prints blank pages" for n in range(3)
@@ -58,11 +58,11 @@ def test_a_poll_takes_every_new_message_in_then_flags_and_moves_it(
 @pytest.mark.django_db
 def test_after_a_restart_nothing_is_read_twice_and_nothing_skipped(server, policies, category):
     server.append(message(1))
-    assert imap.mailbox_poll(url=server.url).fetched == 1
+    assert imap.mailbox_poll(url=server.url, workers=1).fetched == 1
     assert server.uids("INBOX", "SEEN") == [1]  # flagged, left in place (no folder set)
-    assert imap.mailbox_poll(url=server.url).fetched == 0
+    assert imap.mailbox_poll(url=server.url, workers=1).fetched == 0
     server.append(message(2))
-    assert imap.mailbox_poll(url=server.url).fetched == 1
+    assert imap.mailbox_poll(url=server.url, workers=1).fetched == 1
     assert Ticket.objects.count() == 2
 
 
@@ -81,11 +81,11 @@ def test_a_crash_before_the_commit_reads_the_message_again(server, policies, cat
 
     monkeypatch.setattr(imap, "mail_ingest", dies_on_the_second)
     with pytest.raises(RuntimeError):
-        imap.mailbox_poll(url=server.url)
+        imap.mailbox_poll(url=server.url, workers=1)
     assert MailboxState.objects.get().last_uid == 1
     assert server.uids("INBOX", "UNSEEN") == [2, 3]  # not flagged: never committed
     monkeypatch.setattr(imap, "mail_ingest", real)
-    assert imap.mailbox_poll(url=server.url).fetched == 2
+    assert imap.mailbox_poll(url=server.url, workers=1).fetched == 2
     assert Ticket.objects.count() == 3
 
 
@@ -100,19 +100,19 @@ def test_a_crash_after_the_commit_does_not_post_twice(server, policies, category
 
     monkeypatch.setattr(imap, "mail_ingest", dies_after_commit)
     with pytest.raises(RuntimeError):
-        imap.mailbox_poll(url=server.url)
+        imap.mailbox_poll(url=server.url, workers=1)
     monkeypatch.setattr(imap, "mail_ingest", real)
     assert server.uids("INBOX", "UNSEEN") == [1]
-    assert imap.mailbox_poll(url=server.url).fetched == 0
+    assert imap.mailbox_poll(url=server.url, workers=1).fetched == 0
     assert Ticket.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_a_new_uidvalidity_rereads_without_duplicates(server, policies, category):
     server.append(message(1))
-    imap.mailbox_poll(url=server.url)
+    imap.mailbox_poll(url=server.url, workers=1)
     MailboxState.objects.update(uidvalidity=1)  # as if the folder had been rebuilt
-    report = imap.mailbox_poll(url=server.url)
+    report = imap.mailbox_poll(url=server.url, workers=1)
     assert report.fetched == 1 and report.outcomes == {"created": 1}  # the earlier outcome
     assert Ticket.objects.count() == 1
 
@@ -158,3 +158,28 @@ def test_mailbox_urls_need_tls_unless_on_loopback():
         imap.mailbox_config("imap://u:p@imap.example.com/INBOX")
     with pytest.raises(imap.MailboxConfigError):
         imap.mailbox_config("pop3://u:p@host/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_readers_post_each_message_once_even_after_a_crash(server, policies, category, monkeypatch):
+    for n in range(30):  # two chunks
+        server.append(message(n))
+    real = imap.mail_ingest
+    calls = []
+
+    def dies_in_the_second_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 28:
+            raise RuntimeError("worker killed")
+        return real(**kwargs)
+
+    monkeypatch.setattr(imap, "mail_ingest", dies_in_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        imap.mailbox_poll(url=server.url, workers=4)
+    assert MailboxState.objects.get().last_uid == 25  # the first chunk, whole
+    monkeypatch.setattr(imap, "mail_ingest", real)
+    report = imap.mailbox_poll(url=server.url, workers=4)
+    assert report.fetched == 5
+    assert Ticket.objects.count() == 30
+    assert InboundMessage.objects.filter(outcome="created").count() == 30
+    assert server.uids("INBOX", "UNSEEN") == []
