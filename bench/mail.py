@@ -112,7 +112,9 @@ def build(n: int, targets: list[Ticket], agent) -> list[tuple[str, str, bytes]]:
             msg["From"] = f"Customer {i} <customer{i}@bench.example>"
             msg["To"] = "support@bench.tierdesk.local"
             msg["Subject"] = f"Benchmark message {i}: printer jam on floor {i % 9}"
-            msg.set_content(f"Hello,\n\nThe printer jams on page {i % 40}.\n\nThanks,\nCustomer {i}\n")
+            msg.set_content(
+                f"Hello,\n\nThe printer jams on page {i % 40}.\n\nThanks,\nCustomer {i}\n"
+            )
         elif kind == "customer":
             token = mailthread.token_for("c", ticket.pk)
             msg["From"] = f"Requester <{ticket.requester_email}>"
@@ -193,7 +195,11 @@ def run(messages: int, rate: float, idle: float, timeout: float) -> dict:
     for outcome, _t in rows.values():
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     first, last = min(arrived.values()), max((t for _o, t in rows.values()), default=0.0)
-    expected = {"created": kinds["new"], "customer_reply": kinds["customer"], "agent_reply": kinds["agent"]}
+    expected = {
+        "created": kinds["new"],
+        "customer_reply": kinds["customer"],
+        "agent_reply": kinds["agent"],
+    }
     result = {
         "messages": messages,
         "mix": kinds,
@@ -234,7 +240,9 @@ def poll_until(url: str, idle: float, until: int, timeout: float) -> int:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--messages", type=int, default=2000)
     p.add_argument("--rate", type=float, default=200.0, help="messages APPENDed per second")
     p.add_argument("--idle", type=float, default=2.0, help="seconds the poller IDLEs per pass")

@@ -159,15 +159,19 @@ def _fetch(client: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes, dat
     return sorted(found)
 
 
-def _done_with(client: imaplib.IMAP4, uid: int, *, move_to: str, can_move: bool) -> None:
-    client.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Seen)")
+def _done_with(client: imaplib.IMAP4, uids: list[int], *, move_to: str, can_move: bool) -> None:
+    """Flag (and move) messages whose records are committed: one command per chunk."""
+    if not uids:
+        return
+    uid_set = ",".join(map(str, uids))
+    client.uid("STORE", uid_set, "+FLAGS.SILENT", "(\\Seen)")
     if not move_to:
         return
     if can_move:
-        client.uid("MOVE", str(uid), _quote(move_to))
+        client.uid("MOVE", uid_set, _quote(move_to))
     else:
-        client.uid("COPY", str(uid), _quote(move_to))
-        client.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
+        client.uid("COPY", uid_set, _quote(move_to))
+        client.uid("STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
         client.expunge()
 
 
@@ -247,7 +251,7 @@ def _pass(
             state.last_uid = top
             for uid in sorted(outcomes):
                 report.count(outcomes[uid])
-                _done_with(client, uid, move_to=move_to, can_move=can_move)
+            _done_with(client, sorted(outcomes), move_to=move_to, can_move=can_move)
             continue
         for uid, raw, arrived in items:
 
@@ -264,7 +268,7 @@ def _pass(
             )
             state.last_uid = uid
             report.count(result.outcome)
-            _done_with(client, uid, move_to=move_to, can_move=can_move)
+            _done_with(client, [uid], move_to=move_to, can_move=can_move)
     return len(uids)
 
 

@@ -85,6 +85,16 @@ def _header(msg: EmailMessage, name: str) -> str:
     return str(value or "").strip()
 
 
+def _raw_headers(msg: EmailMessage) -> dict[str, list[str]]:
+    """Every header's undecoded values by lower-case name. The policy builds (and
+    parses) a header object on every access, a millisecond a message for headers of
+    which only the text matters here; From and Subject are still decoded by it."""
+    found: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        found.setdefault(name.lower(), []).append(str(value).strip())
+    return found
+
+
 def _ids(text: str) -> list[str]:
     return _MSGID.findall(text or "")
 
@@ -167,8 +177,12 @@ _EXT_BY_TYPE = {
 }  # fmt: skip
 
 
-def _auto_reason(msg: EmailMessage, sender: str) -> tuple[str, bool]:
+def _auto_reason(msg: EmailMessage, sender: str, raw: dict[str, list[str]]) -> tuple[str, bool]:
     """(why it is automatic, whether it is a bounce)."""
+
+    def _h(name: str) -> str:
+        return (raw.get(name.lower()) or [""])[0]
+
     content_type = msg.get_content_type()
     report_type = (msg.get_param("report-type") or "").lower()
     if content_type == "multipart/report" and report_type in (
@@ -178,18 +192,18 @@ def _auto_reason(msg: EmailMessage, sender: str) -> tuple[str, bool]:
         return f"report ({report_type})", report_type == "delivery-status"
     if _BOUNCE_SENDERS.match(sender):
         return "mailer daemon", True
-    auto = _header(msg, "Auto-Submitted").lower()
+    auto = _h("Auto-Submitted").lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}", False
-    precedence = _header(msg, "Precedence").lower()
+    precedence = _h("Precedence").lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}", False
     for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Reply"):
-        if _header(msg, name):
+        if _h(name):
             return name, False
-    if _header(msg, "X-MS-Exchange-Inbox-Rules-Loop"):
+    if _h("X-MS-Exchange-Inbox-Rules-Loop"):
         return "Exchange inbox rule", False  # out-of-office and auto-forward rules
-    if _header(msg, "List-Id") or _header(msg, "List-Unsubscribe"):
+    if _h("List-Id") or _h("List-Unsubscribe"):
         return "mailing list", False
     return "", False
 
@@ -231,23 +245,27 @@ def parse_message(raw: bytes) -> ParsedMail:
     if fatal:
         raise MalformedMessage(f"broken MIME structure: {type(fatal[0]).__name__}")
 
-    from_text = _header(msg, "From")
-    sender_name, sender = parseaddr(from_text)
+    raw_headers = _raw_headers(msg)
+
+    def first(name: str) -> str:
+        return (raw_headers.get(name.lower()) or [""])[0]
+
+    sender_name, sender = parseaddr(_header(msg, "From"))
     sender = sender.strip().lower()
-    message_ids = _ids(_header(msg, "Message-ID"))
+    message_ids = _ids(first("Message-ID"))
     message_id = message_ids[0] if message_ids else ""
     recipients = [
         a.strip().lower()
         for _n, a in getaddresses(
             [
-                _header(msg, h)
-                for h in ("Delivered-To", "X-Original-To", "To", "Cc")
-                if _header(msg, h)
+                v
+                for h in ("delivered-to", "x-original-to", "to", "cc")
+                for v in raw_headers.get(h, [])
             ]
         )
         if a and "@" in a
     ]
-    auto, bounce = _auto_reason(msg, sender)
+    auto, bounce = _auto_reason(msg, sender, raw_headers)
 
     text = ""
     try:
@@ -280,7 +298,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         )
 
     try:
-        date = parsedate_to_datetime(_header(msg, "Date")) if _header(msg, "Date") else None
+        date = parsedate_to_datetime(first("Date")) if first("Date") else None
     except (TypeError, ValueError):
         date = None
     return ParsedMail(
@@ -290,15 +308,15 @@ def parse_message(raw: bytes) -> ParsedMail:
         sender_name=(sender_name or "").strip()[:120],
         subject=re.sub(r"\s+", " ", _header(msg, "Subject")).strip()[:200],
         recipients=recipients,
-        in_reply_to=_ids(_header(msg, "In-Reply-To")),
-        references=_ids(_header(msg, "References")),
+        in_reply_to=_ids(first("In-Reply-To")),
+        references=_ids(" ".join(raw_headers.get("references", []))),
         text=text.strip(),
         reply=strip_reply(text),
         files=files,
         auto=auto,
         bounce=bounce,
         bounced_ids=_bounced_ids(msg) if bounce else [],
-        auth_results=[str(v) for v in msg.get_all("Authentication-Results") or []],
+        auth_results=raw_headers.get("authentication-results", []),
         date=date,
     )
 

@@ -161,7 +161,9 @@ def test_mailbox_urls_need_tls_unless_on_loopback():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_readers_post_each_message_once_even_after_a_crash(server, policies, category, monkeypatch):
+def test_parallel_readers_post_each_message_once_even_after_a_crash(
+    server, policies, category, monkeypatch
+):
     for n in range(30):  # two chunks
         server.append(message(n))
     real = imap.mail_ingest
