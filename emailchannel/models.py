@@ -56,6 +56,8 @@ class InboundMessage(models.Model):
                 fields=["ticket"], name="inbound_ticket_set", condition=Q(ticket__isnull=False)
             ),
             models.Index(fields=["processed_at"], name="inbound_processed"),
+            # A reply that names the customer's own earlier message (routing, step 2).
+            models.Index(fields=["message_id"], name="inbound_message_id"),
         ]
 
     def __str__(self) -> str:
