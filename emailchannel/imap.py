@@ -23,13 +23,13 @@ import contextlib
 import hashlib
 import imaplib
 import logging
-import queue
 import re
 import select
 import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -183,44 +183,43 @@ def _new_uids(client: imaplib.IMAP4, after: int) -> list[int]:
     return sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > after)
 
 
-def _ingest_parallel(
-    items: list[tuple[int, bytes, datetime | None]], workers: int
-) -> dict[int, str]:
-    """Take a chunk in on ``workers`` threads, each message in its own transaction on
-    the thread's own connection (ticket writes wait for each other on their row
-    locks). Returns each UID's outcome; the first error is raised after all threads
-    stopped, so the caller advances nothing and the chunk is read again (the
-    Message-ID record makes the messages already committed no-ops)."""
-    jobs: queue.SimpleQueue = queue.SimpleQueue()
-    for item in items:
-        jobs.put(item)
-    outcomes: dict[int, str] = {}
-    errors: list[BaseException] = []
+class _Readers:
+    """``workers`` threads that take a fetched chunk in at once, each message in its
+    own transaction on the thread's own database connection (ticket writes wait for
+    each other on their row locks). The threads and their connections live for the
+    whole poll and are closed at its end."""
 
-    def work() -> None:
-        try:
-            while not errors:
-                try:
-                    uid, raw, arrived = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                result = mail_ingest(
-                    raw=raw, source=InboundMessage.Source.IMAP, received_at=arrived
-                )
-                outcomes[uid] = result.outcome
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mail-reader")
+
+    def take_in(self, items: list[tuple[int, bytes, datetime | None]]) -> dict[int, str]:
+        """Each UID's outcome. The first error is raised once every message of the
+        chunk has finished, so the caller advances nothing and the chunk is read
+        again (the Message-ID record makes those already committed no-ops)."""
+
+        def one(item: tuple[int, bytes, datetime | None]) -> str:
+            _uid, raw, arrived = item
+            return mail_ingest(
+                raw=raw, source=InboundMessage.Source.IMAP, received_at=arrived
+            ).outcome
+
+        futures = {item[0]: self.pool.submit(one, item) for item in items}
+        wait(futures.values())
+        return {uid: future.result() for uid, future in futures.items()}
+
+    def close(self) -> None:
+        # One closing job per thread: the barrier holds each until all have one.
+        barrier = threading.Barrier(self.workers)
+
+        def close_connection() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
             connection.close()
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(items)))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return outcomes
+        for _ in range(self.workers):
+            self.pool.submit(close_connection)
+        self.pool.shutdown(wait=True)
 
 
 def _pass(
@@ -230,7 +229,7 @@ def _pass(
     report: PollReport,
     *,
     limit: int,
-    workers: int,
+    readers: _Readers | None,
 ) -> int:
     uids = _new_uids(client, state.last_uid)[:limit]
     can_move = "MOVE" in client.capabilities
@@ -241,8 +240,8 @@ def _pass(
         ]
         if not items:
             continue
-        if workers > 1:
-            outcomes = _ingest_parallel(items, workers)
+        if readers is not None:
+            outcomes = readers.take_in(items)
             top = max(outcomes)
             # Advanced once the whole chunk is committed: a crash before re-reads it.
             MailboxState.objects.filter(pk=state.pk, last_uid__lt=top).update(
@@ -324,6 +323,7 @@ def mailbox_poll(
             report.locked_out = True
             return report
         client = _connect(config, timeout)
+        readers = _Readers(workers) if workers > 1 else None
         try:
             typ, _data = client.select(_quote(config.folder))
             if typ != "OK":
@@ -341,15 +341,17 @@ def mailbox_poll(
                 state.uidvalidity, state.idle_supported = uidvalidity, idle_ok
                 state.save(update_fields=["uidvalidity", "last_uid", "idle_supported"])
             deadline = time.monotonic() + idle_seconds
-            _pass(client, state, config, report, limit=limit, workers=workers)
+            _pass(client, state, config, report, limit=limit, readers=readers)
             while idle_ok and time.monotonic() < deadline:
                 report.idled = True
                 if _idle(client, deadline - time.monotonic()):
-                    _pass(client, state, config, report, limit=limit, workers=workers)
+                    _pass(client, state, config, report, limit=limit, readers=readers)
                 else:
                     break
             MailboxState.objects.filter(pk=state.pk).update(polled_at=timezone.now())
         finally:
+            if readers is not None:
+                readers.close()
             with contextlib.suppress(Exception):
                 client.logout()
     return report

@@ -32,7 +32,6 @@ from tickets.models import Ticket
 from tickets.selectors import user_can_act_on
 from tickets.services import core
 from tickets.services.attachments import AttachmentError, attachment_add, validate_upload
-from tickets.services.portal import ticket_customer_reply_with_files
 from tickets.services.uploads import ticket_attachments_upload
 from tiers.services import vendor_handoff_for_reply, vendor_post_update
 
@@ -193,20 +192,30 @@ def write(parsed: ParsedMail) -> Written:
 
 
 def _customer_reply(parsed: ParsedMail, ticket: Ticket) -> Written:
+    """The requester's reply, or a participant's (a colleague in copy, a forwarded
+    notification: the token is the permission), under the writer's own name."""
     if ticket.status == Ticket.Status.CLOSED:
         return _new_ticket(parsed, follows=ticket)
     accepted, refused = _files(parsed)
-    requester = ticket.requester if parsed.sender == ticket.requester_email.lower() else None
-    event = ticket_customer_reply_with_files(
+    is_requester = parsed.sender == ticket.requester_email.lower()
+    requester = ticket.requester if is_requester else None
+    author = ticket.requester_name if is_requester else _author(parsed)
+    event = core.ticket_customer_reply(
         ticket=ticket,
         body=_body(parsed.reply, refused, has_files=bool(accepted)),
-        uploads=[upload for upload, _n, _t in accepted],
         actor=requester,
+        author_name=author,
     )
-    if requester is None and parsed.sender != ticket.requester_email.lower():
-        detail = _("from %(sender)s, a participant") % {"sender": parsed.sender}
-    else:
-        detail = ""
+    for upload, name, content_type in accepted:
+        attachment_add(
+            ticket=ticket,
+            upload=upload,
+            event=event,
+            uploaded_by=requester,
+            uploaded_by_name=author,
+            checked=(name, content_type),
+        )
+    detail = "" if is_requester else _("from %(sender)s, a participant") % {"sender": parsed.sender}
     return Written(Outcome.CUSTOMER_REPLY, ticket, event.pk, detail)
 
 

@@ -93,7 +93,7 @@ def _refuse(
             defaults={"source": source, "outcome": Outcome.QUARANTINED, "received_at": received_at},
         )
         if not created:
-            return IngestResult(outcome=inbound.outcome, duplicate=True)
+            return IngestResult(outcome=inbound.outcome, duplicate=True, detail=detail)
         row = _quarantine(
             raw=raw,
             source=source,
