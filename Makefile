@@ -111,9 +111,10 @@ bench-quick: $(STAMP) wrk services
 soak: $(STAMP)
 	$(PY) tools/soak.py $(SOAK_ARGS)
 
-## Refresh docs/screenshots/ (the README tour) from the browser journeys.
-screenshots: $(STAMP) chromium services
-	$(TEST_ENV) TIERDESK_SCREENSHOTS=1 $(PY) -m pytest tests/e2e -q
+## Retake docs/screenshots/ (the README tour) from a freshly seeded demo desk, served as
+## `make run` serves it (embedded PostgreSQL in a throwaway var/, no Redis).
+screenshots: $(STAMP) chromium
+	$(PY) tools/screenshots.py
 
 ## make audit: known vulnerabilities in the pinned dependencies (and what they pull in),
 ## from PyPI's advisory data. pip-audit lives in its own venv, not the project's.

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlparse, urlunparse
+from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
@@ -29,18 +29,9 @@ def with_db(url: str, name: str) -> str:
 def connect(url: str):
     import psycopg2
 
-    parts = urlparse(url)
-    # A socket directory as host (the embedded PostgreSQL) is percent-encoded and
-    # keeps its case (``parts.hostname`` would lower-case it).
-    host = parts.netloc.rpartition("@")[2]
-    host = host.rpartition(":")[0] if host.rpartition(":")[2].isdigit() else host
-    return psycopg2.connect(
-        dbname=parts.path.lstrip("/"),
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        host=unquote(host) or "127.0.0.1",
-        port=parts.port or 5432,
-    )
+    from helpdesk.embedded_pg import connect_params
+
+    return psycopg2.connect(**connect_params(url))
 
 
 class Progress:

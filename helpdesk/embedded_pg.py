@@ -242,7 +242,7 @@ def ensure_database(url: str) -> None:
     import psycopg2
     from psycopg2 import sql
 
-    params = _connect_params(url)
+    params = connect_params(url)
     name = params.pop("dbname")
     with contextlib.closing(psycopg2.connect(dbname="postgres", **params)) as conn:
         conn.autocommit = True
@@ -256,7 +256,7 @@ def server_answers(url: str) -> bool:
     """Whether a PostgreSQL server accepts connections at URL (any database of it)."""
     import psycopg2
 
-    params = _connect_params(url)
+    params = connect_params(url)
     params.pop("dbname")
     try:
         psycopg2.connect(dbname="postgres", **params).close()
@@ -265,7 +265,7 @@ def server_answers(url: str) -> bool:
     return True
 
 
-def _connect_params(url: str) -> dict:
+def connect_params(url: str) -> dict:
     """libpq keywords of URL; a socket directory as host keeps its case (``hostname``
     would lower-case it)."""
     parts = urlsplit(url)

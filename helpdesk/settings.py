@@ -331,6 +331,10 @@ ESCALATION_SWEEP_SECONDS = env.float("ESCALATION_SWEEP_SECONDS", default=1.0)
 ESCALATION_SWEEP_BATCH = env.int("ESCALATION_SWEEP_BATCH", default=500)
 VENDOR_LINK_MAX_AGE_DAYS = env.int("VENDOR_LINK_MAX_AGE_DAYS", default=14)
 TICKET_AUTOCLOSE_DAYS = env.int("TICKET_AUTOCLOSE_DAYS", default=7)
+# Waiting on the customer: one reminder after this many days, resolved after that many
+# (0 turns either off). tickets/services/lifecycle.py.
+TICKET_PENDING_REMINDER_DAYS = env.int("TICKET_PENDING_REMINDER_DAYS", default=3)
+TICKET_PENDING_AUTORESOLVE_DAYS = env.int("TICKET_PENDING_AUTORESOLVE_DAYS", default=7)
 
 # Redis serves lower numbers first (steps 0/3/6/9); the escalation sweep uses 0.
 CELERY_TASK_DEFAULT_PRIORITY = 5
@@ -354,6 +358,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "emailchannel.tasks.mailbox_poll",
         "schedule": timedelta(seconds=EMAIL_POLL_SECONDS),
         "options": {"expires": max(EMAIL_POLL_SECONDS, 5)},
+    },
+    "ticket-lifecycle": {
+        # Reminders, auto-resolve and auto-close count in days: every few minutes is
+        # punctual enough, and a run with nothing due is three index probes.
+        "task": "tickets.tasks.lifecycle_sweep",
+        "schedule": timedelta(seconds=env.float("TICKET_LIFECYCLE_SECONDS", default=300.0)),
+        "options": {"expires": 240},
     },
     "notification-outbox": {
         "task": "tickets.tasks.notification_outbox_flush",

@@ -133,6 +133,10 @@ class Ticket(TimestampedModel):
     resolution_due = models.DateTimeField(null=True, blank=True)
     sla_warn_at = models.DateTimeField(null=True, blank=True)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
+    # Waiting on the customer since (NULL otherwise): the resolution target pauses, and
+    # the lifecycle sweep reminds and finally resolves (tickets/services/lifecycle.py).
+    pending_since = models.DateTimeField(null=True, blank=True)
+    sla_paused_time = models.DurationField(null=True, blank=True)
 
     escalation_count = models.PositiveSmallIntegerField(default=0)
     reopen_count = models.PositiveSmallIntegerField(default=0)
@@ -218,6 +222,17 @@ class Ticket(TimestampedModel):
                 fields=["escalation_warn_at"],
                 name="ticket_warn_at_live",
                 condition=Q(escalation_warn_at__isnull=False),
+            ),
+            # The lifecycle sweep: waits to remind or resolve, resolutions to close.
+            models.Index(
+                fields=["pending_since"],
+                name="ticket_pending_since",
+                condition=Q(pending_since__isnull=False),
+            ),
+            models.Index(
+                fields=["resolved_at"],
+                name="ticket_resolved_to_close",
+                condition=Q(status="resolved"),
             ),
             models.Index(
                 fields=["sla_warn_at"],
@@ -346,6 +361,7 @@ class TicketEvent(models.Model):
         MERGED = "merged", _("Merged")
         CSAT = "csat", _("Satisfaction rating")
         ATTACHMENT = "attachment", _("Attachment added")
+        REMINDER = "reminder", _("Reminder sent")
 
     # No single-column index: ``event_ticket_created`` leads with it (see Meta).
     ticket = models.ForeignKey(

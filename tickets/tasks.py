@@ -51,3 +51,16 @@ def account_mail_send(*, kind: str, user_id: int) -> bool:
     from .services.portal import account_mail_deliver
 
     return account_mail_deliver(kind=kind, user_id=user_id)
+
+
+@shared_task(name="tickets.tasks.lifecycle_sweep")
+def lifecycle_sweep() -> dict[str, int]:
+    """Pending-customer reminders and auto-resolve, auto-close of resolved tickets."""
+    from .services.lifecycle import lifecycle_sweep as sweep
+
+    report = sweep()
+    return {
+        "reminded": len(report.reminded),
+        "resolved": len(report.resolved),
+        "closed": len(report.closed),
+    }

@@ -18,11 +18,12 @@ def markdown_filter(value: str) -> SafeString:
 
 
 @register.filter
-def duration(value: timedelta | None) -> str:
-    """A short human duration: 2h 05m, 3d 4h, 45s."""
-    if value is None:
+def duration(value: timedelta | int | None) -> str:
+    """A short human duration: 2h 05m, 3d 4h, 45s (from a timedelta or seconds, as
+    event data stores them)."""
+    if value is None or value == "":
         return "—"
-    seconds = int(value.total_seconds())
+    seconds = int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     days, rem = divmod(seconds, 86400)
@@ -42,3 +43,12 @@ def time_until(value: datetime | None) -> str:
     if value is None:
         return "—"
     return duration(value - timezone.now())
+
+
+@register.filter
+def iso_datetime(value: str | None) -> datetime | None:
+    """A datetime from the ISO string event data stores, for the ``date`` filter."""
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from django.conf import settings
 
 from bench.common import connect, with_db
 from tests.dburl import url_of
+from tests.ports import ephemeral_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {
@@ -34,12 +34,6 @@ TARGETS = {
     "metrics_api",
     "ceiling",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -63,7 +57,7 @@ def smoke_db_url():
 @pytest.mark.timeout(600)
 def test_bench_harness_reports_every_target_without_server_errors(smoke_db_url, tmp_path):
     out_json, out_md = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
-    port = int(os.environ.get("BENCH_SMOKE_PORT") or _free_port())
+    port = int(os.environ.get("BENCH_SMOKE_PORT") or ephemeral_port())
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
     cmd = [
         sys.executable, str(ROOT / "bench" / "run.py"), "--label", "smoke",

@@ -16,7 +16,6 @@ import pytest
 from tests.dburl import url_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -72,17 +71,6 @@ def login(page, username: str, password: str = "demo") -> None:
     page.wait_for_load_state("domcontentloaded")
 
 
-def screenshot(page, name: str) -> None:
-    """Save a screenshot for the README tour (committed under docs/screenshots/).
-
-    Only with TIERDESK_SCREENSHOTS=1 (`make screenshots`): references and times differ
-    on every run, and a plain `make test` must not leave the work tree modified."""
-    if os.environ.get("TIERDESK_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
-
-
 @pytest.fixture
 def celery_stack(live_server, tmp_path) -> Iterator[dict]:
     """A real worker and beat against Redis, on the live server's (test) database."""
@@ -106,6 +94,7 @@ def celery_stack(live_server, tmp_path) -> Iterator[dict]:
         "CELERY_BROKER_URL": broker,
         "REDIS_URL": broker,
         "ESCALATION_SWEEP_SECONDS": "1",
+        "TICKET_LIFECYCLE_SECONDS": "1",
         "EMAIL_URL": "filemail://",
         "EMAIL_FILE_PATH": str(mail_dir),
         "TIERDESK_SITE_URL": live_server.url,

@@ -19,7 +19,6 @@ from knowledgebase.models import Article
 from tests.e2e.stack import (
     assert_charts_drawn,
     login,
-    screenshot,
     shorten_budgets,
     wait_until,
 )
@@ -127,9 +126,6 @@ def test_manager_sees_the_week_and_exports_csv(new_page, demo):
 
     # Every chart is drawn: Chart.js rendered it, and the canvas is not blank.
     assert_charts_drawn(page)
-    screenshot(page, "dashboard")
-    page.evaluate("document.querySelector('section.chart-grid').scrollIntoView()")
-    screenshot(page, "dashboard-charts")
 
     # CSV: the whole dashboard, and one table, as downloads.
     with page.expect_download() as whole:

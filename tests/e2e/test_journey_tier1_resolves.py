@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.stack import login, screenshot
+from tests.e2e.stack import login
 from tickets.models import Category, SatisfactionRating, Ticket
 from tickets.services import core
 
@@ -40,7 +40,6 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     login(customer, "customer")
     customer.goto("/")
     expect(customer.get_by_role("heading", name="How can we help?")).to_be_visible()
-    screenshot(customer, "portal-home")
     customer.get_by_label("Search help articles").fill("reset password")
     customer.get_by_role("button", name="Search").click()
     expect(customer.get_by_role("link", name="Reset your password").first).to_be_visible()
@@ -54,7 +53,6 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     )
     suggestions = customer.locator("#suggestions")
     expect(suggestions.get_by_role("link", name="Reset your password")).to_be_visible()
-    screenshot(customer, "ticket-form-suggestions")
     customer.get_by_role("button", name="Submit ticket").click()
     expect(customer.get_by_role("heading", name="Thank you, we have your ticket")).to_be_visible()
     ticket = Ticket.objects.get(subject="Password expired")
@@ -68,7 +66,6 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     login(agent, "agent1")
     row = agent.locator(f'tr[data-reference="{ticket.reference}"]')
     expect(row).to_contain_text("Password expired")
-    screenshot(agent, "agent-queue")
     row.get_by_role("button", name="Claim").click()
     expect(agent.get_by_text("You claimed the ticket.")).to_be_visible()
     agent.get_by_label("Canned response").select_option(label="Password reset instructions")
@@ -89,7 +86,6 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     agent.get_by_role("button", name="Resolve", exact=True).click()
     expect(agent.get_by_text("Resolved.", exact=True)).to_be_visible()
     expect(agent.get_by_test_id("fcr")).to_have_text("First-contact resolution")
-    screenshot(agent, "agent-ticket")
 
     # --- the customer reads the answer and rates it --------------------------------
     customer.goto(tracking_url)
@@ -98,7 +94,6 @@ def test_tier1_resolves_at_first_contact(new_page, demo):
     customer.get_by_label("5 · Excellent").check()
     customer.get_by_role("button", name="Send rating").click()
     expect(customer.get_by_text("You rated our help 5 out of 5")).to_be_visible()
-    screenshot(customer, "tracking-page")
 
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.RESOLVED

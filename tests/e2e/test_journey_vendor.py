@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.stack import login, screenshot, submit_ticket
+from tests.e2e.stack import login, submit_ticket
 from tickets.models import Ticket
 from tiers.models import VendorHandoff
 
@@ -57,7 +57,6 @@ def test_vendor_handoff_and_revoked_link(new_page, demo, live_server, settings, 
     vendor.goto(link)
     expect(vendor.locator("h1")).to_contain_text(ticket.reference)
     expect(vendor.locator(".vendor-summary")).to_contain_text("Rolled back one dock to 4.1")
-    screenshot(vendor, "vendor-page")
     vendor.get_by_label("Your update").fill("Confirmed: known issue NW-4471. Fixed build 4.2.1.")
     vendor.get_by_label("Your ticket number").fill("NW-4471")
     vendor.get_by_role("button", name="Post update").click()

@@ -20,6 +20,7 @@ from urllib.error import HTTPError
 import pytest
 
 from helpdesk import embedded_pg
+from tests.ports import ephemeral_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = [sys.executable, "-m", "helpdesk.embedded_pg"]
@@ -165,14 +166,6 @@ def test_kb_search_forgives_a_typo(desk):
     assert out.split() == ["200", "True"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get_status(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -195,7 +188,7 @@ def test_two_web_processes_share_one_rate_limit(desk):
     address is counted in the PostgreSQL cache table both of them read."""
     _var, env, _server = desk
     env = {**env, "PORTAL_SUGGEST_LIMIT_PER_MINUTE": "4"}
-    ports = [_free_port(), _free_port()]
+    ports = [ephemeral_port(), ephemeral_port()]
     procs = [_gunicorn(port, env) for port in ports]
     try:
         for port in ports:

@@ -489,13 +489,17 @@ class _Life:
         data: dict[str, Any] = {"from": t.status, "to": status}
         if status == Status.PENDING_CUSTOMER:
             clock.clock_pause(t, now=at)
+            clock.sla_pause(t, now=at)
             t.customer_round_trips += 1
-            data["clock"] = "paused"
+            data["clock"] = data["sla"] = "paused"
         elif t.status == Status.PENDING_CUSTOMER:
             paused = clock.clock_resume(t, now=at)
-            data["clock"] = "resumed"
+            sla_paused = clock.sla_resume(t, now=at)
+            data["clock"] = data["sla"] = "resumed"
             data["paused_seconds"] = int(paused.total_seconds())
             data["escalate_at"] = t.escalate_at.isoformat() if t.escalate_at else None
+            data["sla_paused_seconds"] = int(sla_paused.total_seconds())
+            data["resolution_due"] = t.resolution_due.isoformat() if t.resolution_due else None
         t.status = status
         self.event(
             at,

@@ -28,7 +28,9 @@ CLOCK_FIELDS = [
     "warn_remaining_at_pause",
     "paused_business_time",
 ]
-SLA_FIELDS = ["first_response_due", "resolution_due", "sla_warn_at"]
+SLA_FIELDS = [
+    "first_response_due", "resolution_due", "sla_warn_at", "pending_since", "sla_paused_time",
+]  # fmt: skip
 
 
 def clock_start(ticket: Ticket, *, now: datetime) -> None:
@@ -120,16 +122,59 @@ def clock_rebudget(ticket: Ticket, *, now: datetime) -> None:
 
 
 def sla_start(ticket: Ticket, *, now: datetime) -> None:
-    """Set the customer's first-response and resolution targets from the SLA policy."""
+    """Set the customer's first-response and resolution targets from the SLA policy.
+    Business time spent waiting on the customer does not count against resolution."""
+    ticket.pending_since = None
     policy, calendar = sla_policy_for(priority=ticket.priority)
     if policy is None:
         ticket.first_response_due = ticket.resolution_due = ticket.sla_warn_at = None
         return
     if ticket.first_response_at is None:
         ticket.first_response_due = add_business_time(calendar, now, policy.first_response)
-    ticket.resolution_due = add_business_time(calendar, ticket.created_at or now, policy.resolution)
+    ticket.resolution_due = add_business_time(
+        calendar, ticket.created_at or now, policy.resolution + _sla_paused(ticket)
+    )
+    _sla_next_warning(ticket, now=now, policy=policy, calendar=calendar)
+
+
+def _sla_paused(ticket: Ticket) -> timedelta:
+    return ticket.sla_paused_time or timedelta(0)
+
+
+def _sla_next_warning(ticket: Ticket, *, now: datetime, policy: Any, calendar: Any) -> None:
     points = sla_points(ticket, now=now, policy=policy, calendar=calendar)
-    ticket.sla_warn_at = min(at for at, _kind, _clock, _due in points)
+    ticket.sla_warn_at = min((at for at, _kind, _clock, _due in points), default=None)
+
+
+def sla_pause(ticket: Ticket, *, now: datetime) -> None:
+    """The ticket waits on the customer: the resolution target stops counting down and
+    no SLA checkpoint fires until it resumes. Idempotent."""
+    if ticket.pending_since is not None:
+        return
+    ticket.pending_since = now
+    ticket.sla_warn_at = None
+
+
+def sla_resume(ticket: Ticket, *, now: datetime) -> timedelta:
+    """The customer answered (or the agent took the ticket back): the resolution target
+    moves by the business time spent waiting. A target already missed when the wait
+    began stays where it was (its breach is history, not something to fire again).
+    Returns the business time that was paused."""
+    since = ticket.pending_since
+    if since is None:
+        return timedelta(0)
+    ticket.pending_since = None
+    policy, calendar = sla_policy_for(priority=ticket.priority)
+    paused = business_time_between(calendar, since, now)
+    if policy is None or ticket.resolution_due is None:
+        return paused
+    if ticket.resolution_due > since:
+        ticket.sla_paused_time = _sla_paused(ticket) + paused
+        ticket.resolution_due = add_business_time(
+            calendar, ticket.created_at or since, policy.resolution + ticket.sla_paused_time
+        )
+    _sla_next_warning(ticket, now=now, policy=policy, calendar=calendar)
+    return paused
 
 
 def sla_points(
@@ -151,7 +196,7 @@ def sla_points(
     res_due = ticket.resolution_due
     if res_due:
         if policy is not None:
-            warn = add_business_time(calendar, start, policy.resolution * pct)
+            warn = add_business_time(calendar, start, policy.resolution * pct + _sla_paused(ticket))
             points.append((min(warn, res_due), "warning", "resolution", res_due))
         points.append((res_due, "breach", "resolution", res_due))
     return sorted(points)

@@ -401,16 +401,22 @@ def _set_status(
     data: dict[str, Any] = {"from": old, "to": status}
     if status == Status.PENDING_CUSTOMER:
         clock.clock_pause(ticket, now=now)
+        clock.sla_pause(ticket, now=now)
         ticket.customer_round_trips += 1
         fields.append("customer_round_trips")
-        data["clock"] = "paused"
+        data["clock"] = data["sla"] = "paused"
     elif old == Status.PENDING_CUSTOMER:
         paused = clock.clock_resume(ticket, now=now)
-        data["clock"] = "resumed"
+        sla_paused = clock.sla_resume(ticket, now=now)
+        data["clock"] = data["sla"] = "resumed"
         data["paused_seconds"] = int(paused.total_seconds())
         data["escalate_at"] = ticket.escalate_at.isoformat() if ticket.escalate_at else None
+        data["sla_paused_seconds"] = int(sla_paused.total_seconds())
+        data["resolution_due"] = (
+            ticket.resolution_due.isoformat() if ticket.resolution_due else None
+        )
     ticket.status = status
-    fields.extend(["status", *clock.CLOCK_FIELDS])
+    fields.extend(["status", *clock.CLOCK_FIELDS, *clock.SLA_FIELDS])
     ticket_event_create(
         ticket=ticket,
         kind=Kind.STATUS,
@@ -624,10 +630,11 @@ def _resolve(
     ticket.first_contact_resolution = first_contact
     clock.clock_stop(ticket)
     ticket.sla_warn_at = None
+    ticket.pending_since = None
     ticket.save(
         update_fields=[
             "status", "resolution", "resolved_at", "resolved_by", "resolved_tier",
-            "first_contact_resolution", "sla_warn_at", "updated_at",
+            "first_contact_resolution", "sla_warn_at", "pending_since", "updated_at",
             *clock.CLOCK_FIELDS, *fields,
         ]
     )  # fmt: skip
@@ -713,8 +720,11 @@ def ticket_reopen(*, ticket: Ticket, actor: User | None, reason: str) -> Ticket:
 
 
 @transaction.atomic
-def ticket_close(*, ticket: Ticket, actor: User | None, reason: str = "") -> Ticket:
-    """Close a resolved ticket (customer confirmed, or the auto-close after N days)."""
+def ticket_close(
+    *, ticket: Ticket, actor: User | None, reason: str = "", notify: bool = False
+) -> Ticket:
+    """Close a resolved ticket (customer confirmed, or the auto-close after N days,
+    which tells the customer: ``notify``)."""
     ticket = ticket_lock(ticket)
     if ticket.status != Status.RESOLVED:
         raise TicketError(_("Only a resolved ticket can be closed."))
@@ -728,5 +738,6 @@ def ticket_close(*, ticket: Ticket, actor: User | None, reason: str = "") -> Tic
         actor_name="" if actor else "system",
         body=reason,
         is_public=True,
+        notify=notify,
     )
     return ticket

@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 Kind = TicketEvent.Kind
 
 #: Public events the customer is e-mailed about (their own replies are not echoed).
-CUSTOMER_KINDS = {Kind.CREATED, Kind.REPLY, Kind.STATUS, Kind.RESOLVED, Kind.REOPENED}
+CUSTOMER_KINDS = {
+    Kind.CREATED, Kind.REPLY, Kind.STATUS, Kind.RESOLVED, Kind.REOPENED, Kind.REMINDER, Kind.CLOSED,
+}  # fmt: skip
 #: Events that put a ticket in front of a tier's agents.
 TIER_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
 #: Customer mails a person wrote; every other notification is automatic (RFC 3834).

@@ -84,6 +84,7 @@ CUSTOMER_VISIBLE_KINDS = (
     Kind.CSAT,
     Kind.ESCALATION_REQUESTED,
     Kind.ATTACHMENT,
+    Kind.REMINDER,
 )
 
 
@@ -351,6 +352,8 @@ def _event_label(event: TicketEvent, ticket: Ticket) -> str:
         return _("The ticket was reopened")
     if event.kind == Kind.CLOSED:
         return _("The ticket was closed")
+    if event.kind == Kind.REMINDER:
+        return _("We sent you a reminder")
     if event.kind == Kind.CSAT:
         return _("You rated our help %(n)s out of 5") % {"n": data.get("rating", "?")}
     if event.kind == Kind.ESCALATION_REQUESTED:
