@@ -98,11 +98,11 @@ BENCH_PORT ?= 8200
 BENCH_ARGS ?=
 BENCH_COMMON = --redis-url $(BENCH_REDIS_URL) --aux-redis-url $(BENCH_AUX_REDIS_URL) --port $(BENCH_PORT) --connections 32 --rounds 3
 
-bench: $(STAMP) wrk services
+bench: $(STAMP) wrk dovecot services
 	$(PY) bench/run.py --label full --db-url $(BENCH_DATABASE_URL) --tickets 1000000 --round-seconds 10 \
 		$(BENCH_COMMON) --md BENCHMARKS.md --json BENCHMARKS.json $(BENCH_ARGS)
 
-bench-quick: $(STAMP) wrk services
+bench-quick: $(STAMP) wrk dovecot services
 	$(PY) bench/run.py --label quick --db-url $(BENCH_QUICK_DATABASE_URL) --tickets 20000 --round-seconds 5 \
 		$(BENCH_COMMON) --escalation 10000 --md var/bench-quick/BENCHMARKS.md \
 		--json var/bench-quick/BENCHMARKS.json $(BENCH_ARGS)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -184,6 +185,9 @@ def run(messages: int, rate: float, idle: float, timeout: float) -> dict:
         except subprocess.TimeoutExpired:
             poller.kill()
             poller.wait()
+        # The poller is the only child reaped so far: its CPU time alone.
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        poller_cpu = usage.ru_utime + usage.ru_stime
     rows = {
         m: (outcome, processed_at.timestamp())
         for m, outcome, processed_at in InboundMessage.objects.filter(
@@ -211,6 +215,10 @@ def run(messages: int, rate: float, idle: float, timeout: float) -> dict:
         "latency_median_s": round(statistics.median(latencies), 3) if latencies else None,
         "latency_p99_s": round(percentile(latencies, 99), 3) if latencies else None,
         "latency_max_s": round(max(latencies), 3) if latencies else None,
+        # What one core could take in if the poller had it to itself (PostgreSQL's
+        # share of the work not counted): compare with messages_per_s on a busy machine.
+        "poller_cpu_ms_per_message": round(poller_cpu * 1000 / max(len(rows), 1), 2),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "goal": "messages/s ≥ 100, p99 arrival → commit ≤ 5 s",
     }
     result["status"] = (
