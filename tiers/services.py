@@ -1284,6 +1284,9 @@ def escalation_alert_send(*, event_id: int) -> int:
                     "ticket": ticket,
                     "agent_url": settings.SITE_URL + ticket.get_absolute_url(),
                 },
+                headers=thread_headers(
+                    audience="s", object_id=ticket.pk, event_id=event.pk, auto="auto-generated"
+                ),
             )
             _notify_in_app(
                 ticket=ticket,

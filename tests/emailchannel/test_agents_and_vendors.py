@@ -145,3 +145,17 @@ def test_someone_else_quoting_the_vendor_subject_is_not_a_vendor_update(handoff)
               in_reply_to="<x@y>")  # fmt: skip
     assert ingest(raw).outcome == Outcome.CREATED
     assert not handoff.ticket.events.filter(kind=Kind.VENDOR_UPDATE).exists()
+
+
+def test_manager_alerts_are_threaded_in_the_staff_thread(
+    handoff, manager, django_capture_on_commit_callbacks
+):
+    from tiers.services import vendor_followup_sweep as sweep
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep(now=handoff.respond_by + H)  # the vendor missed its response target
+    [alert] = [m for m in mail.outbox if manager.email in m.to]
+    token = mailthread.token_for("s", handoff.ticket_id)
+    assert alert.extra_headers["Reply-To"] == mailthread.reply_address(token)
+    assert alert.extra_headers["Auto-Submitted"] == "auto-generated"
