@@ -112,15 +112,21 @@ def _advisory_lock(key: str) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
 
 
+def _tls_context() -> ssl.SSLContext:
+    # Certificates and host names are always verified; a private CA (an on-premise
+    # Exchange) is added with EMAIL_INBOX_CA_FILE, never by turning checks off.
+    return ssl.create_default_context(cafile=settings.EMAIL_INBOX_CA_FILE or None)
+
+
 def _connect(config: MailboxConfig, timeout: float) -> imaplib.IMAP4:
     if config.tls == "ssl":
         client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-            config.host, config.port, ssl_context=ssl.create_default_context(), timeout=timeout
+            config.host, config.port, ssl_context=_tls_context(), timeout=timeout
         )
     else:
         client = imaplib.IMAP4(config.host, config.port, timeout=timeout)
         if config.tls == "starttls":
-            client.starttls(ssl_context=ssl.create_default_context())
+            client.starttls(ssl_context=_tls_context())
     client.login(config.user, config.password)
     # Servers announce more after login (MOVE, IDLE…); imaplib keeps the first list.
     typ, data = client.capability()

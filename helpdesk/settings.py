@@ -259,6 +259,8 @@ NOTIFY_BATCH_SECONDS = env.int("NOTIFY_BATCH_SECONDS", default=1)
 # The mailbox the beat task polls: imaps://user:pass@host[:993]/INBOX (TLS),
 # imap://…?starttls=1, or imap://… (plain, loopback tests only). Empty: no polling.
 EMAIL_INBOX_URL = env.str("EMAIL_INBOX_URL", default="")
+# Extra CA certificates (PEM) to trust for the mailbox's TLS, e.g. a private CA.
+EMAIL_INBOX_CA_FILE = env.str("EMAIL_INBOX_CA_FILE", default="")
 EMAIL_POLL_SECONDS = env.float("EMAIL_POLL_SECONDS", default=15.0)
 # Between polls the task waits in IMAP IDLE (where offered) and reads new mail at once;
 # it then holds one worker process. 0: poll only.

@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -32,6 +33,7 @@ class Dovecot:
     user: str
     password: str
     root: Path
+    cert: Path | None = None
 
     @property
     def url(self) -> str:
@@ -39,6 +41,8 @@ class Dovecot:
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        if self.cert:
+            client.starttls(ssl_context=ssl.create_default_context(cafile=str(self.cert)))
         client.login(self.user, self.password)
         return client
 
@@ -60,8 +64,20 @@ class Dovecot:
             client.logout()
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (the test is its own CA)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 @contextlib.contextmanager
-def dovecot() -> Iterator[Dovecot]:
+def dovecot(*, tls: bool = False) -> Iterator[Dovecot]:
     """A dovecot of our own: its config, its maildir, its port, stopped and removed
     afterwards. Its folder is a fresh one under /tmp (not pytest's private tmp_path):
     dovecot's own users must read the password file and write the maildir."""
@@ -80,6 +96,13 @@ def dovecot() -> Iterator[Dovecot]:
         mail_user = pwd.getpwuid(os.getuid())
         login_user = mail_user.pw_name
     (tmp / "users").write_text("desk:{PLAIN}desk-password::::::\n")
+    if tls:
+        cert, key = self_signed(tmp)
+        os.chmod(key, 0o644)  # a throwaway key that dovecot's config reader must open
+        ssl_conf = f"ssl = required\nssl_cert = <{cert}\nssl_key = <{key}\n"
+    else:
+        cert = None
+        ssl_conf = "ssl = no\n"
     conf = tmp / "dovecot.conf"
     conf.write_text(
         f"""
@@ -88,8 +111,7 @@ state_dir = {tmp}/state
 log_path = {tmp}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl_conf}disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{tmp}/mail/%u
 # A throwaway maildir: no fsync, so that the server is not what the bench measures.
@@ -140,7 +162,7 @@ namespace inbox {{
             if time.monotonic() > deadline:
                 raise RuntimeError("dovecot did not start listening")
             time.sleep(0.05)
-        yield Dovecot(port=port, user="desk", password="desk-password", root=tmp)
+        yield Dovecot(port=port, user="desk", password="desk-password", root=tmp, cert=cert)
     finally:
         proc.terminate()
         try:

@@ -4,6 +4,7 @@ crashes, flags and moves only after the commit, UIDVALIDITY, IDLE."""
 from __future__ import annotations
 
 import shutil
+import ssl
 import threading
 import time
 
@@ -185,3 +186,16 @@ def test_parallel_readers_post_each_message_once_even_after_a_crash(
     assert Ticket.objects.count() == 30
     assert InboundMessage.objects.filter(outcome="created").count() == 30
     assert server.uids("INBOX", "UNSEEN") == []
+
+
+@pytest.mark.django_db
+def test_starttls_is_verified_against_the_configured_ca(settings, policies, category):
+    with dovecot(tls=True) as server:
+        server.append(message(1))
+        url = server.url + "?starttls=1"
+        # Not trusted by default: a self-signed server is refused, nothing is read.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            imap.mailbox_poll(url=url, workers=1)
+        settings.EMAIL_INBOX_CA_FILE = str(server.cert)
+        assert imap.mailbox_poll(url=url, workers=1).fetched == 1
+    assert Ticket.objects.count() == 1
