@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tierdesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/2
 
-.PHONY: run serve test lint fmt migrate seed services chromium wrk ldap-dev slapd screenshots bench bench-quick bench-live soak audit clean vendor-axe
+.PHONY: run serve test lint fmt migrate seed services chromium wrk ldap-dev slapd dovecot screenshots bench bench-quick bench-live soak audit clean vendor-axe
 
 $(STAMP): pyproject.toml | ldap-dev
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ slapd:
 	@test -x /usr/sbin/slapd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; }
 	@test -x /usr/sbin/slapd
 
+## Debian's dovecot-imapd: the e-mail tests and the mail benchmark start their own on a
+## throwaway port with a temporary maildir (the package's system service is not used).
+dovecot:
+	@command -v dovecot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
+	@command -v dovecot >/dev/null
+
 ## Redis must answer (Debian's package is installed when absent). PostgreSQL: the
 ## machine's own cluster is started when it is installed but stopped; a machine with
 ## none runs `make test` on the embedded server instead (see `test`).
@@ -99,7 +105,7 @@ fmt: $(STAMP)
 TEST_ENV = $(PY) -m helpdesk.embedded_pg exec --name pg-test --fast --unless-up $(TEST_DATABASE_URL) -- \
 	env REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL)
 
-test: $(STAMP) chromium wrk slapd services lint
+test: $(STAMP) chromium wrk slapd dovecot services lint
 	$(TEST_ENV) bash -c '$(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest $(PYTEST_ARGS)'
 
 ## make bench: production settings (DEBUG off, gunicorn 4 sync workers) on PostgreSQL + Redis,
@@ -113,7 +119,7 @@ BENCH_PORT ?= 8200
 BENCH_ARGS ?=
 BENCH_COMMON = --redis-url $(BENCH_REDIS_URL) --aux-redis-url $(BENCH_AUX_REDIS_URL) --port $(BENCH_PORT) --connections 32 --rounds 3
 
-bench: $(STAMP) wrk services
+bench: $(STAMP) wrk dovecot services
 	$(PY) bench/run.py --label full --db-url $(BENCH_DATABASE_URL) --tickets 1000000 --round-seconds 10 \
 		$(BENCH_COMMON) --md BENCHMARKS.md --json BENCHMARKS.json $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-live
@@ -127,7 +133,7 @@ bench-live: $(STAMP) services
 		--broker-url $(BENCH_AUX_REDIS_URL) --port $(BENCH_PORT) --md BENCHMARKS.md \
 		--json var/bench-live.json $(BENCH_LIVE_ARGS)
 
-bench-quick: $(STAMP) wrk services
+bench-quick: $(STAMP) wrk dovecot services
 	$(PY) bench/run.py --label quick --db-url $(BENCH_QUICK_DATABASE_URL) --tickets 20000 --round-seconds 5 \
 		$(BENCH_COMMON) --escalation 10000 --md var/bench-quick/BENCHMARKS.md \
 		--json var/bench-quick/BENCHMARKS.json $(BENCH_ARGS)

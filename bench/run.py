@@ -15,7 +15,7 @@
    suggestions) are also measured with one connection in the same rounds: their p95
    goal is judged there (see ``ONE_CONNECTION_NOTE``).
 7. Peak RSS of the gunicorn workers and of the Celery worker, then
-   bench/kb.py and bench/escalation.py when they exist.
+   bench/kb.py, bench/escalation.py and bench/mail.py (e-mail ingest) when they exist.
 8. Writes the Markdown table and the JSON report.
 """
 
@@ -695,7 +695,12 @@ def main() -> int:
         help="sweep sizes for bench/escalation.py; empty: skip",
     )
     p.add_argument("--lag", type=int, default=1000)
-    p.add_argument("--no-aux", action="store_true", help="skip bench/kb.py and bench/escalation.py")
+    p.add_argument(
+        "--no-aux", action="store_true", help="skip bench/kb.py, escalation.py and mail.py"
+    )
+    p.add_argument(
+        "--mail-messages", type=int, default=2000, help="messages for bench/mail.py; 0: skip"
+    )
     p.add_argument(
         "--only",
         default="",
@@ -900,7 +905,7 @@ def main() -> int:
     aux_env = django_env(args.db_url, args.aux_redis_url, var_dir, **limits)
     aux: dict[str, dict] = {}
     if args.no_aux:
-        aux["kb"] = aux["escalation"] = {"status": "skipped"}
+        aux["kb"] = aux["escalation"] = aux["mail"] = {"status": "skipped"}
     else:
         aux["kb"] = run_script("kb.py", [], aux_env, var_dir / "kb.json", timeout=600)
         runs = []
@@ -918,6 +923,17 @@ def main() -> int:
         aux["escalation"] = runs[0] if len(runs) == 1 else {"status": "see runs", "runs": runs}
         if runs and all(r["status"] == "not available" for r in runs):
             aux["escalation"] = runs[0]
+        aux["mail"] = (
+            run_script(
+                "mail.py",
+                ["--messages", str(args.mail_messages)],
+                aux_env,
+                var_dir / "mail.json",
+                timeout=1200,
+            )
+            if args.mail_messages
+            else {"status": "skipped"}
+        )
 
     report = {
         "label": args.label,
@@ -945,6 +961,7 @@ def main() -> int:
         "memory_goal": {"gunicorn_worker_peak_mb_max": 150},
         "kb": aux["kb"],
         "escalation": aux["escalation"],
+        "mail": aux["mail"],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -1010,15 +1027,28 @@ def render_table(report: dict) -> str:
     lines.append(
         f"| Celery worker peak RSS | (reported) | {mem.get('celery_worker_peak_mb')} MB | | | | | | | – | {date} | {mach} |"
     )
+    goals = {
+        "kb": "p95 ≤ 20 ms",
+        "escalation": "sweep ≥ 2,000/s, lag p99 ≤ 2 s",
+        "mail": "≥ 100 messages/s, p99 ≤ 5 s",
+    }
     for key, title in (
         ("kb", "KB benchmark (bench/kb.py)"),
         ("escalation", "Escalation (bench/escalation.py)"),
+        ("mail", "E-mail ingest (bench/mail.py)"),
     ):
-        aux = report[key]
+        aux = report.get(key) or {"status": "not available"}
         if aux.get("status") in ("not available", "skipped", "failed", "timeout"):
             lines.append(
-                f"| {title} | {'p95 ≤ 20 ms' if key == 'kb' else 'sweep ≥ 2,000/s, lag p99 ≤ 2 s'} | {aux['status']} | | | | | | | – | {date} | {mach} |"
+                f"| {title} | {goals[key]} | {aux['status']} | | | | | | | – | {date} | {mach} |"
             )
+    mail_fig = (report.get("mail") or {}).get("result") or {}
+    if "messages_per_s" in mail_fig:
+        lines.append(
+            f"| E-mail ingest (bench/mail.py, {mail_fig['messages']:,} messages via IMAP) | {goals['mail']} | "
+            f"{mail_fig['messages_per_s']} messages/s | {mail_fig.get('latency_median_s')} s | | "
+            f"{mail_fig.get('latency_p99_s')} s (p99) | | | | {mail_fig.get('status')} | {date} | {mach} |"
+        )
     kb = report["kb"].get("result") or {}
     for part, title in (
         ("search", "KB search (selector, bench/kb.py)"),
@@ -1100,8 +1130,9 @@ def render_markdown(report: dict) -> str:
     for key, title in (
         ("kb", "Knowledge base (bench/kb.py)"),
         ("escalation", "Escalation (bench/escalation.py)"),
+        ("mail", "E-mail ingest (bench/mail.py)"),
     ):
-        aux = report[key]
+        aux = report.get(key) or {"status": "not available"}
         out += [f"## {title}", ""]
         runs = aux.get("runs") or [aux]
         for run in runs:

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "integrations",
     "desk",
     "identity",
+    "emailchannel",
     "drf_spectacular_sidecar",
 ]
 
@@ -285,6 +286,40 @@ MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
 NOTIFY_BATCH_SECONDS = env.int("NOTIFY_BATCH_SECONDS", default=1)
 
 # ---------------------------------------------------------------------------
+# Inbound e-mail (emailchannel/): every door is off until configured.
+# ---------------------------------------------------------------------------
+# The mailbox the beat task polls: imaps://user:pass@host[:993]/INBOX (TLS),
+# imap://…?starttls=1, or imap://… (plain, loopback tests only). Empty: no polling.
+EMAIL_INBOX_URL = env.str("EMAIL_INBOX_URL", default="")
+# Extra CA certificates (PEM) to trust for the mailbox's TLS, e.g. a private CA.
+EMAIL_INBOX_CA_FILE = env.str("EMAIL_INBOX_CA_FILE", default="")
+EMAIL_POLL_SECONDS = env.float("EMAIL_POLL_SECONDS", default=15.0)
+# Between polls the task waits in IMAP IDLE (where offered) and reads new mail at once;
+# it then holds one worker process. 0: poll only.
+EMAIL_IMAP_IDLE = env.bool("EMAIL_IMAP_IDLE", default=True)
+# Threads that take a fetched chunk of messages in at once (each its own transaction).
+EMAIL_IMAP_WORKERS = env.int("EMAIL_IMAP_WORKERS", default=4)
+# Where processed messages are moved (empty: they stay, flagged \Seen).
+EMAIL_INBOX_PROCESSED_FOLDER = env.str("EMAIL_INBOX_PROCESSED_FOLDER", default="")
+# Shared secret of POST /email/inbound/ (MTA pipe, provider webhook). Empty: 404.
+EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
+# The signed reply address of outgoing mail; {token} is replaced. Empty: no Reply-To.
+EMAIL_REPLY_ADDRESS = env.str("EMAIL_REPLY_ADDRESS", default="")
+# Further addresses of ours (aliases): mail from them is never answered.
+EMAIL_OWN_ADDRESSES = env.list("EMAIL_OWN_ADDRESSES", default=[])
+# New tickets by recipient address, "network@example.com=network-slug,…"; otherwise
+# EMAIL_DEFAULT_CATEGORY (a slug), otherwise the first active Tier 1 category.
+EMAIL_CATEGORY_ADDRESSES = env.dict("EMAIL_CATEGORY_ADDRESSES", default={})
+EMAIL_DEFAULT_CATEGORY = env.str("EMAIL_DEFAULT_CATEGORY", default="")
+EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=40 * 1024 * 1024)
+EMAIL_INBOUND_LIMIT_PER_SENDER = env.int("EMAIL_INBOUND_LIMIT_PER_SENDER", default=30)
+EMAIL_INBOUND_WINDOW_SECONDS = env.int("EMAIL_INBOUND_WINDOW_SECONDS", default=3600)
+# The authserv-id of the receiving MTA whose Authentication-Results header is
+# trusted (RFC 8601). Set, a reply matched only by "[TD-…]" in the subject needs that
+# MTA's dmarc=pass (or an aligned dkim/spf pass) for its From.
+EMAIL_AUTHSERV_ID = env.str("EMAIL_AUTHSERV_ID", default="")
+
+# ---------------------------------------------------------------------------
 # Celery: filesystem transport in var/ by default, Redis with CELERY_BROKER_URL.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # ---------------------------------------------------------------------------
@@ -359,6 +394,12 @@ CELERY_BEAT_SCHEDULE = {
         # Vendor chase reminders, overdue-vendor alerts, resending lost alert e-mails.
         "task": "tiers.tasks.vendor_followup",
         "schedule": timedelta(seconds=env.float("VENDOR_FOLLOWUP_SECONDS", default=60.0)),
+    },
+    # A no-op without EMAIL_INBOX_URL; IDLEs between polls where the server can.
+    "email-inbox-poll": {
+        "task": "emailchannel.tasks.mailbox_poll",
+        "schedule": timedelta(seconds=EMAIL_POLL_SECONDS),
+        "options": {"expires": max(EMAIL_POLL_SECONDS, 5)},
     },
     "ticket-lifecycle": {
         # Reminders, auto-resolve and auto-close count in days: every few minutes is

@@ -28,6 +28,7 @@ urlpatterns = [
     path("dashboard/", include("reports.urls")),
     path("manage/", include("desk.urls")),
     path("vendor/", include("tiers.urls")),
+    path("email/", include("emailchannel.urls")),
     path("", include("tickets.urls")),
 ]
 

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from helpdesk import cache as caching
+from helpdesk import mailthread
 from tiers.models import CUSTOMER_TIER_NAMES
 from tiers.selectors import agents_of_tier, managers
 
@@ -36,6 +37,40 @@ CUSTOMER_KINDS = {
 }  # fmt: skip
 #: Events that put a ticket in front of a tier's agents.
 TIER_KINDS = {Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED}
+#: Customer mails a person wrote; every other notification is automatic (RFC 3834).
+HUMAN_KINDS = {Kind.REPLY, Kind.RESOLVED}
+
+
+def thread_headers(
+    *,
+    audience: str,
+    object_id: int,
+    event_id: int | None = None,
+    auto: str = "",
+    first_ids: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Headers that thread a notification in mail clients and bring a reply back to
+    its ticket (``helpdesk.mailthread``): our own ``Message-ID``, ``In-Reply-To`` and
+    ``References`` naming the thread (after ``first_ids``, e.g. the customer's own
+    first message), ``Reply-To`` with the signed address when the inbound channel is
+    configured, and ``Auto-Submitted`` (``auto`` = ``auto-replied``/``auto-generated``)
+    so that other robots do not answer ours."""
+    token = mailthread.token_for(audience, object_id)
+    root = mailthread.message_id(token)
+    references = [*first_ids, root]
+    headers = {
+        "Message-ID": mailthread.message_id(token, event_id=event_id) if event_id else root,
+        "References": " ".join(references),
+    }
+    if event_id:
+        headers["In-Reply-To"] = references[-1]
+    reply_to = mailthread.reply_address(token)
+    if reply_to:
+        headers["Reply-To"] = reply_to
+    if auto:
+        headers["Auto-Submitted"] = auto
+        headers["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office back
+    return headers
 
 
 class _Mail(EmailMultiAlternatives):
@@ -52,11 +87,18 @@ class _Mail(EmailMultiAlternatives):
 
 
 def send_templated_mail(
-    *, to: list[str], subject: str, template: str, context: dict, connection: Any = None
+    *,
+    to: list[str],
+    subject: str,
+    template: str,
+    context: dict,
+    connection: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """E-mail ``emails/<template>.txt`` with its ``.html`` twin; nothing when ``to`` is
     empty. ``connection``: an open mail connection to reuse (one SMTP session for a
-    batch of notifications instead of one per message)."""
+    batch of notifications instead of one per message). ``headers``: e.g.
+    :func:`thread_headers`."""
     if not to:
         return
     text = render_to_string(f"emails/{template}.txt", context)
@@ -67,6 +109,7 @@ def send_templated_mail(
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
         connection=connection,
+        headers=headers,
     )
     message.attach_alternative(html, "text/html")
     message.send()
@@ -122,12 +165,22 @@ def _send_event(event: TicketEvent, *, connection: Any = None) -> tuple[int, lis
         "tier_name": CUSTOMER_TIER_NAMES.get(ticket.tier, ""),
     }
     if event.is_public and event.kind in CUSTOMER_KINDS and ticket.requester_email:
+        first = event.data.get("message_id") if event.kind == Kind.CREATED else None
         send_templated_mail(
             to=[ticket.requester_email],
             subject=f"[{ticket.reference}] {ticket.subject}",
             template="ticket_event_customer",
             context={**base, "tracking_url": settings.SITE_URL + ticket.get_tracking_url()},
             connection=connection,
+            headers=thread_headers(
+                audience="c",
+                object_id=ticket.pk,
+                event_id=event.pk,
+                auto=""
+                if event.kind in HUMAN_KINDS
+                else ("auto-replied" if event.kind == Kind.CREATED else "auto-generated"),
+                first_ids=(first,) if isinstance(first, str) and first else (),
+            ),
         )
         sent += 1
     staff = _staff_recipients(event)
@@ -139,6 +192,9 @@ def _send_event(event: TicketEvent, *, connection: Any = None) -> tuple[int, lis
         template="ticket_event_staff",
         context={**base, "agent_url": settings.SITE_URL + ticket.get_absolute_url()},
         connection=connection,
+        headers=thread_headers(
+            audience="s", object_id=ticket.pk, event_id=event.pk, auto="auto-generated"
+        ),
     )
     text = f"{ticket.reference}: {event.get_kind_display()} — {ticket.subject}"
     return sent + len(staff), [bell(ticket=ticket, event=event, users=staff, text=text)]

@@ -21,6 +21,7 @@ from tickets.services.events import (
 )
 from tickets.services.notify import (
     send_templated_mail,
+    thread_headers,
     ticket_event_send,
 )
 
@@ -155,6 +156,8 @@ def escalation_alert_send(*, event_id: int) -> int:
                     subject=f"[{ticket.reference}] Hand-off from Tierdesk: {ticket.subject}",
                     template="vendor_handoff",
                     context=_vendor_mail_context(handoff),
+                    # The vendor's reply comes back as a vendor update (emailchannel).
+                    headers=thread_headers(audience="v", object_id=handoff.pk),
                 )
                 _notify_in_app(
                     ticket=ticket,
@@ -177,6 +180,9 @@ def escalation_alert_send(*, event_id: int) -> int:
                     "ticket": ticket,
                     "agent_url": settings.SITE_URL + ticket.get_absolute_url(),
                 },
+                headers=thread_headers(
+                    audience="s", object_id=ticket.pk, event_id=event.pk, auto="auto-generated"
+                ),
             )
             _notify_in_app(
                 ticket=ticket,
@@ -204,6 +210,9 @@ def vendor_chase_send(*, handoff_id: int) -> int:
         subject=f"[{ticket.reference}] Reminder: response due {handoff.respond_by:%Y-%m-%d %H:%M} UTC",
         template="vendor_chase",
         context=_vendor_mail_context(handoff),
+        headers=thread_headers(
+            audience="v", object_id=handoff.pk, event_id=handoff.pk, auto="auto-generated"
+        ),
     )
     return 1
 

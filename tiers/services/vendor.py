@@ -431,7 +431,8 @@ _REFERENCE_IN_SUBJECT = re.compile(r"\bTD-\d{6,}\b")
 
 
 def vendor_handoff_for_reply(*, subject: str, sender: str) -> VendorHandoff | None:
-    """The open hand-off a vendor's e-mail reply belongs to, for e-mail ingest.
+    """The open hand-off a vendor's e-mail reply belongs to (``emailchannel.routing``,
+    when the reply lost our signed reply address).
 
     Recognised by our ticket reference (``[TD-000123]``, kept in the subjects we send)
     or by the vendor's own ticket number, and only when the sender is that vendor's

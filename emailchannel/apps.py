@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EmailChannelConfig(AppConfig):
+    name = "emailchannel"
+    verbose_name = "E-mail channel"
