@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "knowledgebase",
     "reports",
     "integrations",
+    "automation",
     "drf_spectacular_sidecar",
 ]
 

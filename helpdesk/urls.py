@@ -24,6 +24,7 @@ urlpatterns = [
     path("kb/", include("knowledgebase.urls")),
     path("dashboard/", include("reports.urls")),
     path("vendor/", include("tiers.urls")),
+    path("automation/", include("automation.urls")),
     path("", include("tickets.urls")),
 ]
 

@@ -362,6 +362,10 @@ class TicketEvent(models.Model):
         CSAT = "csat", _("Satisfaction rating")
         ATTACHMENT = "attachment", _("Attachment added")
         REMINDER = "reminder", _("Reminder sent")
+        # Written by the automation app (tags, rules).
+        TAGS = "tags", _("Tags changed")
+        CATEGORY = "category", _("Category changed")
+        TRIGGER = "trigger", _("Automation rule")
 
     # No single-column index: ``event_ticket_created`` leads with it (see Meta).
     ticket = models.ForeignKey(

@@ -98,6 +98,8 @@ def ticket_event_create(
     if notify:
         _enqueue_notify(event)
     _enqueue_webhooks(event)
+    for hook in EVENT_WRITE_HOOKS:  # in this transaction: automation rules
+        hook(event)
     return event
 
 
@@ -109,6 +111,9 @@ def _enqueue_webhooks(event: TicketEvent) -> None:
 
 #: Callables run after commit for every event (the API app registers webhooks here).
 EVENT_HOOKS: list = []
+#: Callables run inside the transaction right after each event is written, with the
+#: locked ticket the service is changing (``automation`` registers its rules here).
+EVENT_WRITE_HOOKS: list = []
 
 
 # ---------------------------------------------------------------------------
