@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, IntegerField, Q, QuerySet, Value
 
 from tiers.selectors import user_is_manager
 
@@ -19,6 +19,29 @@ def ticket_tag_names(*, ticket_id: int) -> list[str]:
         TicketTag.objects.filter(ticket_id=ticket_id)
         .order_by("tag__name")
         .values_list("tag__name", flat=True)
+    )
+
+
+def ticket_panel_rows(
+    *, ticket_id: int, user: AbstractBaseUser, with_macros: bool
+) -> tuple[list[str], list[tuple[int, str]]]:
+    """The ticket's tag names and (with ``with_macros``) the ``(id, name)`` of the
+    macros ``user`` may apply, in one query (a UNION): the ticket page's budget."""
+    tags = TicketTag.objects.filter(ticket_id=ticket_id).values_list(
+        Value("t", output_field=CharField()), "tag__name", Value(0, output_field=IntegerField())
+    )
+    rows = tags
+    if with_macros:
+        macros = (
+            macros_usable_by(user=user)
+            .order_by()
+            .values_list(Value("m", output_field=CharField()), "name", "id")
+        )
+        rows = tags.union(macros, all=True)
+    found = list(rows)
+    return (
+        sorted(name for kind, name, _pk in found if kind == "t"),
+        sorted(((pk, name) for kind, name, pk in found if kind == "m"), key=lambda m: m[1]),
     )
 
 

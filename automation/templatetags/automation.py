@@ -1,7 +1,9 @@
-"""``{% automation_panel ticket %}``: the ticket page's tags and macros.
+"""``{% automation_panel %}``: the ticket page's tags and macros.
 
-Rendered in the page's layout, outside the cached main block, so a tag or a new
-macro shows on the next view without touching that block's key."""
+Rendered inside the page's cached main block (``tickets/agent/_ticket_main.html``),
+so a hit costs nothing: a tag change moves the block's key (it writes an event and
+the ticket's ``updated_at``), and a macro edit shows within the minute that bounds
+every block. A miss reads both lists in one query."""
 
 from __future__ import annotations
 
@@ -9,34 +11,22 @@ from typing import Any
 
 from django import template
 
-from tickets.models import Ticket
-from tickets.selectors import user_can_act_on
-
-from ..selectors import macros_usable_by, ticket_tag_names
+from ..selectors import ticket_panel_rows
 
 register = template.Library()
 
 
 @register.inclusion_tag("automation/_ticket_panel.html", takes_context=True)
-def automation_panel(context: dict[str, Any], ticket: Ticket) -> dict[str, Any]:
-    request = context["request"]
-    user = request.user
-    # The layout's ticket may hold only its key columns (a cached page): read what
-    # the access check needs.
-    row = (
-        Ticket.objects.filter(pk=ticket.pk)
-        .values("tier", "status", "assignee_id", "owner_id")
-        .first()
-    )
-    can_act = False
-    if row is not None:
-        probe = Ticket(pk=ticket.pk, **row)
-        can_act = user_can_act_on(user=user, ticket=probe)
+def automation_panel(context: template.Context) -> dict[str, Any]:
+    ticket = context["ticket"]
+    user = getattr(context.get("request"), "user", None)
+    can_act = bool(context.get("can_act")) and user is not None
+    tags, macros = ticket_panel_rows(ticket_id=ticket.pk, user=user, with_macros=can_act)
     return {
         "ticket": ticket,
-        "tags": ticket_tag_names(ticket_id=ticket.pk),
+        "tags": tags,
+        "macros": macros,
         "can_act": can_act,
-        "macros": list(macros_usable_by(user=user).only("id", "name")) if can_act else [],
+        "is_closed": ticket.status == "closed",
         "csrf_token": context.get("csrf_token"),
-        "is_closed": row is not None and row["status"] == Ticket.Status.CLOSED,
     }
