@@ -900,9 +900,10 @@ def main() -> int:
     aux_env = django_env(args.db_url, args.aux_redis_url, var_dir, **limits)
     aux: dict[str, dict] = {}
     if args.no_aux:
-        aux["kb"] = aux["escalation"] = {"status": "skipped"}
+        aux["kb"] = aux["escalation"] = aux["triggers"] = {"status": "skipped"}
     else:
         aux["kb"] = run_script("kb.py", [], aux_env, var_dir / "kb.json", timeout=600)
+        aux["triggers"] = run_script("triggers.py", [], aux_env, var_dir / "triggers.json", 900)
         runs = []
         for i, size in enumerate(s for s in args.escalation.split(",") if s):
             # The lag test (real worker + beat) runs once, with the first sweep size.
@@ -945,6 +946,7 @@ def main() -> int:
         "memory_goal": {"gunicorn_worker_peak_mb_max": 150},
         "kb": aux["kb"],
         "escalation": aux["escalation"],
+        "triggers": aux["triggers"],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -1100,8 +1102,9 @@ def render_markdown(report: dict) -> str:
     for key, title in (
         ("kb", "Knowledge base (bench/kb.py)"),
         ("escalation", "Escalation (bench/escalation.py)"),
+        ("triggers", "Automation rules: a ticket write with 0 and 200 (bench/triggers.py)"),
     ):
-        aux = report[key]
+        aux = report.get(key, {"status": "not available", "detail": "not in this report"})
         out += [f"## {title}", ""]
         runs = aux.get("runs") or [aux]
         for run in runs:
