@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk.exceptions import DomainError
 from helpdesk.memo import VersionedMemo
 from tickets.models import CannedResponse, Category, Ticket, TicketEvent
 from tickets.services import clock
@@ -149,15 +150,23 @@ def _chain_for(event: TicketEvent) -> Iterator[_Chain]:
 # ---------------------------------------------------------------------------
 
 
+#: Events that (may) set the status: a tier move puts the ticket back to "new".
+STATUS_SETTING_KINDS = (
+    Kind.CREATED, Kind.STATUS, Kind.RESOLVED, Kind.REOPENED, Kind.CLOSED,
+    Kind.ESCALATED, Kind.PROMOTED, Kind.DEESCALATED, Kind.BOUNCED, Kind.VENDOR_HANDOFF,
+)  # fmt: skip
+
+
 def status_entered_at(ticket: TicketT) -> datetime:
-    """When the ticket entered its current status: its newest status-changing event
-    (or its creation)."""
+    """When the ticket entered its current status: its newest status-setting event
+    (or its creation). A claim moves "new" to "open" without one: time "open" then
+    counts from the event before (at worst a little long)."""
     if ticket.status == Ticket.Status.PENDING_CUSTOMER and ticket.pending_since:
         return ticket.pending_since
     newest = (
         TicketEvent.objects.filter(
             ticket_id=ticket.pk,
-            kind__in=[Kind.STATUS, Kind.RESOLVED, Kind.REOPENED, Kind.CLOSED, Kind.CREATED],
+            kind__in=STATUS_SETTING_KINDS,
         )
         .order_by("-created_at", "-id")
         .values_list("created_at", flat=True)
@@ -316,6 +325,37 @@ def _apply(rule: Rule, ticket: TicketT, *, now: datetime, by: str) -> list[str]:
     return done
 
 
+def _apply_safely(
+    rule: Rule, ticket: TicketT, *, now: datetime, by: str, event: TicketEvent
+) -> list[str] | None:
+    """:func:`_apply` in a savepoint: a rule that cannot run (a tag limit reached, a
+    database error) must not fail the change that set it off (a customer's
+    submission). Its changes are undone, in the database and on the ticket the
+    caller will save, and the timeline says why. ``None``: it did not run."""
+    before = {f.attname: getattr(ticket, f.attname) for f in Ticket._meta.concrete_fields}
+    cached = dict(ticket._state.fields_cache)
+    try:
+        with transaction.atomic():
+            return _apply(rule, ticket, now=now, by=by)
+    except Exception as exc:
+        for name, value in before.items():
+            setattr(ticket, name, value)
+        ticket._state.fields_cache = cached
+        logger.warning("rule %s failed on ticket %s", rule.id, ticket.pk, exc_info=True)
+        reason = exc.message if isinstance(exc, DomainError) else _("an internal error")
+        ticket_event_create(
+            ticket=ticket,
+            kind=Kind.TRIGGER,
+            actor_name=by,
+            body=_(
+                "Rule “%(name)s” could not run on %(kind)s: %(reason)s. Nothing it did was kept."
+            )
+            % {"name": rule.name, "kind": event.get_kind_display(), "reason": reason},
+            data={"rule": rule.name, "rule_id": rule.id, "failed": True},
+        )
+        return None
+
+
 def _webhook_after_commit(webhook_id: int, event_id: int) -> None:
     import uuid
 
@@ -387,7 +427,9 @@ def on_event_written(event: TicketEvent) -> None:
             chain.fired.add(key)
             _lock(ticket)
             by = _("Rule: %(name)s") % {"name": rule.name}
-            done = _apply(rule, ticket, now=now, by=by)
+            done = _apply_safely(rule, ticket, now=now, by=by, event=event)
+            if done is None:
+                continue
             if rule.notify_ids:
                 done.append(_("notified %(n)d people") % {"n": len(rule.notify_ids)})
             if rule.webhook_id:

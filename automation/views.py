@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from helpdesk.exceptions import DomainError, ForbiddenError
+from tickets.models import TicketEvent
 from tickets.selectors import ticket_get_visible_to
 from tiers.selectors import agent_profile_of, user_is_manager
 
@@ -54,9 +55,11 @@ def staff_required(view: Callable) -> Callable:
 
 @manager_required
 def trigger_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "automation/trigger_list.html", {"triggers": list(selectors.trigger_list())}
-    )
+    labels = dict(TicketEvent.Kind.choices)
+    triggers = list(selectors.trigger_list())
+    for trigger in triggers:
+        trigger.kind_labels = [str(labels.get(k, k)) for k in trigger.event_kinds or ()]
+    return render(request, "automation/trigger_list.html", {"triggers": triggers})
 
 
 @manager_required

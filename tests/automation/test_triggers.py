@@ -248,3 +248,20 @@ def test_a_rule_answering_its_own_reply_runs_once(make_ticket, agent1):
     core.ticket_reply(ticket=ticket, agent=agent1, body="Hello")
     assert ticket.events.filter(kind=Kind.REPLY).count() == 2
     assert [e.data.get("stopped", False) for e in fired(ticket)] == [True, False]
+
+
+def test_a_rule_that_cannot_run_never_fails_the_change_and_keeps_nothing(make_ticket, agent1):
+    from automation.services import MAX_TAGS_PER_TICKET, ticket_tags_add
+
+    TriggerFactory(name="Too many", event_kinds=["note"], set_priority="urgent", add_tag="one-more")
+    ticket = make_ticket()
+    ticket_tags_add(
+        ticket=ticket, actor=agent1, names=[f"t{n}" for n in range(MAX_TAGS_PER_TICKET)]
+    )
+    note = core.ticket_add_note(ticket=ticket, agent=agent1, body="still written")
+    ticket = refreshed(ticket)
+    assert note.pk and ticket.priority == "normal"  # the rule's first action was undone
+    assert not ticket.events.filter(kind=Kind.PRIORITY).exists()
+    (failed,) = fired(ticket)
+    assert failed.data["failed"] and "at most 20 tags" in failed.body
+    assert "Nothing it did was kept" in failed.body
