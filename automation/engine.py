@@ -110,6 +110,11 @@ def _load_rules() -> dict[str, tuple[Rule, ...]]:
     return {kind: tuple(rules) for kind, rules in by_kind.items()}
 
 
+#: For a sweep (no request scope): ``with rules_pinned():`` reads the rule list once
+#: for every event written in the block.
+rules_pinned = _rules_memo.pinned
+
+
 def rules_for(kind: str) -> tuple[Rule, ...]:
     """The active rules listening to ``kind``, in their order."""
     return _rules_memo.get("by-kind", _load_rules).get(kind, ())
@@ -140,7 +145,10 @@ def _chain_for(event: TicketEvent) -> Iterator[_Chain]:
     chain = _Chain(origin_event_id=event.pk, origin_kind=event.kind)
     token = _chain.set(chain)
     try:
-        yield chain
+        # The events the chain's rules write read the rule list the chain started with
+        # (outside a request's memo scope, each would cost a cache round trip).
+        with _rules_memo.pinned():
+            yield chain
     finally:
         _chain.reset(token)
 
@@ -391,12 +399,12 @@ def on_event_written(event: TicketEvent) -> None:
     """Registered in ``tickets.services.core.EVENT_WRITE_HOOKS``."""
     if event.kind in UNLISTENABLE:
         return
-    rules = rules_for(event.kind)
-    if not rules:
-        return
-    ticket = event.ticket
-    now = timezone.now()
     with _chain_for(event) as chain:
+        rules = rules_for(event.kind)
+        if not rules:
+            return  # the usual case
+        ticket = event.ticket
+        now = timezone.now()
         for rule in rules:
             key = (ticket.pk, rule.id)
             if key in chain.stopped or not rule_matches(rule, ticket, now=now):
