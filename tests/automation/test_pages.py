@@ -277,3 +277,30 @@ def test_agents_keep_personal_macros_only(client, agent1, agent2):
     assert response.status_code == 400 and b"needs something to do" in response.content
     response = client.post(reverse("automation:macro-new"), {"name": "mine", "reply": "x"})
     assert response.status_code == 400 and b"already a macro" in response.content
+
+
+def test_editing_a_rule_takes_effect_on_the_next_event(
+    client, manager, make_ticket, category, django_capture_on_commit_callbacks
+):
+    other = CategoryFactory(name="VPN", slug="vpn")
+    rule = TriggerFactory(name="Tag it", categories=[other], add_tag="seen")
+    assert tag_names(make_ticket()) == []  # the rule's list is now in the process memo
+    client.force_login(manager)
+    edit = reverse("automation:trigger-edit", kwargs={"pk": rule.pk})
+    assert 'value="Tag it"' in client.get(edit).content.decode()
+    data = {"name": "Tag it", "is_active": "on", "position": "1", "event_kinds": ["created"]}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(edit, {**data, "categories": [category.pk], "add_tag": "seen"})
+    assert response.status_code == 302
+    assert tag_names(make_ticket()) == ["seen"]  # the category change (a m2m write) counted
+
+
+def test_the_ticket_page_offers_shared_and_own_macros_only(client, make_ticket, agent1, agent2):
+    MacroFactory(name="Shared one", reply="a")
+    MacroFactory(name="Agent1 own", owner=agent1, reply="b")
+    MacroFactory(name="Agent2 own", owner=agent2, reply="c")
+    MacroFactory(name="Retired", reply="d", is_active=False)
+    client.force_login(agent1)
+    html = client.get(ticket_url(make_ticket())).content.decode()
+    assert "Shared one" in html and "Agent1 own" in html
+    assert "Agent2 own" not in html and "Retired" not in html
