@@ -905,9 +905,10 @@ def main() -> int:
     aux_env = django_env(args.db_url, args.aux_redis_url, var_dir, **limits)
     aux: dict[str, dict] = {}
     if args.no_aux:
-        aux["kb"] = aux["escalation"] = aux["mail"] = {"status": "skipped"}
+        aux["kb"] = aux["escalation"] = aux["mail"] = aux["triggers"] = {"status": "skipped"}
     else:
         aux["kb"] = run_script("kb.py", [], aux_env, var_dir / "kb.json", timeout=600)
+        aux["triggers"] = run_script("triggers.py", [], aux_env, var_dir / "triggers.json", 900)
         runs = []
         for i, size in enumerate(s for s in args.escalation.split(",") if s):
             # The lag test (real worker + beat) runs once, with the first sweep size.
@@ -962,6 +963,7 @@ def main() -> int:
         "kb": aux["kb"],
         "escalation": aux["escalation"],
         "mail": aux["mail"],
+        "triggers": aux["triggers"],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -1131,6 +1133,7 @@ def render_markdown(report: dict) -> str:
         ("kb", "Knowledge base (bench/kb.py)"),
         ("escalation", "Escalation (bench/escalation.py)"),
         ("mail", "E-mail ingest (bench/mail.py)"),
+        ("triggers", "Automation rules: a ticket write with 0 and 200 (bench/triggers.py)"),
     ):
         aux = report.get(key) or {"status": "not available"}
         out += [f"## {title}", ""]

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "desk",
     "identity",
     "emailchannel",
+    "automation",
     "drf_spectacular_sidecar",
 ]
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("manage/", include("desk.urls")),
     path("vendor/", include("tiers.urls")),
     path("email/", include("emailchannel.urls")),
+    path("automation/", include("automation.urls")),
     path("", include("tickets.urls")),
 ]
 

@@ -13,7 +13,9 @@ from .services import webhook_redeliver, webhook_url_check
 class WebhookForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple
+        # "trigger.fired" goes only to the webhook an automation rule names.
+        choices=[c for c in WebhookEventType.choices if c[0] != WebhookEventType.TRIGGER_FIRED],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:

@@ -62,6 +62,8 @@ class WebhookEventType(models.TextChoices):
     TICKET_CREATED = "ticket.created", _("Ticket created")
     TICKET_ESCALATED = "ticket.escalated", _("Ticket escalated (by an agent or a timer)")
     TICKET_RESOLVED = "ticket.resolved", _("Ticket resolved")
+    #: Sent only to the webhook an automation rule names, when the rule fires.
+    TRIGGER_FIRED = "trigger.fired", _("Automation rule fired (sent by the rule)")
 
 
 def new_webhook_secret() -> str:

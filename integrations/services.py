@@ -312,6 +312,8 @@ def webhook_payload(*, event: TicketEvent, event_type: str, delivery_id: str) ->
         )
     elif event_type == WebhookEventType.TICKET_RESOLVED:
         payload["event"].update(resolved_tier=data.get("tier"), article=data.get("article"))
+    elif event_type == WebhookEventType.TRIGGER_FIRED:
+        payload["event"].update(rule=data.get("rule"), on=data.get("on"))
     return payload
 
 

@@ -428,6 +428,10 @@ class TicketEvent(models.Model):
         REMINDER = "reminder", _("Reminder sent")
         EDITED = "edited", _("Details changed")
         LINKED = "linked", _("Linked")
+        # Written by the automation app (tags, rules).
+        TAGS = "tags", _("Tags changed")
+        CATEGORY = "category", _("Category changed")
+        TRIGGER = "trigger", _("Automation rule")
 
     # No single-column index: ``event_ticket_created`` leads with it (see Meta).
     ticket = models.ForeignKey(

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 PAGE_SIZE = 25
 CURSOR_SALT = "tierdesk.queue.cursor"
 REFERENCE_RE = re.compile(r"^TD-\d{1,12}$", re.IGNORECASE)
+#: A tag name, as ``automation.models.TAG_RE`` (tickets does not import automation).
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 VIEWS = {
     "tier": _("My tier's queue"),
@@ -80,6 +82,7 @@ class QueueParams:
     sla: str = ""
     assignee: str = ""  # "", "none", "me" or an agent's user id as text
     age: str = ""
+    tag: str = ""  # a tag name (automation.models.TAG_RE)
     q: str = ""
     cursor: str = ""
     errors: list[str] = field(default_factory=list)
@@ -95,6 +98,7 @@ class QueueParams:
             "sla": self.sla,
             "assignee": self.assignee,
             "age": self.age,
+            "tag": self.tag,
             "q": self.q,
         }
         return {k: v for k, v in items.items() if v}
@@ -129,6 +133,11 @@ def params_from(query: QueryDict) -> QueueParams:
         p.assignee = assignee
     elif assignee:
         errors.append(_("Ignored an unknown assignee."))
+    tag = (query.get("tag") or "").strip().lower().lstrip("#")
+    if TAG_RE.match(tag):
+        p.tag = tag
+    elif tag:
+        errors.append(_("Ignored an unknown tag."))
     p.q = (query.get("q") or "").strip()[:200]
     p.cursor = (query.get("cursor") or "").strip()[:500]
     return p
@@ -214,6 +223,8 @@ def _filtered(qs: QuerySet[Ticket], *, params: QueueParams, now: datetime) -> Qu
             qs = qs.filter(created_at__lte=now - older_than)
         if younger_than is not None:
             qs = qs.filter(created_at__gt=now - younger_than)
+    if params.tag:  # the link rows of the automation app (one per ticket and tag)
+        qs = qs.filter(tag_links__tag__name=params.tag)
     if params.q:
         qs = _search(qs, params.q)
     return qs

@@ -412,8 +412,9 @@ def test_a_form_without_the_mark_is_not_looked_up_in_the_deflection_log(
     data = form_data(subject="VPN broken again")
     session = data["submission_key"]
     client.get("/tickets/new/suggest/", {"subject": "VPN broken", "submission_key": session})
-    # Cold: the escalation policy, calendar and SLA policy are read once (3 of 11).
-    with django_assert_max_num_queries(11) as ctx:
+    # Cold: the escalation policy, calendar, SLA policy and the automation rules are
+    # read once per process (4 of 12).
+    with django_assert_max_num_queries(12) as ctx:
         assert client.post(NEW, data).status_code == 302
     assert not any("tickets_deflection" in q["sql"] for q in ctx.captured_queries)
     # Its suggestions stay unlinked (shown, no ticket), as for a customer who left.

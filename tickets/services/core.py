@@ -19,7 +19,12 @@ from tiers.selectors import policies_pinned
 
 from ..models import Category, Ticket, TicketEvent
 from ..selectors import article_slugs_visible_to, user_can_act_on
-from .events import EVENT_HOOKS, ticket_event_create, tickets_update  # noqa: F401 - re-exported
+from .events import (  # noqa: F401 - re-exported
+    EVENT_HOOKS,
+    EVENT_WRITE_HOOKS,
+    ticket_event_create,
+    tickets_update,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 #: Called after commit for every event (see the module docstring).
 EVENT_HOOKS: list[Callable[..., Any]] = []
+#: Called inside the writer's transaction right after one event is written by
+#: ``ticket_event_create``, with the locked ticket the service is changing
+#: (``automation`` runs its rules here). Batches (the sweep) do not call them.
+EVENT_WRITE_HOOKS: list[Callable[[TicketEvent], Any]] = []
 
 
 def ticket_event_create(
@@ -64,7 +68,10 @@ def ticket_event_create(
         dedupe_key=dedupe_key,
         notify=notify,
     )
-    return events_add([event])[0]
+    events_add([event])
+    for hook in list(EVENT_WRITE_HOOKS):
+        hook(event)
+    return event
 
 
 def events_add(

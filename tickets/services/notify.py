@@ -125,6 +125,9 @@ def _staff_recipients(event: TicketEvent) -> list:
         extra = {ticket.assignee_id, ticket.owner_id} - {None, *users}
         users.update({u.pk: u for u in get_user_model().objects.filter(pk__in=extra)})
         return [u for pk, u in users.items() if pk != event.actor_id]
+    if event.kind == Kind.TRIGGER:  # an automation rule names whom it tells
+        user_ids = set((event.data or {}).get("notify", ())) - {None}
+        return list(get_user_model().objects.filter(pk__in=user_ids, is_active=True))
     if event.kind in (Kind.CUSTOMER_REPLY, Kind.ASSIGNED):
         user_ids = {ticket.assignee_id, ticket.owner_id} - {None, event.actor_id}
         return list(get_user_model().objects.filter(pk__in=user_ids))
