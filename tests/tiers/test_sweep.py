@@ -136,6 +136,8 @@ def test_the_75_percent_warning_fires_once_per_tier_visit(ticket, agent1):
     assert ticket.escalation_warn_at is None
     event = ticket.events.get(kind=Kind.TIER_WARNING)
     assert event.data["percent"] == 75 and event.data["deadline"] == (T0 + 8 * H).isoformat()
+    # The text people read gives the time as people write it (the data keeps ISO).
+    assert event.body.endswith("the ticket escalates at 2026-11-23 17:00 UTC.")
     assert Notification.objects.filter(user=agent1, event=event).exists()
     assert sweep_at(T0 + 7 * H).warnings == []
     # A new tier visit gets its own warning (Tier 2 normal: 16 h, warning at 12 h).

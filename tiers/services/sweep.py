@@ -321,7 +321,8 @@ def tier_warning(ticket: Ticket, *, now: datetime, key: str) -> dict[str, Any]:
         "pct": percent,
         "tier": ticket.tier,
         "budget": timedelta(seconds=ex["budget_seconds"]),
-        "deadline": ex["deadline"],
+        # Read by people on the timeline (the data keeps the exact ISO value).
+        "deadline": f"{ticket.escalate_at:%Y-%m-%d %H:%M} UTC" if ticket.escalate_at else "—",
     }
     return {
         "kind": Kind.TIER_WARNING,
