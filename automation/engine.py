@@ -463,3 +463,29 @@ def on_event_written(event: TicketEvent) -> None:
             )
             if rule.webhook_id:
                 _webhook_after_commit(rule.webhook_id, record.pk)
+
+
+def on_batch_committed(events: list[TicketEvent]) -> None:
+    """``on_event_written.after_batch``: the rules of events written in a batch (the
+    escalation sweep's promotions and warnings), after it committed. Each ticket is
+    locked and read again in a transaction of its own, so a rule sees and changes the
+    row as the sweep left it; a ticket another writer holds waits for it."""
+    from tickets.models import Ticket
+
+    for event in events:
+        if event.kind in UNLISTENABLE or not rules_for(event.kind):
+            continue  # the usual case: no rule listens, no query
+        with transaction.atomic():
+            ticket = (
+                Ticket.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("category")
+                .filter(pk=event.ticket_id)
+                .first()
+            )
+            if ticket is None:
+                continue
+            event.ticket = ticket
+            on_event_written(event)
+
+
+on_event_written.after_batch = on_batch_committed  # type: ignore[attr-defined]

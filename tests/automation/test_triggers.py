@@ -265,3 +265,43 @@ def test_a_rule_that_cannot_run_never_fails_the_change_and_keeps_nothing(make_ti
     (failed,) = fired(ticket)
     assert failed.data["failed"] and "at most 20 tags" in failed.body
     assert "Nothing it did was kept" in failed.body
+
+
+# ---------------------------------------------------------------------------
+# Events the escalation sweep writes in batches
+# ---------------------------------------------------------------------------
+
+
+def test_a_rule_on_timer_promotions_runs_for_the_sweeps_batches(
+    make_ticket, _fixed_clock, django_capture_on_commit_callbacks
+):
+    """The sweep promotes with compare-and-set and writes its events in one batch; the
+    rules listening to them run after that commit, on the row as the sweep left it."""
+    from tiers.services import escalation_sweep
+
+    TriggerFactory(name="Timer escalations", event_kinds=["promoted"], add_tag="timer")
+    tickets = [make_ticket(subject=f"Issue {i}", priority="normal") for i in range(3)]
+    _fixed_clock.move_to(T0 + timedelta(hours=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = escalation_sweep(now=T0 + timedelta(hours=8), batch=10)
+    assert len(report.promoted) == 3
+    for ticket in tickets:
+        assert refreshed(ticket).tier == 2
+        assert list(
+            TicketTag.objects.filter(ticket=ticket).values_list("tag__name", flat=True)
+        ) == ["timer"]
+        assert [e.data.get("rule") for e in fired(ticket)] == ["Timer escalations"]
+
+
+def test_no_rule_listening_costs_the_sweep_nothing_after_commit(
+    make_ticket, _fixed_clock, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    from automation.engine import on_batch_committed
+    from tickets.models import TicketEvent as Event
+
+    TriggerFactory(event_kinds=["created"], add_tag="new")
+    ticket = make_ticket()
+    promoted = Event(ticket_id=ticket.pk, kind=Kind.PROMOTED)
+    on_batch_committed([promoted])  # warm the rule memo
+    with django_assert_max_num_queries(0):
+        on_batch_committed([promoted])

@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 EVENT_HOOKS: list[Callable[..., Any]] = []
 #: Called inside the writer's transaction right after one event is written by
 #: ``ticket_event_create``, with the locked ticket the service is changing
-#: (``automation`` runs its rules here). Batches (the sweep) do not call them.
+#: (``automation`` runs its rules here). A batch (the sweep's) holds tickets whose rows
+#: it moved with compare-and-set, older in memory than in the database: for those a
+#: hook's ``after_batch(events)``, if it has one, is called after the commit instead.
 EVENT_WRITE_HOOKS: list[Callable[[TicketEvent], Any]] = []
 
 
@@ -68,7 +70,7 @@ def ticket_event_create(
         dedupe_key=dedupe_key,
         notify=notify,
     )
-    events_add([event])
+    events_add([event], write_hooks_run=True)
     for hook in list(EVENT_WRITE_HOOKS):
         hook(event)
     return event
@@ -78,11 +80,14 @@ def events_add(
     events: Sequence[TicketEvent],
     *,
     notify_batch: Callable[[list[int]], None] | None = None,
+    write_hooks_run: bool = False,
 ) -> list[TicketEvent]:
     """Insert ``events`` (each gets its ``pk`` and ``created_at``), queue the
     notifications of those with ``notify`` and run the hooks, both after commit.
     ``notify_batch(ids)`` replaces the per-event notification kick with one call for
-    the whole batch (the sweep queues one task per batch)."""
+    the whole batch (the sweep queues one task per batch). Without ``write_hooks_run``
+    (only ``ticket_event_create`` runs them in the transaction), the write hooks'
+    ``after_batch`` gets the events after the commit."""
     events = list(events)
     if not events:
         return events
@@ -94,6 +99,8 @@ def events_add(
     def committed() -> None:
         if to_notify:
             _notify(to_notify, notify_batch)
+        if not write_hooks_run:
+            _run_after_batch(batch)
         _run_hooks(batch)
 
     transaction.on_commit(committed)
@@ -111,6 +118,17 @@ def _notify(ids: list[int], notify_batch: Callable[[list[int]], None] | None) ->
                 notifications_kick(pk)
     except Exception:  # broker down: the outbox flush sends them later
         logger.warning("could not queue notifications for events %s; outbox will retry", ids)
+
+
+def _run_after_batch(batch: list[TicketEvent]) -> None:
+    for hook in list(EVENT_WRITE_HOOKS):
+        after = getattr(hook, "after_batch", None)
+        if after is None:
+            continue
+        try:
+            after(batch)
+        except Exception:
+            logger.exception("write hook %r failed after a batch", hook)
 
 
 def _run_hooks(batch: list[TicketEvent]) -> None:
