@@ -211,14 +211,15 @@ def assignment_sweep(*, now: datetime | None = None, batch: int = 200) -> Assign
             Ticket.objects.filter(
                 _away_agents(now), tier=config.tier, status__in=Ticket.ACTIVE_STATUSES,
                 updated_at__lte=stale,
-            ).values_list("pk", flat=True)[:batch]
+            ).values_list("pk", "reference")[:batch]
         )  # fmt: skip
-        for pk in rows:
-            if _unassign_from_absent(pk, now=now, hours=config.reassign_after_hours):
-                agent = auto_assign(pk, now=now, reason="assignee_away")
-                ref = Ticket.objects.filter(pk=pk).values_list("reference", flat=True).first()
-                if agent is not None and ref:
-                    report.reassigned.append(ref)
+        for pk, ref in rows:
+            hours = config.reassign_after_hours
+            if (
+                _unassign_from_absent(pk, now=now, hours=hours)
+                and auto_assign(pk, now=now, reason="assignee_away") is not None
+            ):
+                report.reassigned.append(ref)
     waiting = list(
         Ticket.objects.filter(
             assignee__isnull=True, tier__in=list(configs), status__in=Ticket.ACTIVE_STATUSES,

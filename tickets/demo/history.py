@@ -51,7 +51,7 @@ from tickets.models import (
     TicketEvent,
     new_tracking_token,
 )
-from tickets.services.core import handoff_text, priority_from, ticket_enter_tier
+from tickets.services.core import handoff_text, priority_from, status_change, ticket_enter_tier
 from tiers import clock
 from tiers.business_time import add_business_time
 from tiers.models import AgentProfile, VendorContact, VendorHandoff
@@ -448,22 +448,7 @@ class _Life:
         self.touch(at)
 
     def _set_status(self, at: datetime, status: str, *, actor: Any) -> None:
-        t = self.t
-        data: dict[str, Any] = {"from": t.status, "to": status}
-        if status == Status.PENDING_CUSTOMER:
-            clock.clock_pause(t, now=at)
-            clock.sla_pause(t, now=at)
-            t.customer_round_trips += 1
-            data["clock"] = data["sla"] = "paused"
-        elif t.status == Status.PENDING_CUSTOMER:
-            paused = clock.clock_resume(t, now=at)
-            sla_paused = clock.sla_resume(t, now=at)
-            data["clock"] = data["sla"] = "resumed"
-            data["paused_seconds"] = int(paused.total_seconds())
-            data["escalate_at"] = t.escalate_at.isoformat() if t.escalate_at else None
-            data["sla_paused_seconds"] = int(sla_paused.total_seconds())
-            data["resolution_due"] = t.resolution_due.isoformat() if t.resolution_due else None
-        t.status = status
+        data = status_change(self.t, status=status, now=at)
         self.event(
             at,
             Kind.STATUS,

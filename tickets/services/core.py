@@ -340,24 +340,17 @@ AGENT_STATUS_CHANGES = {
 }
 
 
-def _set_status(
-    ticket: Ticket,
-    *,
-    status: str,
-    actor: User | None,
-    now: datetime,
-    fields: list[str],
-    reason: str = "",
-) -> None:
+def status_change(ticket: Ticket, *, status: str, now: datetime) -> dict[str, Any]:
+    """Set ``status`` on the (locked) ticket with what waiting on the customer does to
+    its clocks: both the tier budget and the customer SLA pause while it waits and
+    resume after. Returns the STATUS event's data, which explains both (the agent
+    timeline shows it). Shared by the services and the demo history."""
     old = ticket.status
-    if old == status:
-        return
     data: dict[str, Any] = {"from": old, "to": status}
     if status == Status.PENDING_CUSTOMER:
         clock.clock_pause(ticket, now=now)
         clock.sla_pause(ticket, now=now)
         ticket.customer_round_trips += 1
-        fields.append("customer_round_trips")
         data["clock"] = data["sla"] = "paused"
     elif old == Status.PENDING_CUSTOMER:
         paused = clock.clock_resume(ticket, now=now)
@@ -370,7 +363,22 @@ def _set_status(
             ticket.resolution_due.isoformat() if ticket.resolution_due else None
         )
     ticket.status = status
-    fields.extend(["status", *clock.CLOCK_FIELDS, *clock.SLA_FIELDS])
+    return data
+
+
+def _set_status(
+    ticket: Ticket,
+    *,
+    status: str,
+    actor: User | None,
+    now: datetime,
+    fields: list[str],
+    reason: str = "",
+) -> None:
+    if ticket.status == status:
+        return
+    data = status_change(ticket, status=status, now=now)
+    fields.extend(["status", "customer_round_trips", *clock.CLOCK_FIELDS, *clock.SLA_FIELDS])
     ticket_event_create(
         ticket=ticket,
         kind=Kind.STATUS,

@@ -80,9 +80,9 @@ def remind_pending(
 
 
 def _remind(ticket: Ticket, *, days: int, autoresolve: int, report: LifecycleReport) -> None:
+    # The batch query left out waits already reminded; the key makes a second reminder
+    # for one wait impossible even so.
     key = f"pending-reminder:{ticket.pk}:{ticket.pending_since.isoformat()}"
-    if TicketEvent.objects.filter(dedupe_key=key).exists():
-        return
     body = _("We are still waiting for your answer on this ticket: please reply so we can go on.")
     if autoresolve > days:
         body += " " + _(
